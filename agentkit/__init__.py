@@ -1,0 +1,1 @@
+"""agentkit: agentic tool calling over the Gemini Interactions API (being assembled)."""

@@ -1,0 +1,276 @@
+"""The command line: `python -m agentkit run ...` and `python -m agentkit emulator ...`.
+
+Expected failures (no API key, a tool that cannot be loaded, an API error) print one line
+on stderr and exit non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import IO, Any, NoReturn
+
+from agentkit._exceptions import AgentkitError
+
+__all__ = ["CLIError", "load_tool", "main"]
+
+DEFAULT_MODEL = "gemini-3.5-flash"
+_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+_MAX_SHOWN = 300  # characters of a tool's arguments or result shown on one progress line
+
+# Exit codes: 1 when the run itself failed, 2 when the command line or its setup is wrong
+# (argparse's own convention), 130 after Ctrl-C (the shell's convention for SIGINT).
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    """An expected failure: its message is printed as one line and the CLI exits."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the agentkit command line and return its exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        command: Callable[[argparse.Namespace], int] = args.command
+        return command(args)
+    except CLIError as exc:
+        print(f"agentkit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except AgentkitError as exc:
+        print(f"agentkit: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        print("agentkit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentkit",
+        description="Agentic tool calling over the Gemini Interactions API.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="run an agent on a prompt, streaming its answer and its tool calls",
+        description=(
+            "Run an agent on PROMPT with the given tools. The answer streams to stdout; "
+            "each tool call, with its arguments and result, is shown on stderr as it happens. "
+            "Uses the Gemini API with GEMINI_API_KEY (or GOOGLE_API_KEY), or the built-in "
+            "emulator with --offline."
+        ),
+    )
+    run.add_argument("prompt", help="what to ask the agent")
+    run.add_argument(
+        "--tool",
+        "-t",
+        dest="tools",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help=(
+            "a tool: a plain function or an @tool function, e.g. weather:get_weather "
+            "(repeatable; modules in the current directory are importable)"
+        ),
+    )
+    run.add_argument("--model", "-m", default=DEFAULT_MODEL, help="model id (%(default)s)")
+    run.add_argument("--system", "-s", metavar="TEXT", help="system instruction")
+    run.add_argument(
+        "--offline",
+        action="store_true",
+        help="use the built-in emulator instead of the Gemini API, even when a key is set",
+    )
+    run.set_defaults(command=_run_command)
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="serve the built-in emulator of the Interactions API for other programs",
+        description=(
+            "Serve the built-in emulator of the Interactions API on HOST:PORT until Ctrl-C. "
+            "Point a client at the printed base URL, e.g. "
+            "Client(base_url=URL, api_key='test')."
+        ),
+    )
+    emulator.add_argument(
+        "--port", "-p", type=int, default=8080, help="port (%(default)s; 0 picks a free one)"
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address (%(default)s)")
+    emulator.set_defaults(command=_emulator_command)
+    return parser
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from agentkit._agent import Agent
+    from agentkit._events import (
+        RunCompleteEvent,
+        ServerToolEvent,
+        TextDeltaEvent,
+        ToolCallEvent,
+        ToolResultEvent,
+    )
+
+    tools = [load_tool(spec) for spec in args.tools]
+    client = _client(offline=args.offline)
+    agent: Agent[Any, Any] = Agent(
+        args.model, tools=tools, system_instruction=args.system, client=client
+    )
+    out, err = sys.stdout, sys.stderr
+    at_line_start = True  # so progress lines never land in the middle of the answer
+    status = "completed"
+    try:
+        for event in agent.stream_sync(args.prompt):
+            if isinstance(event, TextDeltaEvent):
+                out.write(event.text)
+                out.flush()
+                at_line_start = event.text.endswith("\n")
+                continue
+            if not at_line_start:
+                out.write("\n")
+                out.flush()
+                at_line_start = True
+            if isinstance(event, ToolCallEvent):
+                _progress(err, f"-> {event.name}({_shorten(_json(event.arguments))})")
+            elif isinstance(event, ToolResultEvent):
+                outcome = "error" if event.result.is_error else "ok"
+                shown = _shorten(_json(event.result.result))
+                _progress(err, f"<- {event.call.name} [{outcome}]: {shown}")
+            elif isinstance(event, ServerToolEvent):
+                _progress(err, f"-- server tool: {event.step.type}")
+            elif isinstance(event, RunCompleteEvent):
+                status = event.result.status
+    finally:
+        client.close()
+    if not at_line_start:
+        out.write("\n")
+    if status != "completed":
+        print(f"agentkit: the run ended with status {status!r}", file=err)
+        return EXIT_RUN_FAILED
+    return 0
+
+
+def _client(*, offline: bool) -> Any:
+    """A sync client: the emulator's when offline, else the Gemini API's."""
+    if offline:
+        from agentkit.testing import Emulator
+
+        print("Backend: built-in emulator (offline)", file=sys.stderr)
+        return Emulator().client()
+    if not any(os.environ.get(name) for name in _KEY_VARIABLES):
+        raise CLIError(
+            "no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), "
+            "or pass --offline to use the built-in emulator"
+        )
+    from agentkit._client import Client
+
+    return Client()
+
+
+def load_tool(spec: str) -> Any:
+    """Load the tool named by `module:function` (a plain function or an @tool function).
+
+    Modules in the current directory are importable, as with `python -m`.
+
+    Raises:
+        CLIError: The module or the function does not exist, or cannot be a tool.
+    """
+    from agentkit._tool import FunctionTool, tool
+
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise CLIError(f"--tool {spec!r}: expected MODULE:FUNCTION, e.g. weather:get_weather")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            raise CLIError(f"--tool {spec!r}: no module named {module_name!r}") from None
+        raise CLIError(f"--tool {spec!r}: importing {module_name!r} failed: {exc}") from None
+    except Exception as exc:  # the user's module is broken: say how, in one line
+        detail = _one_line(f"{type(exc).__name__}: {exc}")
+        raise CLIError(f"--tool {spec!r}: importing {module_name!r} failed: {detail}") from None
+    found: Any = module
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise CLIError(
+                f"--tool {spec!r}: module {module_name!r} has no function {attribute!r}"
+            ) from None
+    if isinstance(found, FunctionTool):
+        return found
+    if not callable(found):
+        kind = type(found).__name__
+        raise CLIError(f"--tool {spec!r}: {attribute!r} is not a function (type: {kind})")
+    try:
+        return tool(found)
+    except AgentkitError as exc:
+        raise CLIError(f"--tool {spec!r}: not a valid tool: {_one_line(str(exc))}") from None
+
+
+def _progress(stream: IO[str], line: str) -> None:
+    stream.write(line + "\n")
+    stream.flush()
+
+
+def _json(value: Any) -> str:
+    if isinstance(value, list) and all(hasattr(block, "type") for block in value):
+        # A result of content blocks: show the text, and the kind of anything else.
+        blocks: list[Any] = value
+        return " ".join(str(getattr(b, "text", None) or f"<{b.type}>") for b in blocks)
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _shorten(text: str) -> str:
+    text = _one_line(text)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- emulator -------------------------------------------------------------------------------
+
+
+def _emulator_command(args: argparse.Namespace) -> int:
+    from agentkit.testing import Emulator
+
+    def ready(base_url: str) -> None:
+        print(f"Emulator serving the Interactions API at {base_url}", flush=True)
+        print("Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+
+    # SIGTERM (from a supervisor or a test) stops the server as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        Emulator().serve_forever(args.host, args.port, ready=ready)
+    except KeyboardInterrupt:
+        return 0
+    except ValueError as exc:  # not a loopback address
+        raise CLIError(str(exc)) from None
+    except OSError as exc:  # the port is taken, or the address is not one of this machine's
+        raise CLIError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0  # pragma: no cover - serve_forever only returns by an interrupt
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt

@@ -1,0 +1,346 @@
+"""`Client` and `AsyncClient`: thin httpx shells over the pure code of `_http` and `_retry`.
+
+Each shell only sends: the request comes from `RequestBuilder`, the reply becomes an
+`Interaction` or an exception in `_http`, and `RetryPolicy` picks the waits. The two
+classes differ in `await` alone; the `create` overloads are the bulk of this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+import anyio
+import httpx
+import pydantic
+from typing_extensions import Self
+
+from agentkit._client_interactions import AsyncInteractions, Interactions
+from agentkit._exceptions import APIConnectionError, APIError, APIStatusError, UsageError
+from agentkit._http import (
+    DEFAULT_API_REVISION,
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    RequestBuilder,
+    RequestSpec,
+    connection_error,
+    redact,
+    resolve_api_key,
+    status_error,
+)
+from agentkit._retry import RetryPolicy, should_retry
+
+__all__ = ["AsyncClient", "Client"]
+
+logger: Final = logging.getLogger("agentkit")
+
+# Many concurrent runs share one client; httpx's default pool (100) would queue them.
+_LIMITS: Final = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+Timeout = float | httpx.Timeout | None
+
+
+class _BaseClient:
+    """What both clients share: configuration, request building and retry decisions."""
+
+    _builder: RequestBuilder
+    _retry: RetryPolicy
+    _timeout_kwargs: dict[str, Any]
+
+    def __init__(
+        self,
+        *,
+        api_key: str | pydantic.SecretStr | None,
+        base_url: str,
+        api_version: str,
+        api_revision: str | None,
+        timeout: Timeout,
+        max_retries: int,
+        headers: Mapping[str, str] | None,
+        external_http: bool,
+    ) -> None:
+        if not isinstance(max_retries, int) or max_retries < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"max_retries must be an int >= 0, not {max_retries!r}.")
+        self._base_url = base_url.rstrip("/")
+        self._api_version = api_version
+        self._builder = RequestBuilder(
+            base_url=base_url,
+            api_version=api_version,
+            api_revision=api_revision,
+            api_key=resolve_api_key(api_key, headers),
+            headers=headers,
+        )
+        self._retry = RetryPolicy(max_retries=max_retries)
+        # An external http_client keeps its own timeout unless one was passed explicitly.
+        explicit = external_http and timeout is not DEFAULT_TIMEOUT
+        self._timeout_kwargs = {"timeout": timeout} if explicit else {}
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self._base_url!r}, api_version={self._api_version!r})"
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API host, e.g. `https://generativelanguage.googleapis.com`."""
+        return self._base_url
+
+    @property
+    def api_version(self) -> str:
+        """The version path segment, e.g. `v1beta`."""
+        return self._api_version
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt of each request."""
+        return self._retry.max_retries
+
+    def _connection_error(self, exc: httpx.HTTPError, request: httpx.Request) -> APIError:
+        return connection_error(exc, redact(request), secret=self._builder.secret)
+
+    def _status_error(self, response: httpx.Response, request: httpx.Request) -> APIStatusError:
+        return status_error(response, redact(request), secret=self._builder.secret)
+
+    def _retry_delay(self, error: APIError, retries_done: int) -> float | None:
+        """Return the wait before retrying after `error`, or None to give up."""
+        if isinstance(error, APIStatusError):
+            if not should_retry(error.status_code):
+                return None
+            headers = error.response.headers if error.response is not None else None
+            delay = self._retry.delay(retries_done, headers)
+        elif isinstance(error, APIConnectionError):
+            delay = self._retry.delay(retries_done)
+        else:  # pragma: no cover - _attempt raises nothing else
+            return None
+        if delay is not None:
+            logger.debug(
+                "retrying in %.3f s (retry %d of %d) after: %s",
+                delay,
+                retries_done + 1,
+                self._retry.max_retries,
+                error.message,
+            )
+        return delay
+
+
+def _log_response(request: httpx.Request, response: httpx.Response) -> None:
+    logger.debug("%s %s -> %d", request.method, request.url, response.status_code)
+
+
+class Client(_BaseClient):
+    """Synchronous client of the Interactions API (`httpx.Client` underneath).
+
+    Args:
+        api_key: The Gemini API key; defaults to `GEMINI_API_KEY`, then `GOOGLE_API_KEY`.
+        api_revision: The `Api-Revision` header; None leaves it out.
+        timeout: Seconds, or an `httpx.Timeout`; the default waits 10 s to connect and
+            600 s for the answer.
+        max_retries: Retries after the first attempt (0 sends each request once).
+        transport: An httpx transport, e.g. `agentkit.testing.Emulator()`.
+        headers: Extra headers sent with every request.
+        sleep: Called to wait before retries and when polling; defaults to `time.sleep`.
+        http_client: An `httpx.Client` to use as is; it is not closed by `close()`.
+
+    Raises:
+        UsageError: No API key could be found.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | pydantic.SecretStr | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        api_revision: str | None = DEFAULT_API_REVISION,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 4,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        if http_client is not None and transport is not None:
+            raise UsageError("Pass transport= or http_client=, not both.")
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            api_version=api_version,
+            api_revision=api_revision,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=headers,
+            external_http=http_client is not None,
+        )
+        self._sleep = sleep or time.sleep  # noqa: TID251 - the one real sleep, injectable
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            transport=transport, timeout=timeout, limits=_LIMITS
+        )
+        self.interactions = Interactions(self)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""
+        self._sleep(seconds)
+
+    def close(self) -> None:
+        """Close the connection pool, unless it came from `http_client=`."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _build(self, spec: RequestSpec) -> httpx.Request:
+        return self._http.build_request(
+            spec.method,
+            spec.url,
+            params=spec.params,
+            headers=spec.headers,
+            content=spec.content,
+            **self._timeout_kwargs,
+        )
+
+    def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """Send once: return a 2xx response or raise the translated error."""
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc, request) from exc
+        _log_response(request, response)
+        if response.is_success:
+            return response
+        try:
+            response.read()
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc, request) from exc
+        finally:
+            response.close()
+        raise self._status_error(response, request)
+
+    def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
+        """Send with retries; a streamed response comes back open."""
+        request = self._build(spec)
+        retries = 0
+        while True:
+            try:
+                return request, self._attempt(request, stream=spec.stream)
+            except APIError as error:
+                delay = self._retry_delay(error, retries)
+                if delay is None:
+                    raise
+            self._sleep(delay)
+            retries += 1
+
+
+class AsyncClient(_BaseClient):
+    """Asynchronous client of the Interactions API (`httpx.AsyncClient`; asyncio or trio).
+
+    Args:
+        api_key: The Gemini API key; defaults to `GEMINI_API_KEY`, then `GOOGLE_API_KEY`.
+        api_revision: The `Api-Revision` header; None leaves it out.
+        timeout: Seconds, or an `httpx.Timeout`; the default waits 10 s to connect and
+            600 s for the answer.
+        max_retries: Retries after the first attempt (0 sends each request once).
+        transport: An httpx transport, e.g. `agentkit.testing.Emulator()`.
+        headers: Extra headers sent with every request.
+        sleep: Awaited to wait before retries and when polling; defaults to `anyio.sleep`.
+        http_client: An `httpx.AsyncClient` to use as is; it is not closed by `aclose()`.
+
+    Raises:
+        UsageError: No API key could be found.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | pydantic.SecretStr | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        api_revision: str | None = DEFAULT_API_REVISION,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if http_client is not None and transport is not None:
+            raise UsageError("Pass transport= or http_client=, not both.")
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            api_version=api_version,
+            api_revision=api_revision,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=headers,
+            external_http=http_client is not None,
+        )
+        self._sleep = sleep or anyio.sleep
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            transport=transport, timeout=timeout, limits=_LIMITS
+        )
+        self.interactions = AsyncInteractions(self)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""
+        await self._sleep(seconds)
+
+    async def aclose(self) -> None:
+        """Close the connection pool, unless it came from `http_client=`."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _build(self, spec: RequestSpec) -> httpx.Request:
+        return self._http.build_request(
+            spec.method,
+            spec.url,
+            params=spec.params,
+            headers=spec.headers,
+            content=spec.content,
+            **self._timeout_kwargs,
+        )
+
+    async def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """Send once: return a 2xx response or raise the translated error."""
+        try:
+            response = await self._http.send(request, stream=stream)
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc, request) from exc
+        _log_response(request, response)
+        if response.is_success:
+            return response
+        try:
+            await response.aread()
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc, request) from exc
+        finally:
+            await response.aclose()
+        raise self._status_error(response, request)
+
+    async def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
+        """Send with retries; a streamed response comes back open."""
+        request = self._build(spec)
+        retries = 0
+        while True:
+            try:
+                return request, await self._attempt(request, stream=spec.stream)
+            except APIError as error:
+                delay = self._retry_delay(error, retries)
+                if delay is None:
+                    raise
+            await self._sleep(delay)
+            retries += 1

@@ -1,0 +1,465 @@
+"""Event streams of the Interactions API, resumed after a dropped connection (PROTOCOL §9.5).
+
+`StreamCore` holds every decision (decode, dedupe, when and how to reconnect) and does
+no I/O; `EventStream` and `AsyncEventStream` only move bytes between httpx and the core.
+
+A stream is retried like any request until its response opens (see `Client._send`). After
+that, a broken connection, or a body that ends before `interaction.completed`, `error` or
+`[DONE]`, is never re-sent blindly: the stream reconnects with
+`GET /interactions/{id}?stream=true&last_event_id=...`, waiting as for a retry, at most
+`max_retries` times in a row without a new event, and drops the events the server replays.
+"""
+
+# The streams are the client's own helpers: they use its private members.
+# pyright: reportPrivateUsage=false
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING, Final, cast
+
+import anyio
+import httpx
+import pydantic
+from typing_extensions import Self
+
+from agentkit._exceptions import APIConnectionError, APIError, APIStatusError, StreamError
+from agentkit._http import (
+    RequestBuilder,
+    RequestSpec,
+    connection_error,
+    redact,
+    response_validation_error,
+    scrub,
+)
+from agentkit._retry import RetryPolicy, should_retry
+from agentkit._streaming import EventDeduper, ServerSentEvent, SSEDecoder, is_done
+from agentkit.types import (
+    ErrorEvent,
+    Event,
+    InteractionCompletedEvent,
+    InteractionCreatedEvent,
+    InteractionStatusUpdateEvent,
+    parse_event,
+)
+
+if TYPE_CHECKING:
+    from agentkit._client import AsyncClient, Client
+
+__all__ = ["AsyncEventStream", "EventStream", "StreamCore"]
+
+logger: Final = logging.getLogger("agentkit")
+
+_DRAIN_CHUNKS: Final = 64
+"""Chunks read after the last event for the body to end, before giving up on it."""
+
+
+class StreamCore:
+    """The state of one logical stream across its connections (pure: no I/O).
+
+    The shells call `connected` for each response, `feed` with each chunk, `ended` at a
+    clean end of the body, and `reconnect` when the connection broke.
+    """
+
+    __slots__ = (
+        "_decoder",
+        "_deduper",
+        "_secret",
+        "delivered",
+        "error",
+        "finished",
+        "interaction_id",
+        "last_event_id",
+        "reconnects",
+        "request",
+    )
+
+    def __init__(
+        self,
+        *,
+        interaction_id: str | None,
+        last_event_id: str | None = None,
+        secret: str | None = None,
+    ) -> None:
+        self.interaction_id = interaction_id
+        """Known from `get(id)`, else from the first event that names it."""
+        self.last_event_id = last_event_id
+        """The id of the last event delivered: where a reconnection resumes."""
+        self.finished = False
+        """A terminal event (`interaction.completed`, `error`, `[DONE]`) arrived."""
+        self.error: StreamError | None = None
+        """Set by an `error` event; the shell raises it once earlier events are out."""
+        self.reconnects = 0
+        """Reconnections since the last new event; capped by `max_retries`."""
+        self.delivered = 0
+        """Events let through so far, across connections."""
+        self.request: httpx.Request | None = None
+        """The current request, redacted, for exceptions."""
+        self._decoder = SSEDecoder()
+        self._deduper = EventDeduper()
+        self._secret = secret  # the API key, to scrub from server text
+
+    def connected(self, request: httpx.Request) -> None:
+        """Start decoding a new response body (a partial event of the old one is dropped)."""
+        self.request = redact(request)
+        self._decoder = SSEDecoder()
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """Decode a chunk of the body; return the events to deliver, in order."""
+        return self._events(self._decoder.feed(chunk))
+
+    def ended(self) -> list[Event]:
+        """The body ended cleanly: return the last events (the stream may still be unfinished)."""
+        return self._events(self._decoder.flush())
+
+    def _events(self, sses: list[ServerSentEvent]) -> list[Event]:
+        events: list[Event] = []
+        for sse in sses:
+            if self.finished:
+                break  # Nothing after a terminal event belongs to this interaction's stream.
+            if is_done(sse):
+                self.finished = True
+                break
+            if not sse.data:
+                continue  # e.g. a keep-alive `event: ping` with no data
+            try:
+                event = parse_event(sse.data)
+            except pydantic.ValidationError as exc:
+                request = self.request or httpx.Request("GET", "/")
+                raise response_validation_error(exc, request, what="stream event") from exc
+            if not self._deduper.admit(event):
+                continue  # replayed by the server after a reconnection
+            self.reconnects = 0
+            self.delivered += 1
+            self.last_event_id = event.event_id or sse.id or self.last_event_id
+            if self.interaction_id is None:
+                self.interaction_id = _interaction_id(event)
+            if isinstance(event, ErrorEvent):
+                self.error = _stream_error(event, self.request, self._secret)
+                self.finished = True
+                break
+            if isinstance(event, InteractionCompletedEvent):
+                self.finished = True
+            events.append(event)
+        return events
+
+    def reconnect(
+        self, builder: RequestBuilder, policy: RetryPolicy, error: APIError
+    ) -> tuple[RequestSpec, float]:
+        """Plan the next reconnection after `error`: the request and the wait before it.
+
+        Raises:
+            APIError: `error` itself (or why resuming is impossible) when the stream cannot go
+                on: no interaction id yet, a status that is not retried, or `max_retries`
+                reconnections in a row without a new event.
+        """
+        if isinstance(error, APIStatusError) and not should_retry(error.status_code):
+            raise error
+        if self.interaction_id is None:
+            # Re-sending the create would start a second interaction: report the drop instead.
+            raise APIConnectionError(
+                f"The stream broke before it named its interaction, so it cannot be resumed: "
+                f"{error.message}",
+                request=error.request,
+            )
+        if self.delivered and self.last_event_id is None:
+            # Without an event id the server would replay from the start: duplicates.
+            raise APIConnectionError(
+                f"The stream broke and its events carry no event_id to resume from: "
+                f"{error.message}",
+                request=error.request,
+            )
+        if self.reconnects >= policy.max_retries:
+            raise error
+        response = error.response if isinstance(error, APIStatusError) else None
+        headers = response.headers if response is not None else None
+        delay = policy.delay(self.reconnects, headers)
+        assert delay is not None  # the budget was checked just above
+        self.reconnects += 1
+        spec = builder.get(self.interaction_id, stream=True, last_event_id=self.last_event_id)
+        logger.debug(
+            "stream of %s broke (%s); reconnecting in %.3f s (%d of %d) after event %s",
+            self.interaction_id,
+            error.message,
+            delay,
+            self.reconnects,
+            policy.max_retries,
+            self.last_event_id,
+        )
+        return spec, delay
+
+    def broken(self, exc: httpx.HTTPError | None) -> APIConnectionError:
+        """Describe why the current connection stopped before the stream finished."""
+        request = self.request or httpx.Request("GET", "/")
+        if exc is None:
+            return APIConnectionError(
+                "The stream ended before the interaction completed.", request=request
+            )
+        error = connection_error(exc, request, secret=self._secret)
+        error.__cause__ = exc
+        return error
+
+
+def _interaction_id(event: Event) -> str | None:
+    if isinstance(event, (InteractionCreatedEvent, InteractionCompletedEvent)):
+        return event.interaction.id or None
+    if isinstance(event, InteractionStatusUpdateEvent):
+        return event.interaction_id or None
+    return None
+
+
+def _stream_error(
+    event: ErrorEvent, request: httpx.Request | None, secret: str | None
+) -> StreamError:
+    code = event.error.code if event.error is not None else None
+    message = (event.error.message if event.error is not None else None) or "no message"
+    prefix = f"Stream error {code}" if code is not None else "Stream error"
+    return StreamError(scrub(f"{prefix}: {message}", secret), code=code, request=request)
+
+
+def _drain(chunks: Generator[bytes]) -> None:
+    """Read what is left of a finished body, so the connection goes back to the pool."""
+    try:
+        for _ in range(_DRAIN_CHUNKS):
+            next(chunks)
+    except (StopIteration, httpx.HTTPError, httpx.StreamError):
+        return
+    chunks.close()  # a body that goes on after its last event: give up on it
+
+
+async def _adrain(chunks: AsyncGenerator[bytes]) -> None:
+    """Read what is left of a finished body (see `_drain`).
+
+    Running httpx's generators to their end also matters under trio: closing only the
+    outer one would leave the inner ones to the garbage collector, and trio warns about
+    every async generator finalised that way.
+    """
+    try:
+        for _ in range(_DRAIN_CHUNKS):
+            await chunks.__anext__()
+    except (StopAsyncIteration, httpx.HTTPError, httpx.StreamError):
+        return
+    await chunks.aclose()
+
+
+class EventStream(Iterator[Event]):
+    """The events of one interaction, in order and each once; close it when done.
+
+    Use it as `with client.interactions.create(..., stream=True) as stream: for event in
+    stream: ...`. A dropped connection is resumed from the last event.
+
+    Raises (while iterating):
+        StreamError: The server sent an `error` event.
+        APIConnectionError: The connection broke and could not be resumed.
+    """
+
+    def __init__(self, client: Client, core: StreamCore) -> None:
+        self._client = client
+        self._core = core
+        self._ready: deque[Event] = deque()
+        self._response: httpx.Response | None = None
+        self._chunks: Generator[bytes] | None = None
+
+    @classmethod
+    def open(cls, client: Client, spec: RequestSpec, *, interaction_id: str | None) -> Self:
+        """Send `spec` (with retries) and return the stream over its open response."""
+        last_event_id = spec.params.get("last_event_id") if spec.params else None
+        stream = cls(
+            client,
+            StreamCore(
+                interaction_id=interaction_id,
+                last_event_id=last_event_id,
+                secret=client._builder.secret,
+            ),
+        )
+        stream._attach(*client._send(spec))
+        return stream
+
+    @property
+    def interaction_id(self) -> str | None:
+        """The interaction's id, once known."""
+        return self._core.interaction_id
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last event delivered (resume from it with `get(..., stream=True)`)."""
+        return self._core.last_event_id
+
+    def _attach(self, request: httpx.Request, response: httpx.Response) -> None:
+        self._core.connected(request)
+        self._response = response
+        self._chunks = cast("Generator[bytes]", response.iter_bytes())  # a generator in fact
+
+    def _release(self, *, finished: bool = True) -> None:
+        chunks, response = self._chunks, self._response
+        self._chunks = self._response = None
+        if chunks is None or response is None:
+            return
+        if not finished:
+            response.close()  # stop the transfer first, so the drain below ends at once
+        _drain(chunks)
+        response.close()
+
+    def close(self) -> None:
+        """Release the connection; iteration stops."""
+        self._core.finished = True
+        self._ready.clear()
+        self._release(finished=False)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __next__(self) -> Event:
+        core = self._core
+        while not self._ready:
+            if core.error is not None or core.finished or self._chunks is None:
+                self._release()
+                core.finished = True
+                if core.error is not None:
+                    raise core.error
+                raise StopIteration
+            broken: httpx.HTTPError | None = None
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self._ready.extend(core.ended())
+                if core.finished or core.error is not None:
+                    continue
+            except httpx.TransportError as exc:
+                broken = exc
+            else:
+                self._ready.extend(core.feed(chunk))
+                continue
+            self._resume(core.broken(broken))
+        return self._ready.popleft()
+
+    def _resume(self, error: APIError) -> None:
+        self._release()
+        while True:
+            spec, delay = self._core.reconnect(self._client._builder, self._client._retry, error)
+            self._client._sleep(delay)
+            request = self._client._build(spec)
+            try:
+                response = self._client._attempt(request, stream=True)
+            except APIError as exc:
+                error = exc
+                continue
+            self._attach(request, response)
+            return
+
+
+class AsyncEventStream(AsyncIterator[Event]):
+    """The events of one interaction, in order and each once; close it when done.
+
+    Use it as `async with await client.interactions.create(..., stream=True) as stream:
+    async for event in stream: ...`. A dropped connection is resumed from the last event.
+
+    Raises (while iterating):
+        StreamError: The server sent an `error` event.
+        APIConnectionError: The connection broke and could not be resumed.
+    """
+
+    def __init__(self, client: AsyncClient, core: StreamCore) -> None:
+        self._client = client
+        self._core = core
+        self._ready: deque[Event] = deque()
+        self._response: httpx.Response | None = None
+        self._chunks: AsyncGenerator[bytes] | None = None
+
+    @classmethod
+    async def open(
+        cls, client: AsyncClient, spec: RequestSpec, *, interaction_id: str | None
+    ) -> Self:
+        """Send `spec` (with retries) and return the stream over its open response."""
+        last_event_id = spec.params.get("last_event_id") if spec.params else None
+        stream = cls(
+            client,
+            StreamCore(
+                interaction_id=interaction_id,
+                last_event_id=last_event_id,
+                secret=client._builder.secret,
+            ),
+        )
+        stream._attach(*await client._send(spec))
+        return stream
+
+    @property
+    def interaction_id(self) -> str | None:
+        """The interaction's id, once known."""
+        return self._core.interaction_id
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last event delivered (resume from it with `get(..., stream=True)`)."""
+        return self._core.last_event_id
+
+    def _attach(self, request: httpx.Request, response: httpx.Response) -> None:
+        self._core.connected(request)
+        self._response = response
+        self._chunks = cast("AsyncGenerator[bytes]", response.aiter_bytes())  # ditto
+
+    async def _release(self, *, finished: bool = True) -> None:
+        chunks, response = self._chunks, self._response
+        self._chunks = self._response = None
+        if chunks is None or response is None:
+            return
+        if not finished:
+            await response.aclose()  # stop the transfer first, so the drain below ends at once
+        await _adrain(chunks)
+        await response.aclose()
+
+    async def aclose(self) -> None:
+        """Release the connection; iteration stops."""
+        self._core.finished = True
+        self._ready.clear()
+        with anyio.CancelScope(shield=True):  # cleanup must finish even in a cancelled task
+            await self._release(finished=False)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def __anext__(self) -> Event:
+        core = self._core
+        while not self._ready:
+            if core.error is not None or core.finished or self._chunks is None:
+                await self._release()
+                core.finished = True
+                if core.error is not None:
+                    raise core.error
+                raise StopAsyncIteration
+            broken: httpx.HTTPError | None = None
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._ready.extend(core.ended())
+                if core.finished or core.error is not None:
+                    continue
+            except httpx.TransportError as exc:
+                broken = exc
+            else:
+                self._ready.extend(core.feed(chunk))
+                continue
+            await self._resume(core.broken(broken))
+        return self._ready.popleft()
+
+    async def _resume(self, error: APIError) -> None:
+        await self._release()
+        while True:
+            spec, delay = self._core.reconnect(self._client._builder, self._client._retry, error)
+            await self._client._sleep(delay)
+            request = self._client._build(spec)
+            try:
+                response = await self._client._attempt(request, stream=True)
+            except APIError as exc:
+                error = exc
+                continue
+            self._attach(request, response)
+            return

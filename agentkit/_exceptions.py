@@ -1,0 +1,209 @@
+"""Exceptions raised by agentkit.
+
+AgentkitError
+├── APIError                       .request (with the API key redacted)
+│   ├── APIConnectionError
+│   │   └── APITimeoutError
+│   ├── APIStatusError             .status_code .code .message .body
+│   │   └── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
+│   │       NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
+│   │       RateLimitError 429, InternalServerError 5xx
+│   ├── StreamError                an `error` event inside an SSE stream
+│   └── APIResponseValidationError a 2xx body that does not fit our models
+├── RunError                       .partial: the run up to the failure
+│   ├── MaxTurnsExceeded
+│   ├── UsageLimitExceeded         a request, tool-call or token budget ran out
+│   ├── RepeatedCallError          the model kept making the same call
+│   ├── InteractionFailed          terminal `failed` status: .interaction_id .errors
+│   ├── UnexpectedStatusError      a status agentkit does not know how to act on
+│   └── OutputValidationError      structured output that does not fit `output_type`
+└── UsageError(TypeError)          agentkit was called wrongly; the message says how to fix it
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from agentkit._result import RunResult
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentkitError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InteractionFailed",
+    "InternalServerError",
+    "MaxTurnsExceeded",
+    "NotFoundError",
+    "OutputValidationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RepeatedCallError",
+    "RunError",
+    "StreamError",
+    "UnexpectedStatusError",
+    "UnprocessableEntityError",
+    "UsageError",
+    "UsageLimitExceeded",
+]
+
+
+class AgentkitError(Exception):
+    """Base class of every exception agentkit raises on purpose."""
+
+
+class UsageError(AgentkitError, TypeError):
+    """agentkit was called wrongly; the message says what to change."""
+
+
+class APIError(AgentkitError):
+    """A failure talking to the Interactions API."""
+
+    request: httpx.Request | None
+    """The request that failed, with the API key header redacted."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+
+
+class APIConnectionError(APIError):
+    """The request never got an HTTP response (DNS, refused, reset, ...)."""
+
+    def __init__(
+        self, message: str = "Connection error.", *, request: httpx.Request | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+    def __init__(
+        self, message: str = "Request timed out.", *, request: httpx.Request | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+
+
+class APIStatusError(APIError):
+    """The API answered with a 4xx or 5xx status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | int | None = None,
+        body: Any = None,
+        request: httpx.Request | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.status_code = status_code
+        self.code = code
+        self.body = body
+        self.response = response
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed or invalid."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or invalid."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such interaction (or model, or agent)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the resource is in a conflicting state."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well formed but could not be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests or quota exhausted."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+class StreamError(APIError):
+    """The server sent an `error` event inside an open SSE stream."""
+
+    def __init__(
+        self, message: str, *, code: str | int | None = None, request: httpx.Request | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+        self.code = code
+
+
+class APIResponseValidationError(APIError):
+    """A successful response whose body does not fit the wire models."""
+
+
+class RunError(AgentkitError):
+    """An agent run stopped before it could finish; `.partial` holds what it produced."""
+
+    def __init__(self, message: str, *, partial: RunResult | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.partial = partial
+
+
+class MaxTurnsExceeded(RunError):
+    """The model was still calling tools after `max_turns` requests."""
+
+
+class UsageLimitExceeded(RunError):
+    """A request, tool-call or token budget of the run ran out."""
+
+
+class RepeatedCallError(RunError):
+    """The model repeated an identical tool call more often than allowed."""
+
+
+class InteractionFailed(RunError):
+    """The interaction ended with status `failed`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        interaction_id: str | None,
+        errors: list[Any] | None = None,
+        partial: RunResult | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.interaction_id = interaction_id
+        self.errors = errors or []
+
+
+class UnexpectedStatusError(RunError):
+    """The interaction reached a status that agentkit does not know how to act on."""
+
+    def __init__(self, message: str, *, status: str, partial: RunResult | None = None) -> None:
+        super().__init__(message, partial=partial)
+        self.status = status
+
+
+class OutputValidationError(RunError):
+    """The model's final answer does not fit the agent's `output_type`."""

@@ -1,0 +1,354 @@
+"""Requests and responses of the Interactions API, with no I/O (PROTOCOL §1-§3, §10).
+
+`Client` and `AsyncClient` share everything here: building each request, checking the
+arguments locally, turning a response into an `Interaction` or into the matching
+exception, and keeping the API key out of everything an exception or log can show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final, cast
+from urllib.parse import quote
+
+import httpx
+import pydantic
+
+from agentkit._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+    UsageError,
+)
+from agentkit.types import Interaction, to_jsonable
+
+__all__ = [
+    "DEFAULT_API_REVISION",
+    "DEFAULT_API_VERSION",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "REDACTED",
+    "RequestBuilder",
+    "RequestSpec",
+    "connection_error",
+    "parse_interaction",
+    "redact",
+    "resolve_api_key",
+    "response_validation_error",
+    "scrub",
+    "status_error",
+]
+
+DEFAULT_BASE_URL: Final = "https://generativelanguage.googleapis.com"
+DEFAULT_API_VERSION: Final = "v1beta"
+DEFAULT_API_REVISION: Final = "2026-05-20"
+DEFAULT_TIMEOUT: Final = httpx.Timeout(600.0, connect=10.0)
+"""Connect fails fast; a long generation may legitimately take minutes to answer."""
+REDACTED: Final = "[REDACTED]"
+
+_KEY_HEADER: Final = "x-goog-api-key"
+# Credentials a caller may also send through `headers=` (e.g. a Vertex bearer token).
+_SECRET_HEADERS: Final = frozenset({_KEY_HEADER, "authorization", "proxy-authorization"})
+_MAX_ERROR_TEXT: Final = 500
+
+_STATUS_ERRORS: Final[dict[int, type[APIStatusError]]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+@cache
+def user_agent() -> str:
+    """Return `agentkit/<installed version>`."""
+    from importlib.metadata import PackageNotFoundError, version  # import cost paid once
+
+    try:
+        return f"agentkit/{version('agentkit')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "agentkit/0"
+
+
+def resolve_api_key(
+    api_key: str | pydantic.SecretStr | None,
+    headers: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> pydantic.SecretStr | None:
+    """Pick the API key: the argument, else `GEMINI_API_KEY`, else `GOOGLE_API_KEY`.
+
+    Credentials already in `headers` (`x-goog-api-key` or `Authorization`, e.g. a Vertex
+    token) are sent unchanged instead, as the official SDK does: then this returns None.
+
+    Raises:
+        UsageError: No key anywhere, or both `api_key` and credential headers.
+    """
+    if isinstance(api_key, pydantic.SecretStr):
+        api_key = api_key.get_secret_value()
+    if headers and any(name.lower() in _SECRET_HEADERS for name in headers):
+        if api_key:
+            raise UsageError("Pass api_key= or credentials in headers=, not both.")
+        return None
+    key = api_key or environ.get("GEMINI_API_KEY") or environ.get("GOOGLE_API_KEY") or ""
+    key = key.strip()  # a key read from a file often ends with "\n", illegal in a header
+    if not key:
+        raise UsageError(
+            "No API key: pass api_key=... or set the GEMINI_API_KEY (or GOOGLE_API_KEY) "
+            "environment variable."
+        )
+    return pydantic.SecretStr(key)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """Everything needed to send one request; the shells hand it to httpx."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    params: dict[str, str] | None = None
+    content: bytes | None = None
+    stream: bool = False
+
+
+def _check_create(body: Mapping[str, Any]) -> None:
+    has_model, has_agent = "model" in body, "agent" in body
+    if has_model and has_agent:
+        raise UsageError("Pass either model= or agent=, not both: an interaction runs one of them.")
+    if not has_model and not has_agent:
+        raise UsageError(
+            "Pass model= (e.g. 'gemini-3-flash-preview') or agent= "
+            "(e.g. 'deep-research-pro-preview-12-2025')."
+        )
+    if has_agent and "generation_config" in body:
+        raise UsageError(
+            "generation_config= applies to models only; configure an agent with agent_config=."
+        )
+    if has_model and "agent_config" in body:
+        raise UsageError(
+            "agent_config= applies to agents only; configure a model with generation_config=."
+        )
+
+
+def _path_id(interaction_id: str) -> str:
+    if not interaction_id or not isinstance(interaction_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise UsageError(f"An interaction id must be a non-empty string, not {interaction_id!r}.")
+    # Quote everything, "/" included, so an id can never reach another path.
+    return quote(interaction_id, safe="")
+
+
+class RequestBuilder:
+    """Builds the requests of one client; made once, in the client's constructor."""
+
+    __slots__ = ("_json_headers", "_key", "_sse_headers", "_url")
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_version: str,
+        api_revision: str | None,
+        api_key: pydantic.SecretStr | None,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        self._url = f"{base_url.rstrip('/')}/{api_version.strip('/')}/interactions"
+        self._key = api_key
+        common = {"Content-Type": "application/json", "User-Agent": user_agent()}
+        if api_revision is not None:
+            common["Api-Revision"] = api_revision
+        user = dict(headers or {})
+        self._json_headers = {**common, "Accept": "application/json", **user}
+        self._sse_headers = {**common, "Accept": "text/event-stream", **user}
+
+    def __repr__(self) -> str:
+        return f"RequestBuilder(url={self._url!r})"
+
+    @property
+    def interactions_url(self) -> str:
+        """The collection URL, `{base_url}/{api_version}/interactions`."""
+        return self._url
+
+    @property
+    def secret(self) -> str | None:
+        """The API key, for scrubbing it from server-provided text."""
+        return None if self._key is None else self._key.get_secret_value()
+
+    def headers(self, *, stream: bool = False) -> dict[str, str]:
+        """Return a fresh header dict for one request, the API key included."""
+        headers = dict(self._sse_headers if stream else self._json_headers)
+        if self._key is not None:
+            headers[_KEY_HEADER] = self._key.get_secret_value()
+        return headers
+
+    def create(
+        self, fields: Mapping[str, Any], *, stream: bool, extra_body: Mapping[str, Any] | None
+    ) -> RequestSpec:
+        """Build `POST /interactions`; fields that are None are left out.
+
+        Raises:
+            UsageError: `model` and `agent` both or neither, or a config of the other mode.
+        """
+        body = {name: to_jsonable(value) for name, value in fields.items() if value is not None}
+        if stream:
+            body["stream"] = True
+        if extra_body:
+            body.update(to_jsonable(dict(extra_body)))
+        _check_create(body)
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return RequestSpec(
+            "POST", self._url, self.headers(stream=stream), content=content, stream=stream
+        )
+
+    def get(
+        self,
+        interaction_id: str,
+        *,
+        stream: bool = False,
+        last_event_id: str | None = None,
+        include_input: bool | None = None,
+    ) -> RequestSpec:
+        """Build `GET /interactions/{id}`, as JSON or as an SSE stream."""
+        if last_event_id is not None and not stream:
+            raise UsageError("last_event_id= resumes a stream: pass stream=True with it.")
+        params: dict[str, str] = {}
+        if include_input is not None:
+            params["include_input"] = "true" if include_input else "false"
+        if last_event_id is not None:
+            params["last_event_id"] = last_event_id
+        # The SDK always states the mode, `stream=false` included.
+        params["stream"] = "true" if stream else "false"
+        url = f"{self._url}/{_path_id(interaction_id)}"
+        return RequestSpec("GET", url, self.headers(stream=stream), params=params, stream=stream)
+
+    def cancel(self, interaction_id: str) -> RequestSpec:
+        """Build `POST /interactions/{id}/cancel`."""
+        return RequestSpec("POST", f"{self._url}/{_path_id(interaction_id)}/cancel", self.headers())
+
+    def delete(self, interaction_id: str) -> RequestSpec:
+        """Build `DELETE /interactions/{id}`."""
+        return RequestSpec("DELETE", f"{self._url}/{_path_id(interaction_id)}", self.headers())
+
+
+def redact(request: httpx.Request) -> httpx.Request:
+    """Copy `request` with every credential header replaced by "[REDACTED]"."""
+    headers = [
+        (name, REDACTED if name.lower() in _SECRET_HEADERS else value)
+        for name, value in request.headers.multi_items()
+    ]
+    try:
+        content: bytes | None = request.content
+    except httpx.RequestNotRead:  # pragma: no cover - agentkit only sends bytes bodies
+        content = None
+    return httpx.Request(request.method, request.url, headers=headers, content=content)
+
+
+def scrub(text: str, secret: str | None) -> str:
+    # Defence in depth: a proxy or a fake server could echo the key back in an error body.
+    return text.replace(secret, REDACTED) if secret and secret in text else text
+
+
+def _error_details(response: httpx.Response) -> tuple[Any, str | int | None, str]:
+    """Return (body, code, message) from an error response, whatever its shape."""
+    content = response.content
+    try:
+        body: Any = json.loads(content) if content else None  # whatever JSON the server sent
+    except ValueError:
+        text = response.text.strip()
+        return text, None, text[:_MAX_ERROR_TEXT] or response.reason_phrase
+    if body is None:
+        return None, None, response.reason_phrase or "no body"
+    if not isinstance(body, dict):
+        return body, None, json.dumps(body, ensure_ascii=False)[:_MAX_ERROR_TEXT]
+    document = cast("dict[str, Any]", body)
+    error: Any = document.get("error")
+    code: Any = None
+    message: Any = None
+    if isinstance(error, dict):
+        fields = cast("dict[str, Any]", error)
+        code, message = fields.get("code"), fields.get("message")
+    if not isinstance(code, (str, int)) or isinstance(code, bool):
+        code = None
+    if not isinstance(message, str) or not message:
+        message = json.dumps(document, ensure_ascii=False)[:_MAX_ERROR_TEXT]
+    return document, code, message
+
+
+def status_error(
+    response: httpx.Response, request: httpx.Request, *, secret: str | None
+) -> APIStatusError:
+    """Translate a read 4xx/5xx response into its exception class (PROTOCOL §10).
+
+    `request` must already be redacted; the response is re-pointed at it so that
+    `exc.response.request` cannot leak the key either.
+    """
+    status = response.status_code
+    body, code, message = _error_details(response)
+    cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    response.request = request
+    return cls(
+        scrub(f"Error code: {status} - {message}", secret),
+        status_code=status,
+        code=code,
+        body=body,
+        request=request,
+        response=response,
+    )
+
+
+def connection_error(
+    exc: httpx.HTTPError, request: httpx.Request, *, secret: str | None
+) -> APIConnectionError:
+    """Translate an httpx transport failure; `request` must already be redacted."""
+    # The httpx exception is chained as __cause__, so tracebacks print it: clean it too. Its
+    # message can hold the key, e.g. h11's "Illegal header value" for a key read with "\n".
+    if isinstance(exc, httpx.RequestError):
+        exc.request = request
+    if secret and secret in str(exc):
+        exc.args = tuple(scrub(str(arg), secret) for arg in exc.args)
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"Request timed out ({detail}).", request=request)
+    return APIConnectionError(f"Connection error ({detail}).", request=request)
+
+
+def response_validation_error(
+    exc: pydantic.ValidationError, request: httpx.Request, *, what: str
+) -> APIResponseValidationError:
+    """Describe a 2xx body that does not fit the wire models, without dumping the body."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "<root>"
+    count = exc.error_count()
+    more = f" (and {count - 1} more errors)" if count > 1 else ""
+    return APIResponseValidationError(
+        f"The response to {request.method} {request.url.path} is not a valid {what}: "
+        f"{where}: {first['msg']}{more}.",
+        request=request,
+    )
+
+
+def parse_interaction(response: httpx.Response, request: httpx.Request) -> Interaction:
+    """Parse a 2xx body into an `Interaction` in one pass.
+
+    Raises:
+        APIResponseValidationError: The body is not JSON or not an interaction.
+    """
+    try:
+        return Interaction.from_json(response.content)
+    except pydantic.ValidationError as exc:
+        raise response_validation_error(exc, redact(request), what="Interaction") from exc

@@ -1,0 +1,559 @@
+"""The agent loop as a sans-IO state machine: the last interaction in, the next action out.
+
+No sockets, no threads, no clock: the drivers in `_agent.py` (async, sync) carry out each
+action and feed its outcome back, so every decision of the loop is written, and tested, once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pydantic
+
+from agentkit._exceptions import (
+    InteractionFailed,
+    MaxTurnsExceeded,
+    OutputValidationError,
+    RepeatedCallError,
+    RunError,
+    UnexpectedStatusError,
+    UsageError,
+    UsageLimitExceeded,
+)
+from agentkit._result import RunResult, RunState
+from agentkit.types import (
+    FunctionCallStep,
+    FunctionResultStep,
+    Interaction,
+    Step,
+    TextContent,
+    Usage,
+    parse_step,
+    to_jsonable,
+)
+
+__all__ = [
+    "Action",
+    "Done",
+    "Fail",
+    "LoopConfig",
+    "Poll",
+    "PollPolicy",
+    "RunMachine",
+    "RunTools",
+    "Send",
+    "UsageLimits",
+]
+
+_PENDING = frozenset({"in_progress", "queued"})
+_FINAL_RESULT = frozenset({"completed", "incomplete", "cancelled", "budget_exceeded"})
+_INPUT_ECHOES = ("user_input", "function_result")
+_CONTENT_TYPES = frozenset({"text", "image", "audio", "video", "document"})
+
+Approval = bool | FunctionResultStep
+"""True runs the call, False refuses it, a result step is sent instead of running it."""
+
+
+@dataclass(frozen=True)
+class UsageLimits:
+    """Optional budget for one run; exceeding it raises `UsageLimitExceeded`.
+
+    Attributes:
+        request_limit: Most model requests (create calls) in the run.
+        tool_call_limit: Most function calls executed in the run.
+        total_tokens_limit: Most tokens (`usage.total_tokens`, summed) in the run.
+    """
+
+    request_limit: int | None = None
+    tool_call_limit: int | None = None
+    total_tokens_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How a background interaction is polled: quick at first, then backing off to a cap.
+
+    Attributes:
+        first: Seconds before the first poll.
+        factor: Each later interval is the previous one times this.
+        max_interval: The longest interval between two polls.
+        deadline: Give up (and cancel the interaction) after this many seconds; None waits.
+    """
+
+    first: float = 0.25
+    factor: float = 1.5
+    max_interval: float = 5.0
+    deadline: float | None = None
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before poll number `attempt` (0-based)."""
+        return min(self.first * self.factor**attempt, self.max_interval)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """What the loop needs to know about the agent; built by `Agent`, never by users."""
+
+    model: str | None = None
+    agent: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    """Wire declarations, sent with every request."""
+    local_tools: frozenset[str] = frozenset()
+    """Names of the function tools this process executes."""
+    request_fields: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    """Other create fields sent with every request (system_instruction, generation_config...)."""
+    store: bool = True
+    background: bool = False
+    stream: bool = False
+    max_turns: int = 20
+    max_repeated_calls: int = 3
+    limits: UsageLimits = UsageLimits()
+    poll: PollPolicy = PollPolicy()
+    needs_approval: Callable[[FunctionCallStep], bool] | None = None
+    output_adapter: pydantic.TypeAdapter[Any] | None = None
+
+
+@dataclass(frozen=True)
+class Send:
+    """Create an interaction with this body (keyword arguments of `interactions.create`)."""
+
+    body: dict[str, Any]
+    stream: bool = False
+
+
+@dataclass(frozen=True)
+class Poll:
+    """Wait `delay` seconds, then GET the interaction and feed it to `received()`."""
+
+    interaction_id: str
+    delay: float
+
+
+@dataclass(frozen=True)
+class RunTools:
+    """Run these calls concurrently; feed the results, in any order, to `tools_finished()`."""
+
+    calls: tuple[FunctionCallStep, ...]
+
+
+@dataclass(frozen=True)
+class Done:
+    """The run is over (or paused for approval): return this result."""
+
+    result: RunResult[Any]
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The run failed: raise this error (it carries the partial result)."""
+
+    error: RunError
+
+
+Action = Send | Poll | RunTools | Done | Fail
+
+
+def _call_key(call: FunctionCallStep) -> str:
+    return f"{call.name}:{json.dumps(call.arguments, sort_keys=True, default=str)}"
+
+
+def _input_steps(value: Any) -> list[dict[str, Any]]:
+    """Normalise a run input (text, content blocks or steps) into wire steps."""
+    if isinstance(value, str):
+        return [{"type": "user_input", "content": [{"type": "text", "text": value}]}]
+    items: list[Any] = to_jsonable(value) if isinstance(value, list | tuple) else []
+    if not items:
+        raise UsageError("The run input must be a non-empty string or a list of content or steps.")
+    steps: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, dict) or "type" not in item:
+            raise UsageError(f"Cannot send {item!r} as input: expected a content block or step.")
+        wire = cast("dict[str, Any]", item)
+        if wire["type"] in _CONTENT_TYPES:
+            blocks.append(wire)
+            continue
+        if blocks:
+            steps.append({"type": "user_input", "content": blocks})
+            blocks = []
+        steps.append(wire)
+    if blocks:
+        steps.append({"type": "user_input", "content": blocks})
+    return steps
+
+
+class RunMachine:
+    """Decides every step of one agent run.
+
+    Call `start()` (or `resume()` for a run paused for approval), carry out the returned
+    action, and feed its outcome back with `received()` or `tools_finished()` until the
+    action is `Done` or `Fail`.
+    """
+
+    def __init__(self, config: LoopConfig, state: RunState | None = None) -> None:
+        self.config = config
+        self.state = state.model_copy(deep=True) if state else RunState()
+        self.state.store = config.store
+        self.state.background = config.background
+        self._steps: list[Step] = [parse_step(raw) for raw in self.state.steps]
+        self._step_ids: list[str | None] = list(self.state.step_interactions)
+        self._steps = self._steps[: len(self._step_ids)]
+        self._usage = Usage.model_validate(self.state.usage) if self.state.usage else Usage()
+        self._ready: dict[str, FunctionResultStep] = {}
+        self._calls: list[FunctionCallStep] = [
+            FunctionCallStep.model_validate(raw) for raw in self.state.calls
+        ]
+        self._unassigned: list[int] = []
+        self._sent_history: list[dict[str, Any]] = []
+        self._last_token: str | None = None
+        self._polls = 0
+        # Stateless: the calls and results of earlier turns live only in the history.
+        known = [*self._steps, *(parse_step(raw) for raw in self.state.history)]
+        self._answered: set[str] = {
+            step.call_id for step in known if isinstance(step, FunctionResultStep)
+        }
+        self._seen_calls: set[str] = {
+            step.id for step in known if isinstance(step, FunctionCallStep) and step.id
+        }
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def start(self, input: Any, *, continue_from: str | None = None) -> Action:
+        """Begin the run with the user's input.
+
+        Args:
+            input: Text, a list of content blocks, or a list of steps.
+            continue_from: Stateful mode: the interaction id to chain from (a previous turn).
+        """
+        steps = _input_steps(input)
+        for raw in steps:
+            self._record(parse_step(raw), interaction_id=None)
+        if self.config.store:
+            previous = continue_from or self.state.interaction_id
+            sent: Any = input if isinstance(input, str) else steps
+            return self._guarded_send(sent, previous=previous)
+        self.state.history.extend(steps)
+        return self._guarded_send(list(self.state.history))
+
+    def received(self, interaction: Interaction) -> Action:
+        """Feed the interaction a `Send` or `Poll` produced; get the next action."""
+        status = interaction.status
+        # Background and managed-agent interactions continue server-side (PROTOCOL §11).
+        server_continues = self.config.background or self.config.agent is not None
+        if status in _PENDING or (status == "requires_continuation" and server_continues):
+            poll = Poll(interaction.id, self.config.poll.delay(self._polls))
+            self._polls += 1
+            return poll
+        self._polls = 0
+        self._settle(interaction)
+        try:
+            return self._decide(interaction)
+        except RunError as error:
+            return Fail(error)
+
+    def tools_finished(self, results: Sequence[FunctionResultStep]) -> Action:
+        """Feed the results of a `RunTools` action; get the next request to send."""
+        self._ready.update({step.call_id: step for step in results})
+        missing = [call.id for call in self._calls if (call.id or "") not in self._ready]
+        if missing:
+            raise UsageError(f"tools_finished() is missing results for calls {missing}.")
+        ordered = [self._ready[call.id or ""] for call in self._calls]
+        self._calls = []
+        self._ready = {}
+        self.state.calls = []
+        for step in ordered:
+            self._answered.add(step.call_id)
+            self._record(step, interaction_id=None)
+        wire = [step.to_wire() for step in ordered]
+        if self.config.store:
+            return self._guarded_send(wire, previous=self.state.interaction_id)
+        self.state.history.extend(wire)
+        return self._guarded_send(list(self.state.history))
+
+    def resume(self, approvals: Mapping[str, Approval]) -> Action:
+        """Continue a run paused for approval with the user's decisions.
+
+        Args:
+            approvals: For each call id that needed approval: True to run it, False to refuse
+                it, or a `FunctionResultStep` to send instead of running it.
+        """
+        if not self._calls:
+            raise UsageError("This run is not waiting for approval: there is nothing to resume.")
+        needing = [call for call in self._calls if self._needs_approval(call)]
+        missing = [call.id for call in needing if call.id not in approvals]
+        if missing:
+            raise UsageError(
+                f"resume() needs a decision for every pending call; missing: {missing}. "
+                "Pass approvals={call_id: True | False | result}."
+            )
+        to_run: list[FunctionCallStep] = []
+        for call in self._calls:
+            decision: Approval = approvals.get(call.id or "", True)
+            if decision is True:
+                to_run.append(call)
+            elif decision is False:
+                self._ready[call.id or ""] = _error_result(
+                    call, f"The user did not approve calling {call.name!r}; do not retry it."
+                )
+            else:
+                self._ready[call.id or ""] = decision.model_copy(
+                    update={"call_id": call.id or "", "name": call.name}
+                )
+        return self._run_or_skip(to_run)
+
+    def interrupted(self, finished: Sequence[FunctionResultStep] = ()) -> RunResult[Any]:
+        """The result of a run cancelled by its caller, keeping results of finished tools."""
+        for step in finished:
+            self._record(step, interaction_id=None)
+        return self._result("cancelled")
+
+    def snapshot(self, status: str) -> RunResult[Any]:
+        """The run so far as a result with the given status (for errors and pauses)."""
+        return self._result(status)
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def _decide(self, interaction: Interaction) -> Action:
+        status = interaction.status
+        if status in _FINAL_RESULT:
+            return Done(self._finish(status))
+        if status == "failed":
+            errors = list(interaction.errors or [])
+            detail = "; ".join(f"{e.code}: {e.message}" for e in errors) or "no details given"
+            raise InteractionFailed(
+                f"Interaction {interaction.id} failed: {detail}",
+                interaction_id=interaction.id,
+                errors=errors,
+                partial=self._result("failed"),
+            )
+        if status == "requires_action":
+            return self._on_calls(interaction)
+        if status == "requires_continuation":
+            token = interaction.continuation_token
+            if not token or token == self._last_token:
+                raise UnexpectedStatusError(
+                    f"Interaction {interaction.id} asked for a continuation but made no progress "
+                    "(no new continuation_token); stopping.",
+                    status=status,
+                    partial=self._result(status),
+                )
+            self._last_token = token
+            return self._continue(token)
+        raise UnexpectedStatusError(
+            f"Interaction {interaction.id} has status {status!r}, which agentkit does not know "
+            "how to handle. Upgrade agentkit, or inspect `error.partial`.",
+            status=status,
+            partial=self._result(status),
+        )
+
+    def _on_calls(self, interaction: Interaction) -> Action:
+        calls = [c for c in interaction.function_calls if (c.id or "") not in self._answered]
+        if not calls:
+            raise UnexpectedStatusError(
+                f"Interaction {interaction.id} requires action but has no unanswered "
+                "function_call step.",
+                status="requires_action",
+                partial=self._result("requires_action"),
+            )
+        local = sum(1 for call in calls if call.name in self.config.local_tools)
+        limit = self.config.limits.tool_call_limit
+        if limit is not None and self.state.tool_calls + local > limit:
+            raise UsageLimitExceeded(
+                f"The model asked for {local} more tool call(s), which would exceed the "
+                f"tool_call_limit of {limit}.",
+                partial=self._result("requires_action"),
+            )
+        for call in calls:
+            key = _call_key(call)
+            count = self.state.call_counts.get(key, 0) + 1
+            self.state.call_counts[key] = count
+            if count > self.config.max_repeated_calls:
+                raise RepeatedCallError(
+                    f"The model called {call.name!r} with the same arguments {count} times "
+                    f"(limit {self.config.max_repeated_calls}); stopping to avoid a loop.",
+                    partial=self._result("requires_action"),
+                )
+        self._calls = calls
+        self.state.calls = [call.to_wire() for call in calls]
+        pending = [call for call in calls if self._needs_approval(call)]
+        if pending:
+            return Done(self._result("requires_action", pending=pending))
+        return self._run_or_skip(calls)
+
+    def _run_or_skip(self, calls: list[FunctionCallStep]) -> Action:
+        to_run: list[FunctionCallStep] = []
+        for call in calls:
+            if call.name in self.config.local_tools:
+                to_run.append(call)
+            else:
+                known = ", ".join(sorted(self.config.local_tools)) or "none"
+                self._ready[call.id or ""] = _error_result(
+                    call, f"Unknown tool {call.name!r}. Available tools: {known}."
+                )
+        if to_run:
+            self.state.tool_calls += len(to_run)
+            return RunTools(tuple(to_run))
+        try:
+            return self.tools_finished([])
+        except RunError as error:
+            return Fail(error)
+
+    def _needs_approval(self, call: FunctionCallStep) -> bool:
+        predicate = self.config.needs_approval
+        return bool(predicate and call.name in self.config.local_tools and predicate(call))
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _guarded_send(self, input: Any, *, previous: str | None = None) -> Action:
+        try:
+            return self._send(input, previous=previous)
+        except RunError as error:
+            return Fail(error)
+
+    def _send(self, input: Any, *, previous: str | None = None) -> Action:
+        self._check_budget()
+        body = self._base_body()
+        body["input"] = input
+        if previous:
+            body["previous_interaction_id"] = previous
+        if not self.config.store:
+            self._sent_history = input
+        return self._emit(body)
+
+    def _continue(self, token: str) -> Action:
+        self._check_budget()
+        body = self._base_body()
+        body["continuation_token"] = token
+        if self.config.store:
+            body["previous_interaction_id"] = self.state.interaction_id
+        else:
+            # PROTOCOL §11: resend the request that issued the token, not the run's first one.
+            body["input"] = self._sent_history
+        return self._emit(body)
+
+    def _emit(self, body: dict[str, Any]) -> Send:
+        self.state.turns += 1
+        self.state.requests += 1
+        return Send(body, stream=self.config.stream)
+
+    def _base_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if self.config.agent:
+            body["agent"] = self.config.agent
+        else:
+            body["model"] = self.config.model
+        body.update(self.config.request_fields)
+        if self.config.tools:
+            body["tools"] = list(self.config.tools)
+        if not self.config.store:
+            body["store"] = False
+        if self.config.background:
+            body["background"] = True
+        return body
+
+    def _check_budget(self) -> None:
+        if self.state.turns >= self.config.max_turns:
+            raise MaxTurnsExceeded(
+                f"The run reached max_turns={self.config.max_turns} model requests and the "
+                "model still wants to continue. Raise max_turns or simplify the task.",
+                partial=self._result("requires_action"),
+            )
+        limits = self.config.limits
+        if limits.request_limit is not None and self.state.requests >= limits.request_limit:
+            raise UsageLimitExceeded(
+                f"The run reached its request_limit of {limits.request_limit}.",
+                partial=self._result("requires_action"),
+            )
+        total = self._usage.total_tokens or 0
+        if limits.total_tokens_limit is not None and total > limits.total_tokens_limit:
+            raise UsageLimitExceeded(
+                f"The run used {total} tokens, over its total_tokens_limit of "
+                f"{limits.total_tokens_limit}.",
+                partial=self._result("requires_action"),
+            )
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _settle(self, interaction: Interaction) -> None:
+        """Record what a settled interaction adds to the run (steps, usage, ids)."""
+        if interaction.usage is not None:
+            self._usage = self._usage + interaction.usage
+            self.state.usage = self._usage.to_wire()
+        self.state.interaction_id = interaction.id
+        for index in self._unassigned:
+            self._step_ids[index] = interaction.id
+        self._unassigned = []
+        for step in self._new_steps(interaction):
+            self._record(step, interaction_id=interaction.id)
+            if not self.config.store:
+                self.state.history.append(step.to_wire())
+
+    def _new_steps(self, interaction: Interaction) -> list[Step]:
+        """The steps of a response minus echoes of what we sent or already have."""
+        steps = list(interaction.steps or [])
+        sent = self._sent_history
+        if sent and len(steps) >= len(sent):
+            wire = [step.to_wire() for step in steps[: len(sent)]]
+            if wire == sent:
+                steps = steps[len(sent) :]
+        while steps and steps[0].type in _INPUT_ECHOES:
+            steps = steps[1:]
+        # PROTOCOL §13.2: a server may re-list earlier calls (and results); keep each once.
+        return [
+            step
+            for step in steps
+            if not (isinstance(step, FunctionCallStep) and step.id in self._seen_calls)
+            and not (isinstance(step, FunctionResultStep) and step.call_id in self._answered)
+        ]
+
+    def _record(self, step: Step, *, interaction_id: str | None) -> None:
+        if interaction_id is None:
+            self._unassigned.append(len(self._steps))
+        self._steps.append(step)
+        self._step_ids.append(interaction_id)
+        if isinstance(step, FunctionCallStep) and step.id:
+            self._seen_calls.add(step.id)
+
+    def _finish(self, status: str) -> RunResult[Any]:
+        result = self._result(status)
+        adapter = self.config.output_adapter
+        if adapter is None or status != "completed":
+            return result
+        text = result.output_text
+        if text is None:
+            raise OutputValidationError(
+                "The model gave no text to parse as structured output.", partial=result
+            )
+        try:
+            result.output = adapter.validate_json(text)
+        except pydantic.ValidationError as exc:
+            raise OutputValidationError(
+                f"The model's structured output does not fit the output type: {exc}",
+                partial=result,
+            ) from exc
+        return result
+
+    def _result(self, status: str, *, pending: Sequence[FunctionCallStep] = ()) -> RunResult[Any]:
+        self.state.steps = [step.to_wire() for step in self._steps]
+        self.state.step_interactions = list(self._step_ids)
+        return RunResult(
+            status=status,
+            interaction_id=self.state.interaction_id,
+            steps=list(self._steps),
+            usage=self._usage,
+            state=self.state.model_copy(deep=True),
+            pending_calls=list(pending),
+            step_interaction_ids=list(self._step_ids),
+        )
+
+
+def _error_result(call: FunctionCallStep, message: str) -> FunctionResultStep:
+    return FunctionResultStep(
+        call_id=call.id or "",
+        name=call.name,
+        result=[TextContent(text=message)],
+        is_error=True,
+    )

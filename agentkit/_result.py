@@ -1,0 +1,137 @@
+"""What an agent run produces: `RunResult`, and `RunState`, which lets a paused run resume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeVar
+
+from agentkit.types import (
+    AudioContent,
+    Citation,
+    FunctionCallStep,
+    ImageContent,
+    Interaction,
+    Step,
+    Usage,
+    VideoContent,
+    parse_step,
+)
+
+__all__ = ["RunResult", "RunState"]
+
+OutputT = TypeVar("OutputT", default=Any)
+
+
+class RunState(BaseModel):
+    """Everything needed to continue a run later, in this process or another.
+
+    It serialises to JSON (`to_json()` / `RunState.from_json()`), holding only wire data and
+    counters, never functions or clients.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    store: bool = True
+    background: bool = False
+    interaction_id: str | None = None
+    """The last interaction of the run: `previous_interaction_id` of the next request."""
+    history: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+    """Stateless mode: every step so far, exactly as sent or received."""
+    steps: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+    """Every step of the run, in order, as wire dicts."""
+    step_interactions: list[str | None] = Field(default_factory=list[str | None])
+    """For each of `steps`, the id of the interaction that produced it."""
+    calls: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+    """The function calls of the turn in progress (waiting for tools or approval)."""
+    turns: int = 0
+    requests: int = 0
+    tool_calls: int = 0
+    usage: dict[str, Any] = Field(default_factory=dict[str, Any])
+    call_counts: dict[str, int] = Field(default_factory=dict[str, int])
+
+    def to_json(self) -> str:
+        """Serialise to a JSON string (for a file, a database row, a queue message)."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> RunState:
+        """Load a state saved with `to_json()`."""
+        return cls.model_validate_json(data)
+
+
+@dataclass
+class RunResult(Generic[OutputT]):
+    """The outcome of an agent run.
+
+    Attributes:
+        status: `completed`, or the terminal status the run ended with (`incomplete`,
+            `cancelled`, `budget_exceeded`), or `requires_action` when paused for approval.
+        interaction_id: The id of the last interaction; continue with `previous=result`.
+        steps: Every step of the run in order, as typed models; `step_interaction_ids` says
+            which interaction produced each one.
+        usage: Token usage summed over every request of the run.
+        output: The validated structured output when the agent has an `output_type`.
+        pending_calls: The calls waiting for approval when `status == "requires_action"`.
+        state: Serialisable state; pass it to `Agent.resume()` or keep it for the next turn.
+    """
+
+    status: str
+    interaction_id: str | None
+    steps: list[Step]
+    usage: Usage
+    state: RunState
+    output: OutputT | None = None
+    pending_calls: list[FunctionCallStep] = field(default_factory=list[FunctionCallStep])
+    step_interaction_ids: list[str | None] = field(default_factory=list[str | None])
+
+    @property
+    def _as_interaction(self) -> Interaction:
+        # The conveniences follow the SDK's own rules (PROTOCOL §4), so reuse them.
+        return Interaction(id=self.interaction_id or "", status=self.status, steps=self.steps)
+
+    @property
+    def output_text(self) -> str | None:
+        """The text of the final model output, or None when it has none."""
+        return self._as_interaction.output_text
+
+    @property
+    def output_image(self) -> ImageContent | None:
+        """The last generated image of the run, if any."""
+        return self._as_interaction.output_image
+
+    @property
+    def output_audio(self) -> AudioContent | None:
+        """The last generated audio of the run, if any."""
+        return self._as_interaction.output_audio
+
+    @property
+    def output_video(self) -> VideoContent | None:
+        """The last generated video of the run, if any."""
+        return self._as_interaction.output_video
+
+    @property
+    def citations(self) -> list[Citation]:
+        """Every `url_citation` annotation of the run's model outputs."""
+        return self._as_interaction.citations
+
+    @property
+    def function_calls(self) -> list[FunctionCallStep]:
+        """Every function call the model made during the run."""
+        return [step for step in self.steps if isinstance(step, FunctionCallStep)]
+
+    def __repr__(self) -> str:
+        text = self.output_text
+        shown = text if text is None or len(text) <= 60 else text[:57] + "..."
+        return (
+            f"RunResult(status={self.status!r}, interaction_id={self.interaction_id!r}, "
+            f"steps={len(self.steps)}, output_text={shown!r})"
+        )
+
+
+def steps_from_state(state: RunState) -> list[Step]:
+    """Typed steps of a saved state."""
+    return [parse_step(raw) for raw in state.steps]

@@ -1,0 +1,116 @@
+"""When to retry a request and how long to wait first (pure: no I/O, no clock of its own).
+
+The policy follows the official SDK (PROTOCOL §10): retry 408, 409, 429, 5xx, connection
+errors and timeouts; wait 0.5 s x 2^n, capped at 8 s, times a random factor in (0.75, 1];
+a `retry-after-ms` or `retry-after` header (seconds or an HTTP date) replaces that wait.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "INITIAL_DELAY",
+    "MAX_DELAY",
+    "MAX_RETRY_AFTER",
+    "RetryPolicy",
+    "retry_after",
+    "retry_delay",
+    "should_retry",
+]
+
+INITIAL_DELAY = 0.5
+"""Seconds before the first retry, before jitter."""
+MAX_DELAY = 8.0
+"""Cap of the exponential backoff, before jitter."""
+MAX_RETRY_AFTER = 60.0
+"""Longest server-requested wait honoured; longer hints fall back to the backoff, as the
+OpenAI and Anthropic SDKs do, so a daily-quota `Retry-After` cannot hang a program."""
+
+_RETRIED_STATUSES = frozenset({408, 409, 429})
+
+
+def should_retry(status_code: int) -> bool:
+    """Tell whether a response with this status is worth sending again."""
+    return status_code in _RETRIED_STATUSES or status_code >= 500
+
+
+def retry_after(
+    headers: Mapping[str, str], *, now: Callable[[], float] = time.time
+) -> float | None:
+    """Read the wait the server asked for, in seconds, or None if it asked for none.
+
+    Args:
+        headers: Response headers; keys are looked up in lower case (httpx.Headers is
+            case-insensitive).
+        now: The wall clock, in seconds since the epoch, used for an HTTP-date value.
+    """
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            seconds = float(value) / 1000
+        except ValueError:
+            pass
+        else:
+            if 0 <= seconds <= MAX_RETRY_AFTER:
+                return seconds
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            date = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        # An HTTP date in the past means "now": clamp rather than ignore it.
+        seconds = max(0.0, date.timestamp() - now())
+    if 0 <= seconds <= MAX_RETRY_AFTER:
+        return seconds
+    return None
+
+
+def retry_delay(
+    retries_done: int,
+    headers: Mapping[str, str] | None = None,
+    *,
+    rng: Callable[[], float] = random.random,
+    now: Callable[[], float] = time.time,
+) -> float:
+    """Return how many seconds to wait before retry number `retries_done + 1`.
+
+    Args:
+        retries_done: Retries already made (0 before the first retry).
+        headers: Headers of the failed response, if there was one.
+        rng: Returns a float in [0, 1); the jitter factor is `1 - 0.25 * rng()`.
+        now: The wall clock, for an HTTP-date `retry-after`.
+    """
+    if headers is not None:
+        requested = retry_after(headers, now=now)
+        if requested is not None:
+            return requested
+    backoff = min(INITIAL_DELAY * 2.0 ** min(retries_done, 16), MAX_DELAY)
+    return backoff * (1.0 - 0.25 * rng())
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a client retries: the budget, and the randomness and clock behind the waits."""
+
+    max_retries: int = 4
+    """Retries after the first attempt; 0 sends each request once."""
+    rng: Callable[[], float] = field(default=random.random, repr=False)
+    """Source of jitter; inject a constant in tests."""
+    now: Callable[[], float] = field(default=time.time, repr=False)
+    """Wall clock for HTTP-date `retry-after` values; inject a fixed one in tests."""
+
+    def delay(self, retries_done: int, headers: Mapping[str, str] | None = None) -> float | None:
+        """Return the wait before the next retry, or None when the budget is spent."""
+        if retries_done >= self.max_retries:
+            return None
+        return retry_delay(retries_done, headers, rng=self.rng, now=self.now)

@@ -1,0 +1,544 @@
+"""Decode Server-Sent Events and rebuild complete steps from streamed events (pure: no I/O).
+
+Three pieces, each fed by the client's stream loop:
+
+- `SSEDecoder` turns body bytes into `ServerSentEvent`s (WHATWG event-stream rules).
+- `StreamAccumulator` folds typed events into steps and the final `Interaction` (PROTOCOL §9.4).
+- `EventDeduper` drops events a resumed stream replays, so callers see each event once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, TypeGuard, cast
+
+from pydantic import ValidationError
+
+from agentkit._exceptions import APIResponseValidationError
+from agentkit.types import (
+    ArgumentsDelta,
+    AudioDelta,
+    Delta,
+    DocumentDelta,
+    ErrorEvent,
+    Event,
+    ImageDelta,
+    Interaction,
+    InteractionCompletedEvent,
+    InteractionCreatedEvent,
+    InteractionStatusUpdateEvent,
+    Step,
+    StepDeltaEvent,
+    StepStartEvent,
+    StepStopEvent,
+    TextAnnotationDelta,
+    TextDelta,
+    ThoughtSummaryDelta,
+    UnknownDelta,
+    Usage,
+    VideoDelta,
+    parse_step,
+)
+
+__all__ = ["EventDeduper", "SSEDecoder", "ServerSentEvent", "StreamAccumulator", "is_done"]
+
+# The three line terminators of the event-stream grammar; CRLF first so it counts as one break.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched Server-Sent Event."""
+
+    event: str | None
+    """The `event:` field, or None when the event had none (the spec's default "message")."""
+    data: str
+    """The `data:` lines joined with "\\n"."""
+    id: str | None
+    """The last event ID seen on this stream so far (it persists across events, per the spec)."""
+    retry: int | None
+    """The reconnection time in milliseconds set inside this event's block, if any."""
+
+
+def is_done(sse: ServerSentEvent) -> bool:
+    """Tell whether `sse` is the `data: [DONE]` end-of-stream sentinel."""
+    return sse.data == "[DONE]"
+
+
+class SSEDecoder:
+    """Incremental `text/event-stream` decoder, following the WHATWG HTML spec.
+
+    Feed it body chunks as they arrive, cut anywhere (inside a CRLF or inside a UTF-8
+    character), then call `flush` once at the end of the body. See
+    https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+    """
+
+    def __init__(self) -> None:
+        # utf-8-sig strips one leading BOM, even when it is split across chunks; invalid
+        # bytes become U+FFFD, as the spec's "UTF-8 decode" does.
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+        self._pending: list[str] = []  # text of the current line, not yet terminated
+        self._skip_lf = False  # the last text ended with CR: a leading LF completes a CRLF
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._block_retry: int | None = None
+        self._last_event_id: str | None = None
+        self._retry: int | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The last `id:` seen on the stream (the value for a `Last-Event-ID` header)."""
+        return self._last_event_id
+
+    @property
+    def retry(self) -> int | None:
+        """The latest reconnection time in milliseconds the server asked for, if any."""
+        return self._retry
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode one chunk of the body and return the events it completes."""
+        return self._feed_text(self._decoder.decode(chunk))
+
+    def flush(self) -> list[ServerSentEvent]:
+        """End the stream: return the events still pending and reset for a new stream.
+
+        An event whose closing blank line never came is dispatched, although the spec
+        discards it: a server or proxy that closes the body right after the last `data:`
+        line would otherwise lose the final `interaction.completed` event, which carries the
+        status. The official SDK's decoder, sketched in PROTOCOL §9.1, does the same.
+        The last event ID and reconnection time survive, as the spec keeps them for the
+        reconnection.
+
+        Call it only when the body ended cleanly: after a dropped connection the pending
+        line may be cut short, so drop the decoder (or its pending text) instead.
+        """
+        events = self._feed_text(self._decoder.decode(b"", final=True))
+        if self._pending:
+            line = "".join(self._pending)
+            self._pending.clear()
+            events.extend(self._process([line]))
+        events.extend(self._process([""]))
+        self._decoder.reset()
+        self._skip_lf = False
+        return events
+
+    def _feed_text(self, text: str) -> list[ServerSentEvent]:
+        if not text:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if text[0] == "\n":
+                text = text[1:]
+                if not text:
+                    return []
+        if "\n" not in text and "\r" not in text:
+            # No line ends here: buffer pieces rather than re-joining a long line per chunk.
+            self._pending.append(text)
+            return []
+        self._skip_lf = text[-1] == "\r"
+        if self._pending:
+            self._pending.append(text)
+            text = "".join(self._pending)
+            self._pending.clear()
+        # Most servers send LF only, and str.split is several times faster than the regex.
+        lines = _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
+        tail = lines.pop()
+        if tail:
+            self._pending.append(tail)
+        return self._process(lines)
+
+    def _process(self, lines: list[str]) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            if not line:
+                if self._data:
+                    events.append(self._dispatch())
+                self._event = None
+                self._block_retry = None
+                continue
+            if line[0] == ":":
+                continue  # a comment, often sent as a keep-alive
+            name, _, value = line.partition(":")
+            if value[:1] == " ":
+                value = value[1:]
+            if name == "data":
+                self._data.append(value)
+            elif name == "event":
+                self._event = value
+            elif name == "id" and "\0" not in value:  # the spec ignores an id with NUL
+                self._last_event_id = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                self._block_retry = self._retry = int(value)
+        return events
+
+    def _dispatch(self) -> ServerSentEvent:
+        sse = ServerSentEvent(
+            event=self._event or None,
+            data="\n".join(self._data),
+            id=self._last_event_id,
+            retry=self._block_retry,
+        )
+        self._data = []
+        return sse
+
+
+# --- Rebuilding steps from events (PROTOCOL §9.4) ------------------------------------------------
+
+_MEDIA_DELTAS = (ImageDelta, AudioDelta, VideoDelta, DocumentDelta)
+
+# The step type a delta implies, for a delta whose step.start never came; the tool deltas
+# share their step's type.
+_STEP_TYPE_OF_DELTA = {
+    "text": "model_output",
+    "image": "model_output",
+    "audio": "model_output",
+    "video": "model_output",
+    "document": "model_output",
+    "text_annotation_delta": "model_output",
+    "thought_signature": "thought",
+    "thought_summary": "thought",
+    "arguments_delta": "function_call",
+}
+
+Json = dict[str, Any]  # a JSON object as received; values are arbitrary JSON
+
+
+class StreamAccumulator:
+    """Fold the typed events of one streamed interaction into its steps and final state.
+
+    Steps are kept as the plain JSON objects the server sent (every unknown key of the
+    `step.start` skeleton included) and hold wire fields only, since stateless callers send
+    them back. Feed each event once: replayed events must be dropped first (`EventDeduper`),
+    or text deltas would be appended twice.
+    """
+
+    def __init__(self) -> None:
+        self._steps: dict[int, Json] = {}
+        self._text: dict[int, list[str]] = {}  # open text block of a step -> its pieces
+        self._arguments: dict[int, list[str]] = {}  # arguments_delta fragments per step
+        self._unknown_deltas: list[tuple[int, UnknownDelta]] = []
+        self._created: Interaction | None = None
+        self._completed: Interaction | None = None
+        self._interaction_id: str | None = None
+        self._status: str | None = None
+        self._usage: Usage | Json | None = None  # a delta's raw total_usage is parsed lazily
+        self._continuation_token: str | None = None
+        self._last_event_id: str | None = None
+        self._error: ErrorEvent | None = None
+
+    @property
+    def interaction_id(self) -> str | None:
+        """The interaction's id, once an event has named it."""
+        return self._interaction_id
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The `event_id` of the last applied event that had one: resume from it."""
+        return self._last_event_id
+
+    @property
+    def status(self) -> str | None:
+        """The last status the stream reported."""
+        return self._status
+
+    @property
+    def usage(self) -> Usage | None:
+        """The latest token usage the stream reported (usage is per HTTP request).
+
+        Raises:
+            APIResponseValidationError: A delta's `metadata.total_usage` does not fit `Usage`.
+        """
+        if isinstance(self._usage, dict):
+            try:
+                self._usage = Usage.model_validate(self._usage)
+            except ValidationError as exc:
+                raise APIResponseValidationError(f"A streamed usage is invalid: {exc}") from exc
+        return self._usage
+
+    @property
+    def continuation_token(self) -> str | None:
+        """The current continuation checkpoint; the completion event has the last word."""
+        return self._continuation_token
+
+    @property
+    def error(self) -> ErrorEvent | None:
+        """The in-stream `error` event, if one came."""
+        return self._error
+
+    @property
+    def unknown_deltas(self) -> list[tuple[int, UnknownDelta]]:
+        """Deltas of unknown types, with their step index, in arrival order."""
+        return list(self._unknown_deltas)
+
+    @property
+    def steps(self) -> list[Step]:
+        """The steps rebuilt so far, ordered by index.
+
+        Raises:
+            APIResponseValidationError: A rebuilt step does not fit the wire models.
+        """
+        return [_parse_step(step) for step in self._step_dicts()]
+
+    def step_at(self, index: int) -> Step | None:
+        """Return the step rebuilt so far at `index`, or None before any event for it.
+
+        Raises:
+            APIResponseValidationError: The rebuilt step does not fit the wire models.
+        """
+        if index not in self._steps:
+            return None
+        self._sync_text(index)
+        return _parse_step(self._steps[index])
+
+    def apply(self, event: Event) -> None:
+        """Apply one event.
+
+        Raises:
+            APIResponseValidationError: The `arguments_delta` fragments of a step, complete at
+                its `step.stop`, are not a JSON object.
+        """
+        if event.event_id is not None:
+            self._last_event_id = event.event_id
+        if isinstance(event, StepDeltaEvent):
+            self._apply_delta(event)
+        elif isinstance(event, StepStartEvent):
+            # to_wire() builds new containers, so the step never aliases the event.
+            self._steps[event.index] = event.step.to_wire()
+            self._text.pop(event.index, None)
+            self._arguments.pop(event.index, None)
+        elif isinstance(event, StepStopEvent):
+            self._stop(event)
+        elif isinstance(event, InteractionStatusUpdateEvent):
+            self._interaction_id = event.interaction_id or self._interaction_id
+            self._status = event.status or self._status
+            if event.continuation_token is not None:
+                self._continuation_token = event.continuation_token
+            if event.usage is not None:
+                self._usage = event.usage
+        elif isinstance(event, (InteractionCreatedEvent, InteractionCompletedEvent)):
+            self._snapshot(event)
+        elif isinstance(event, ErrorEvent):
+            self._error = event
+        # Unknown event types carry nothing to rebuild (PROTOCOL §12).
+
+    def result(self) -> Interaction:
+        """Return the interaction as the stream left it.
+
+        The `interaction.completed` snapshot (else the created one, else just the last id
+        and status) with the rebuilt steps, unless the completion snapshot has steps of its
+        own, which are preferred. Usage and continuation token are the latest reported.
+
+        Raises:
+            APIResponseValidationError: The result does not fit the wire models.
+        """
+        wire: Json = {}
+        if self._created is not None:
+            wire.update(self._created.to_wire())
+            for key in ("steps", "continuation_token"):
+                wire.pop(key, None)  # start-of-stream state, superseded by what followed
+        if self._completed is not None:
+            wire.update(self._completed.to_wire())
+        if self._interaction_id is not None:
+            wire["id"] = self._interaction_id
+        if self._status is not None:
+            wire["status"] = self._status
+        if not wire.get("steps") and self._steps:
+            wire["steps"] = [copy.deepcopy(step) for step in self._step_dicts()]
+        usage = self.usage
+        if usage is not None:
+            wire["usage"] = usage.to_wire()
+        if self._continuation_token is not None:
+            wire["continuation_token"] = self._continuation_token
+        try:
+            return Interaction.model_validate(wire)
+        except ValidationError as exc:
+            raise APIResponseValidationError(f"The streamed interaction is invalid: {exc}") from exc
+
+    def _snapshot(self, event: InteractionCreatedEvent | InteractionCompletedEvent) -> None:
+        interaction = event.interaction
+        self._interaction_id = interaction.id or self._interaction_id
+        self._status = interaction.status or self._status
+        if interaction.usage is not None:
+            self._usage = interaction.usage
+        if isinstance(event, InteractionCreatedEvent):
+            self._created = interaction
+            if interaction.continuation_token is not None:
+                self._continuation_token = interaction.continuation_token
+        else:
+            self._completed = interaction
+            # Authoritative: without a token here, earlier checkpoints are void (PROTOCOL §9.5).
+            self._continuation_token = interaction.continuation_token
+
+    def _apply_delta(self, event: StepDeltaEvent) -> None:
+        index, delta = event.index, event.delta
+        if event.metadata and isinstance(event.metadata.get("total_usage"), dict):
+            self._usage = event.metadata["total_usage"]
+        if isinstance(delta, UnknownDelta):
+            # Kept aside: the step may be sent back, so it must hold wire fields only.
+            self._unknown_deltas.append((index, delta))
+            return
+        step = self._steps.get(index)
+        if step is None:  # a delta without its step.start: infer the skeleton
+            step = self._steps[index] = {"type": _STEP_TYPE_OF_DELTA.get(delta.type, delta.type)}
+        if isinstance(delta, TextDelta):
+            self._append_text(index, step, delta.text)
+        else:
+            self._close_text(index, step)
+            self._apply_to_step(index, step, delta)
+
+    def _apply_to_step(self, index: int, step: Json, delta: Delta) -> None:
+        if isinstance(delta, _MEDIA_DELTAS):
+            block = delta.to_wire()
+            block.pop("rate", None)  # deprecated alias of sample_rate, not a content field
+            _content(step).append(block)
+        elif isinstance(delta, TextAnnotationDelta):
+            annotations: list[Any] = delta.to_wire().get("annotations") or []
+            _last_text_block(step).setdefault("annotations", []).extend(annotations)
+        elif isinstance(delta, ThoughtSummaryDelta):
+            if delta.content is not None:
+                _list(step, "summary").append(delta.content.to_wire())
+        elif isinstance(delta, ArgumentsDelta):
+            self._arguments.setdefault(index, []).append(delta.arguments)
+        else:  # signature, function_result and server tool deltas: fields of the step itself
+            fields = delta.to_wire()
+            del fields["type"]
+            step.update(fields)
+
+    def _append_text(self, index: int, step: Json, text: str) -> None:
+        # Pieces are joined once, when read: appending to the block's string on every delta
+        # would copy the whole text each time.
+        pieces = self._text.get(index)
+        if pieces is None:
+            content = _content(step)
+            if content and _is_text(content[-1]):
+                pieces = [content[-1].get("text") or ""]
+            else:
+                content.append({"type": "text", "text": ""})
+                pieces = []
+            self._text[index] = pieces
+        pieces.append(text)
+
+    def _close_text(self, index: int, step: Json) -> None:
+        pieces = self._text.pop(index, None)
+        if pieces is not None:
+            step["content"][-1]["text"] = "".join(pieces)
+
+    def _stop(self, event: StepStopEvent) -> None:
+        index = event.index
+        if event.usage is not None:
+            self._usage = event.usage
+        step = self._steps.get(index)
+        if step is None:
+            return
+        self._close_text(index, step)
+        raw = "".join(self._arguments.pop(index, ()))
+        if raw.strip():
+            step["arguments"] = _parse_arguments(index, raw)
+        elif step.get("type") == "function_call" and step.get("arguments") is None:
+            step["arguments"] = {}
+
+    def _sync_text(self, index: int) -> None:
+        # Write the open text block's pieces into it, keeping it open for more deltas.
+        pieces = self._text.get(index)
+        if pieces is not None:
+            text = "".join(pieces)
+            self._steps[index]["content"][-1]["text"] = text
+            pieces[:] = [text]
+
+    def _step_dicts(self) -> list[Json]:
+        for index in self._text:
+            self._sync_text(index)
+        return [self._steps[index] for index in sorted(self._steps)]
+
+
+def _content(step: Json) -> list[Any]:
+    return _list(step, "content")
+
+
+def _is_text(block: Any) -> TypeGuard[Json]:  # a content block as received: any JSON value
+    return isinstance(block, dict) and cast("Json", block).get("type") == "text"
+
+
+def _list(step: Json, key: str) -> list[Any]:
+    value = step.get(key)
+    if not isinstance(value, list):
+        value = step[key] = []
+    return value  # pyright: ignore[reportUnknownVariableType]
+
+
+def _last_text_block(step: Json) -> Json:
+    content = _content(step)
+    for block in reversed(content):
+        if _is_text(block):
+            return block
+    new: Json = {"type": "text", "text": ""}  # annotations arrived before any text
+    content.append(new)
+    return new
+
+
+def _parse_arguments(index: int, raw: str) -> Json:
+    try:
+        arguments = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise APIResponseValidationError(
+            f"Step {index}: the streamed function call arguments are not valid JSON ({exc}): "
+            f"{raw[:200]!r}"
+        ) from exc
+    if not isinstance(arguments, dict):
+        raise APIResponseValidationError(
+            f"Step {index}: the streamed function call arguments are not a JSON object: "
+            f"{raw[:200]!r}"
+        )
+    return arguments  # pyright: ignore[reportUnknownVariableType]
+
+
+def _parse_step(step: Json) -> Step:
+    try:
+        # A copy: validation keeps nested containers, which callers must not share with us.
+        return parse_step(copy.deepcopy(step))
+    except ValidationError as exc:
+        raise APIResponseValidationError(f"A streamed step is invalid: {exc}") from exc
+
+
+# --- Resuming ------------------------------------------------------------------------------------
+
+
+class EventDeduper:
+    """Let each event through once, so a resumed stream's replayed events are dropped.
+
+    Events without an `event_id` always pass. Memory is bounded: the most recent `max_ids`
+    ids are remembered (insertion order, not id order, so ids need not be monotonic); a
+    replay reaching further back than that would pass again. A resume replays from the last
+    event seen, so the window only has to cover a few events.
+
+    Use one deduper for the whole logical stream, across reconnections: pass every parsed
+    event through `admit`, yield and apply only the admitted ones, and reconnect with
+    `last_event_id`.
+    """
+
+    def __init__(self, *, max_ids: int = 10_000) -> None:
+        self._seen: dict[str, None] = {}  # an insertion-ordered set
+        self._max_ids = max_ids
+        self._last_event_id: str | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last event let through that had one: resume from it."""
+        return self._last_event_id
+
+    def admit(self, event: Event) -> bool:
+        """Return True the first time an event id is seen (and remember it), else False."""
+        event_id = event.event_id
+        if event_id is None:
+            return True
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = None
+        if len(self._seen) > self._max_ids:
+            del self._seen[next(iter(self._seen))]
+        self._last_event_id = event_id
+        return True

@@ -1,0 +1,425 @@
+"""`@tool`: a Python function becomes a validated function-tool declaration.
+
+`FunctionTool.invoke` turns a `function_call` step into a `function_result` step: arguments
+are validated by the tool's pydantic model, the function runs (sync ones in a worker thread),
+and whatever happens — a return value, invalid arguments, an exception, a timeout — comes back
+as a result the model can read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import functools
+import inspect
+import logging
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Literal, Protocol, overload
+
+import anyio
+import anyio.to_thread
+import pydantic
+import pydantic_core
+from typing_extensions import ParamSpec, Self, TypeVar
+
+from agentkit._content import result_content
+from agentkit._context import RunContext
+from agentkit._docstrings import parse_docstring
+from agentkit._exceptions import UsageError
+from agentkit._schema import (
+    FunctionSchema,
+    UnresolvedHintsError,
+    describe_validation_error,
+    resolve_hints,
+    unwrap,
+)
+from agentkit.types import FunctionCallStep, FunctionResultStep, TextContent
+
+__all__ = ["FunctionTool", "NeedsApproval", "ToolDecorator", "tool"]
+
+P = ParamSpec("P", default=...)
+R = TypeVar("R", default=Any)
+
+NeedsApproval = bool | Callable[[dict[str, Any]], bool]
+"""Whether a call waits for a person's approval: always, never, or per call (its arguments)."""
+
+logger = logging.getLogger("agentkit.tool")
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_Binding = Literal["none", "static", "method", "classmethod"]
+
+
+class _Unbound:
+    """The `self` of a tool that is not bound to an instance or class."""
+
+
+_UNBOUND = _Unbound()
+
+
+class FunctionTool(Generic[P, R]):
+    """A Python function the model can call, made by `@tool`.
+
+    Calling it calls the function (sync or async, as written). `declaration` is what the model
+    is sent and `invoke()` answers a `function_call` step.
+    """
+
+    name: str
+    """The name the model calls the tool by."""
+    description: str
+    """What the tool does, for the model (the docstring without its sections)."""
+    timeout: float | None
+    """Seconds a call may take before it ends with an error result (None: no limit)."""
+    needs_approval: NeedsApproval
+    """Whether a call waits for a person's approval first."""
+
+    def __init__(
+        self,
+        function: Callable[P, R] | staticmethod[P, R] | classmethod[Any, P, R],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+        needs_approval: NeedsApproval = False,
+        _namespace: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Describe `function` as a tool; see `tool()` for the arguments.
+
+        Raises:
+            UsageError: The function cannot be a tool (see `tool()`).
+        """
+        raw: Any = function  # the callable as written, of any kind
+        self._binding: _Binding = "none"
+        if isinstance(raw, staticmethod):
+            raw = typing.cast("staticmethod[..., Any]", raw).__func__
+            self._binding = "static"
+        elif isinstance(raw, classmethod):
+            raw = typing.cast("classmethod[Any, ..., Any]", raw).__func__
+            self._binding = "classmethod"
+        if not callable(raw):
+            raise UsageError(f"tool() takes a function, not {raw!r}.")
+        self._function: Callable[..., Any] = raw
+        self._bound_to: object = _UNBOUND
+        source = unwrap(raw)
+        label = getattr(source, "__qualname__", repr(raw))
+        if inspect.isgeneratorfunction(source) or inspect.isasyncgenfunction(source):
+            raise UsageError(
+                f"{label} is a generator function, which cannot be a tool: a tool returns its "
+                "whole result at once. Collect the items into a list and return that."
+            )
+        self.name = _default_name(raw) if name is None else name
+        if not _NAME.fullmatch(self.name):
+            raise UsageError(
+                f"{self.name!r} (from {label}) is not a valid tool name: use 1 to 64 ASCII "
+                "letters, digits, '_' or '-'. Give the tool a name with @tool(name=...)."
+            )
+        if timeout is not None and not timeout > 0:
+            raise UsageError(f"Tool {self.name!r}: timeout must be a positive number of seconds.")
+        docstring = _docstring(raw, source)
+        self._doc = parse_docstring(docstring)
+        self.description = self._doc.description if description is None else description
+        self.timeout = timeout
+        self.needs_approval = needs_approval
+        self._is_async = inspect.iscoroutinefunction(source)
+        self._source = source
+        # Where the tool was made: resolves string annotations naming a function's locals.
+        self._namespace = _namespace if _namespace is not None else _caller_namespace()
+        self._skip_first = self._binding == "classmethod"
+        self._built: FunctionSchema | None = None
+        self._hints: dict[str, Any] | None = None
+        # A forward reference to a name defined further down: built on first use instead.
+        with contextlib.suppress(UnresolvedHintsError):
+            self._built = self._build()
+        # Look like the function to introspection (help(), inspect.signature, doc tools).
+        functools.update_wrapper(
+            self, raw, assigned=("__module__", "__name__", "__qualname__"), updated=()
+        )
+        self.__doc__ = docstring
+
+    def _build(self) -> FunctionSchema:
+        if self._hints is None:
+            self._hints = resolve_hints(
+                self._source, tool_name=self.name, namespace=self._namespace
+            )
+            self._namespace = None  # not needed any more; may hold a function's locals
+        hints = self._hints
+        signature = _signature(self._function, skip_first=self._skip_first, tool_name=self.name)
+        return FunctionSchema.build(signature, hints, self._doc, tool_name=self.name)
+
+    @property
+    def _schema(self) -> FunctionSchema:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The JSON schema of the arguments (do not mutate it).
+
+        Raises:
+            UsageError: A type hint names something that still does not exist.
+        """
+        return self._schema.parameters
+
+    @property
+    def declaration(self) -> dict[str, Any]:
+        """The function tool declaration sent in `tools` (a fresh dict on every access)."""
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": copy.deepcopy(self.parameters),
+        }
+
+    @property
+    def function(self) -> Callable[P, R]:
+        """The original function (bound to its instance or class, if it is a method)."""
+        if self._bound_to is _UNBOUND:
+            return self._function
+        return types.MethodType(self._function, self._bound_to)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.function(*args, **kwargs)
+
+    def requires_approval(self, arguments: dict[str, Any]) -> bool:
+        """Whether a call with these arguments waits for a person's approval."""
+        if callable(self.needs_approval):
+            return bool(self.needs_approval(arguments))
+        return self.needs_approval
+
+    async def invoke(
+        self,
+        call: FunctionCallStep,
+        ctx: RunContext[Any] | None = None,
+        *,
+        raise_errors: bool = False,
+        limiter: anyio.CapacityLimiter | None = None,
+    ) -> FunctionResultStep:
+        """Run the tool for a `function_call` step and return its `function_result` step.
+
+        Invalid arguments, an exception in the tool and a timeout all give a result with
+        `is_error: true` whose text tells the model what happened.
+
+        Args:
+            call: The step to answer.
+            ctx: The run's context, for a `RunContext` parameter (default: an empty one).
+            raise_errors: Let an exception raised by the tool propagate instead.
+            limiter: Bounds the worker threads of sync tools (default: anyio's).
+
+        Raises:
+            UsageError: The tool is a method taken from its class instead of an instance.
+        """
+        if self._binding in ("method", "classmethod") and self._bound_to is _UNBOUND:
+            raise UsageError(
+                f"Tool {self.name!r} is a method: use it through an instance "
+                f"(obj.{self.name}), not through its class."
+            )
+        context = _context(call, ctx) if self._schema.takes_context else None
+        try:
+            args, kwargs = self._schema.bind(call.arguments, context)
+        except pydantic.ValidationError as exc:
+            text = describe_validation_error(self.name, exc, call.arguments, self.parameters)
+            return _error(call, text)
+        value: Any = None  # whatever the tool returns
+        try:
+            with anyio.move_on_after(self.timeout) as scope:
+                value = await self._run(args, kwargs, limiter)
+        except Exception as exc:
+            if raise_errors:
+                raise
+            logger.warning("Tool %r raised; the model is told.", self.name, exc_info=exc)
+            return _error(call, _describe(exc))
+        if scope.cancelled_caught:
+            return _error(
+                call, f"TimeoutError: tool {self.name!r} did not finish within {self.timeout:g} s."
+            )
+        try:
+            content = result_content(value)
+        except pydantic_core.PydanticSerializationError as exc:
+            message = (
+                f"Tool {self.name!r} returned a {type(value).__name__}, which cannot be turned "
+                f"into JSON ({exc}). Return a str, a dict, a list, a pydantic model or a "
+                "dataclass."
+            )
+            if raise_errors:
+                raise UsageError(message) from exc
+            logger.warning("%s", message)
+            return _error(call, f"TypeError: {message}")
+        return FunctionResultStep(call_id=call.id or "", name=call.name, result=content)
+
+    async def _run(
+        self, args: list[Any], kwargs: dict[str, Any], limiter: anyio.CapacityLimiter | None
+    ) -> Any:  # the tool's return value
+        function: Callable[..., Any] = self.function  # arguments known only at runtime
+        if self._is_async:
+            return await function(*args, **kwargs)
+        result = await anyio.to_thread.run_sync(
+            functools.partial(function, *args, **kwargs), limiter=limiter, abandon_on_cancel=True
+        )
+        if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
+            result = await result
+        return result
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        # A plain function in a class body is a method: `self` is not an argument the model
+        # gives. Known only now, so the schema is built again without it.
+        if self._binding == "none" and inspect.isfunction(self._function):
+            self._binding = "method"
+            self._skip_first = True
+            if self._built is not None:
+                self._built = self._build()
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> FunctionTool[..., R]: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> FunctionTool[..., R]:
+        if self._binding == "method" and instance is not None:
+            return self._bind(instance)
+        if self._binding == "classmethod":
+            return self._bind(owner if owner is not None else type(instance))
+        return self
+
+    def _bind(self, target: object) -> FunctionTool[..., R]:
+        bound = copy.copy(self)
+        bound._bound_to = target
+        return bound
+
+    def __repr__(self) -> str:
+        return f"<FunctionTool {self.name!r}>"
+
+
+class ToolDecorator(Protocol):
+    """What `@tool(...)` with options returns: it makes a `FunctionTool` of a function."""
+
+    @overload
+    def __call__(self, function: staticmethod[P, R], /) -> FunctionTool[P, R]: ...
+    @overload
+    def __call__(self, function: classmethod[Any, P, R], /) -> FunctionTool[P, R]: ...
+    @overload
+    def __call__(self, function: Callable[P, R], /) -> FunctionTool[P, R]: ...
+
+
+@overload
+def tool(function: staticmethod[P, R], /) -> FunctionTool[P, R]: ...
+@overload
+def tool(function: classmethod[Any, P, R], /) -> FunctionTool[P, R]: ...
+@overload
+def tool(function: Callable[P, R], /) -> FunctionTool[P, R]: ...
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    needs_approval: NeedsApproval = False,
+) -> ToolDecorator: ...
+def tool(
+    function: Any = None,  # any callable, staticmethod or classmethod
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    needs_approval: NeedsApproval = False,
+) -> Any:  # FunctionTool, or the decorator that makes one
+    """Make a function a tool the model can call: `@tool`, `@tool(...)` or `tool(fn)`.
+
+    Works on sync and async functions, methods (also `@tool` above `@staticmethod` or
+    `@classmethod`), bound methods, callable instances and `functools.partial` objects. The
+    parameters' type hints give the JSON schema, the docstring the descriptions; a parameter
+    annotated `RunContext[...]` is injected, not part of the schema.
+
+    Args:
+        function: The function (when used as `@tool` or `tool(fn)`).
+        name: The name the model sees (default: the function's name).
+        description: What the tool does (default: the docstring's summary and body).
+        timeout: Seconds a call may take before it ends with an error result.
+        needs_approval: Whether a call waits for a person's approval: True, or a function of
+            the call's arguments.
+
+    Raises:
+        UsageError: The function is a generator, its name is not a valid tool name (pass
+            `name=`), or a parameter's type has no JSON schema.
+    """
+    namespace = _caller_namespace()  # @tool and @tool(...) are both called where fn is defined
+
+    def decorate(function: Any) -> FunctionTool[..., Any]:
+        if isinstance(function, FunctionTool):
+            existing = typing.cast("FunctionTool[..., Any]", function)
+            if (name, description, timeout, needs_approval) == (None, None, None, False):
+                return existing
+            function = existing.function
+        return FunctionTool(
+            function,
+            name=name,
+            description=description,
+            timeout=timeout,
+            needs_approval=needs_approval,
+            _namespace=namespace,
+        )
+
+    return decorate if function is None else decorate(function)
+
+
+def _caller_namespace() -> Mapping[str, Any] | None:
+    """The local names of the caller's caller (a snapshot, inside a function)."""
+    frame = inspect.currentframe()
+    caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
+    return caller.f_locals if caller is not None else None
+
+
+def _default_name(function: object) -> str:
+    while isinstance(function, functools.partial):
+        function = typing.cast("functools.partial[object]", function).func
+    name = getattr(function, "__name__", None)
+    return name if isinstance(name, str) else type(function).__name__
+
+
+def _docstring(function: object, source: Callable[..., Any]) -> str | None:
+    # __doc__ itself, not inspect.getdoc: that one inherits texts such as object's docstring.
+    doc = source.__doc__
+    while isinstance(function, functools.partial):
+        function = typing.cast("functools.partial[object]", function).func
+    if doc is None and not inspect.isroutine(function):
+        doc = type(function).__doc__  # a callable instance: its class says what it does
+    return inspect.cleandoc(doc) if doc else None
+
+
+def _signature(
+    function: Callable[..., Any], *, skip_first: bool, tool_name: str
+) -> inspect.Signature:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"Tool {tool_name!r}: cannot read the signature ({exc}).") from exc
+    parameters = list(signature.parameters.values())
+    if skip_first:
+        parameters = parameters[1:]
+    if isinstance(function, functools.partial):
+        # inspect lists the partial's keywords as keyword-only parameters with defaults; they
+        # are fixed, not for the model to choose.
+        parameters = [p for p in parameters if p.name not in function.keywords]
+    return signature.replace(parameters=parameters)
+
+
+def _context(call: FunctionCallStep, ctx: RunContext[Any] | None) -> RunContext[Any]:
+    if ctx is None:
+        return RunContext(deps=None, call_id=call.id, tool_name=call.name)
+    if ctx.call_id != call.id or ctx.tool_name != call.name:
+        return dataclasses.replace(ctx, call_id=call.id, tool_name=call.name)
+    return ctx
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _error(call: FunctionCallStep, text: str) -> FunctionResultStep:
+    return FunctionResultStep(
+        call_id=call.id or "", name=call.name, result=[TextContent(text=text)], is_error=True
+    )

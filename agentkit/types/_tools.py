@@ -1,0 +1,126 @@
+"""Tool declarations sent in `tools[]` (PROTOCOL §8)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Tag
+
+from agentkit.types._base import UNKNOWN, OpenTag, WireModel
+
+__all__ = [
+    "CodeExecution",
+    "ComputerUse",
+    "FileSearch",
+    "FunctionDeclaration",
+    "GoogleMaps",
+    "GoogleSearch",
+    "McpServer",
+    "Retrieval",
+    "Tool",
+    "UnknownTool",
+    "UrlContext",
+]
+
+
+class FunctionDeclaration(WireModel):
+    """A client-side function the model may call; `parameters` is a JSON Schema object."""
+
+    type: Literal["function"] = "function"
+    name: str = ""
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class GoogleSearch(WireModel):
+    """Server-side Google search; `search_types` among web/image/enterprise_web_search."""
+
+    type: Literal["google_search"] = "google_search"
+    search_types: list[str] | None = None
+
+
+class UrlContext(WireModel):
+    """Server-side fetching of the URLs named in the prompt."""
+
+    type: Literal["url_context"] = "url_context"
+
+
+class CodeExecution(WireModel):
+    """Server-side code execution."""
+
+    type: Literal["code_execution"] = "code_execution"
+
+
+class FileSearch(WireModel):
+    """Server-side search over File Search stores."""
+
+    type: Literal["file_search"] = "file_search"
+    file_search_store_names: list[str] | None = None
+    metadata_filter: str | None = None
+    top_k: int | None = None
+
+
+class GoogleMaps(WireModel):
+    """Server-side Google Maps grounding."""
+
+    type: Literal["google_maps"] = "google_maps"
+    # int | float: an integer coordinate must go back out as an integer.
+    latitude: int | float | None = None
+    longitude: int | float | None = None
+    enable_widget: bool | None = None
+
+
+class McpServer(WireModel):
+    """A remote MCP server that the API server calls."""
+
+    type: Literal["mcp_server"] = "mcp_server"
+    name: str | None = None
+    url: str | None = None
+    headers: dict[str, str] | None = None
+    allowed_tools: list[dict[str, Any]] | None = None
+    """`[{"mode": "auto" | "any" | "none" | "validated", "tools": [names]}]`."""
+
+
+class ComputerUse(WireModel):
+    """Computer use: actions arrive as `function_call` steps."""
+
+    type: Literal["computer_use"] = "computer_use"
+    environment: str | None = None
+    excluded_predefined_functions: list[str] | None = None
+    disabled_safety_policies: list[str] | None = None
+    enable_prompt_injection_detection: bool | None = None
+
+
+class Retrieval(WireModel):
+    """Server-side retrieval (Vertex AI Search, RAG stores, Exa, Parallel)."""
+
+    type: Literal["retrieval"] = "retrieval"
+    retrieval_types: list[str] | None = None
+    vertex_ai_search_config: dict[str, Any] | None = None
+    rag_store_config: dict[str, Any] | None = None
+    exa_ai_search_config: dict[str, Any] | None = None
+    parallel_ai_search_config: dict[str, Any] | None = None
+
+
+class UnknownTool(WireModel):
+    """A tool type this version does not know; every field is kept."""
+
+    type: str = ""
+
+
+_TOOL_TAG = OpenTag("type")
+Tool = Annotated[
+    Annotated[FunctionDeclaration, Tag("function")]
+    | Annotated[GoogleSearch, Tag("google_search")]
+    | Annotated[UrlContext, Tag("url_context")]
+    | Annotated[CodeExecution, Tag("code_execution")]
+    | Annotated[FileSearch, Tag("file_search")]
+    | Annotated[GoogleMaps, Tag("google_maps")]
+    | Annotated[McpServer, Tag("mcp_server")]
+    | Annotated[ComputerUse, Tag("computer_use")]
+    | Annotated[Retrieval, Tag("retrieval")]
+    | Annotated[UnknownTool, Tag(UNKNOWN)],
+    _TOOL_TAG.discriminator,
+]
+"""A tool declaration (open union on `type`)."""
+_TOOL_TAG.learn(Tool)
