@@ -1,94 +1,43 @@
-"""`Agent`: runs the tool-calling loop of `_loop.RunMachine` over the API (async and sync)."""
+"""`Agent`: a model with tools, and the ways to run it: async, sync, streamed, background."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import uuid
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from contextlib import aclosing
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import partial
 from typing import Any, Generic
 
-import anyio
 import pydantic
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-from typing_extensions import TypeVar, assert_never
+from typing_extensions import TypeVar
 
 from agentkit._client import AsyncClient, Client
+from agentkit._content import result_content
 from agentkit._context import RunContext
-from agentkit._events import (
-    RunCompleteEvent,
-    RunEvent,
-    ServerToolEvent,
-    StatusEvent,
-    TextDeltaEvent,
-    ThoughtSummaryEvent,
-    ToolCallEvent,
-    ToolResultEvent,
-)
-from agentkit._exceptions import RunError, UsageError
+from agentkit._drivers import Hooks, RunSetup, drive, drive_sync
+from agentkit._events import RunCompleteEvent, RunEvent
+from agentkit._exceptions import UsageError
 from agentkit._loop import (
     Action,
     Approval,
     Done,
-    Fail,
     LoopConfig,
     Poll,
     PollPolicy,
     RunMachine,
-    RunTools,
     Send,
     UsageLimits,
 )
 from agentkit._result import RunResult, RunState
-from agentkit._streaming import StreamAccumulator
 from agentkit._tool import FunctionTool, tool
-from agentkit._toolset import AgentTool, ToolHooks, ToolSet
-from agentkit.types import (
-    Event,
-    FunctionCallStep,
-    FunctionResultStep,
-    Interaction,
-    StepDeltaEvent,
-    StepStopEvent,
-    TextDelta,
-    ThoughtSummaryDelta,
-)
+from agentkit._toolset import AgentTool, ToolSet
+from agentkit.types import FunctionResultStep, Interaction
 
-__all__ = ["Agent", "Hooks", "RunHandle"]
-
-logger = logging.getLogger("agentkit.agent")
+__all__ = ["Agent", "RunHandle"]
 
 OutputT = TypeVar("OutputT", default=Any)
 DepsT = TypeVar("DepsT", default=Any)
-T = TypeVar("T")
 
-_SERVER_STEP_SUFFIXES = ("_call", "_result")
-
-
-@dataclass(frozen=True)
-class Hooks:
-    """Optional callbacks around model requests and tool calls.
-
-    They are plain functions called in the run's thread or task; keep them quick (logging,
-    metrics, tracing). An exception in a hook ends the run.
-    """
-
-    before_request: Callable[[dict[str, Any]], None] | None = None
-    after_request: Callable[[Interaction], None] | None = None
-    before_tool: Callable[[FunctionCallStep], None] | None = None
-    after_tool: Callable[[FunctionCallStep, FunctionResultStep], None] | None = None
-
-
-def _call_in_portal(portal: BlockingPortal, fn: Callable[[], Any]) -> Any:
-    future = portal.start_task_soon(fn)
-    try:
-        return future.result()
-    except BaseException:
-        future.cancel()  # Ctrl-C lands here, in the caller's thread; the task would keep running
-        raise
+Previous = RunResult[Any] | RunState
 
 
 class Agent(Generic[DepsT, OutputT]):
@@ -147,54 +96,42 @@ class Agent(Generic[DepsT, OutputT]):
                 service_tier, labels...).
             client: An `AsyncClient` or `Client`; by default one is made from the environment.
         """
-        if (model is None) == (agent is None):
-            raise UsageError("Agent needs exactly one of `model` (a model id) or `agent=`.")
-        if agent is not None and generation_config is not None:
-            raise UsageError(
-                "generation_config is only allowed with a model, not with agent= "
-                "(configure a managed agent with agent_config=)."
-            )
-        if model is not None and (agent_config is not None):
-            raise UsageError("agent_config is only allowed with agent=, not with a model.")
+        _check_target(model, agent, generation_config, agent_config)
         if output_type is not None and response_format is not None:
             raise UsageError("Give output_type or response_format, not both.")
         self.model = model
         self.agent = agent
-        self.name = name or (model or agent or "agent")
+        self.name = name or model or agent or "agent"
         self.toolset = ToolSet(tools)
         self.output_type = output_type
         self.raise_tool_errors = raise_tool_errors
         self.hooks = hooks or Hooks()
-        self._client = client
-        self._async_client: AsyncClient | None = client if isinstance(client, AsyncClient) else None
-        self._sync_client: Client | None = client if isinstance(client, Client) else None
-
-        fields: dict[str, Any] = {}
-        if system_instruction is not None:
-            fields["system_instruction"] = system_instruction
-        if generation_config is not None:
-            fields["generation_config"] = dict(generation_config)
-        adapter: pydantic.TypeAdapter[Any] | None = None
-        if output_type is not None:
-            adapter = pydantic.TypeAdapter(output_type)
-            fields["response_format"] = {
+        self._async_client = client if isinstance(client, AsyncClient) else None
+        self._sync_client = client if isinstance(client, Client) else None
+        self._owned: list[AsyncClient | Client] = []
+        adapter = pydantic.TypeAdapter(output_type) if output_type is not None else None
+        if adapter is not None:
+            response_format = {
                 "type": "text",
                 "mime_type": "application/json",
                 "schema": adapter.json_schema(),
             }
-        elif response_format is not None:
-            fields["response_format"] = response_format
-        if environment is not None:
-            fields["environment"] = environment
-        if agent_config is not None:
-            fields["agent_config"] = dict(agent_config)
-        fields.update(request_fields or {})
+        fields = {
+            "system_instruction": system_instruction,
+            "generation_config": dict(generation_config) if generation_config else None,
+            "response_format": response_format,
+            "environment": environment,
+            "agent_config": dict(agent_config) if agent_config else None,
+        }
         self._config = LoopConfig(
             model=model,
             agent=agent,
             tools=self.toolset.declarations,
             local_tools=self.toolset.names,
-            request_fields=fields,
+            request_fields={
+                **{key: value for key, value in fields.items() if value is not None},
+                **(request_fields or {}),
+            },
             store=store,
             background=background,
             max_turns=max_turns,
@@ -213,57 +150,74 @@ class Agent(Generic[DepsT, OutputT]):
 
     @property
     def async_client(self) -> AsyncClient:
-        """The client the async drivers use (made from the environment when not given)."""
+        """The client the async methods use (made from the environment when not given)."""
         if self._async_client is None:
-            self._async_client = (
-                self._sync_client.async_twin() if self._sync_client else AsyncClient()
-            )
+            sync = self._sync_client
+            self._async_client = sync.async_twin() if sync else AsyncClient()
+            self._owned.append(self._async_client)
         return self._async_client
 
     @property
     def sync_client(self) -> Client:
-        """The client the sync drivers use (made from the environment when not given)."""
+        """The client the sync methods use (made from the environment when not given)."""
         if self._sync_client is None:
-            self._sync_client = self._async_client.sync_twin() if self._async_client else Client()
+            other = self._async_client
+            self._sync_client = other.sync_twin() if other else Client()
+            self._owned.append(self._sync_client)
         return self._sync_client
 
-    # -- machine setup ------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the clients this agent made itself (never one you passed in)."""
+        owned, self._owned = self._owned, []
+        for client in owned:
+            if isinstance(client, AsyncClient):
+                await client.aclose()
+                self._async_client = None
+            else:
+                client.close()
+                self._sync_client = None
+
+    def close(self) -> None:
+        """Close the sync client this agent made itself (use `aclose()` for both)."""
+        for client in [c for c in self._owned if isinstance(c, Client)]:
+            client.close()
+            self._owned.remove(client)
+            self._sync_client = None
+
+    async def __aenter__(self) -> Agent[DepsT, OutputT]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Agent[DepsT, OutputT]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- runs ---------------------------------------------------------------------------------
 
     def _machine(
-        self, *, previous: RunResult[Any] | RunState | None, stream: bool, background: bool | None
+        self, previous: Previous | None, *, stream: bool = False, background: bool | None = None
     ) -> tuple[RunMachine, str | None]:
-        config = self._config
-        overrides: dict[str, Any] = {}
-        if stream != config.stream:
-            overrides["stream"] = stream
-        if background is not None and background != config.background:
-            overrides["background"] = background
-        if overrides:
-            config = dataclasses.replace(config, **overrides)
+        changes: dict[str, Any] = {"stream": stream}
+        if background is not None:
+            changes["background"] = background
+        config = dataclasses.replace(self._config, **changes)
         state = previous.state if isinstance(previous, RunResult) else previous
         fresh = RunState(history=list(state.history)) if state is not None else None
         continue_from = state.interaction_id if state is not None and config.store else None
         return RunMachine(config, fresh), continue_from
 
-    def _context(self, machine: RunMachine, deps: Any, run_id: str) -> RunContext[Any]:
-        return RunContext(
-            deps=deps,
-            usage=machine.snapshot("in_progress").usage,
-            run_id=run_id,
-            interaction_id=machine.state.interaction_id,
-            call_id=None,
-            tool_name=None,
-            turn=machine.state.turns,
-            metadata={},
-        )
-
-    # -- async driver -------------------------------------------------------------------------
+    def _setup(self, on_interrupt: Any = None) -> RunSetup:
+        return RunSetup(self.toolset, self.hooks, self.raise_tool_errors, on_interrupt)
 
     async def run(
         self,
         input: Any,
         *,
-        previous: RunResult[Any] | RunState | None = None,
+        previous: Previous | None = None,
         deps: DepsT | None = None,
         background: bool | None = None,
     ) -> RunResult[OutputT]:
@@ -271,7 +225,7 @@ class Agent(Generic[DepsT, OutputT]):
 
         Args:
             input: Text, content blocks (see `image()`, `document()`...), or steps.
-            previous: A result (or state) to continue from, stateful or stateless alike.
+            previous: A result (or its state) to continue from, stateful or stateless alike.
             deps: Passed to tools through `RunContext.deps`.
             background: Override the agent's `background` setting for this run.
 
@@ -280,130 +234,49 @@ class Agent(Generic[DepsT, OutputT]):
             InteractionFailed: The interaction ended with status `failed`.
             APIError: The API could not be reached or refused the request.
         """
-        machine, continue_from = self._machine(
-            previous=previous, stream=False, background=background
-        )
+        machine, continue_from = self._machine(previous, background=background)
         action = machine.start(input, continue_from=continue_from)
-        return await self._finish(self._drive(machine, action, deps))
-
-    async def resume(
-        self,
-        state: RunResult[Any] | RunState,
-        approvals: Mapping[str, bool | Any],
-        *,
-        deps: DepsT | None = None,
-    ) -> RunResult[OutputT]:
-        """Continue a run that paused for approval (`status == "requires_action"`).
-
-        Args:
-            state: The paused result, or its `state` (possibly loaded with `RunState.from_json`).
-            approvals: For each pending call id: True to run it, False to refuse it, or any
-                other value to send as the tool's result instead of running it.
-        """
-        machine = self._paused_machine(state)
-        action = machine.resume(self._approvals(approvals))
-        return await self._finish(self._drive(machine, action, deps))
+        return await self._finish(machine, action, deps)
 
     def stream(
-        self,
-        input: Any,
-        *,
-        previous: RunResult[Any] | RunState | None = None,
-        deps: DepsT | None = None,
+        self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
     ) -> AsyncIterator[RunEvent]:
         """Run the agent, yielding text deltas, tool calls, tool results and status changes.
 
         The last event is a `RunCompleteEvent` holding the `RunResult`.
         """
-        machine, continue_from = self._machine(previous=previous, stream=True, background=None)
+        machine, continue_from = self._machine(previous, stream=True)
         action = machine.start(input, continue_from=continue_from)
-        return self._drive(machine, action, deps)
+        return drive(self._setup(), self.async_client, machine, action, deps)
 
-    async def _finish(self, events: AsyncIterator[RunEvent]) -> RunResult[OutputT]:
-        async with aclosing(events):  # type: ignore[type-var]
+    async def resume(
+        self, state: Previous, approvals: Mapping[str, Any], *, deps: DepsT | None = None
+    ) -> RunResult[OutputT]:
+        """Continue a run that paused for approval (`status == "requires_action"`).
+
+        Args:
+            state: The paused result, or its `state` (e.g. loaded with `RunState.from_json`).
+            approvals: For each pending call id: True to run it, False to refuse it, or any
+                other value to send as the tool's result instead of running it.
+        """
+        machine = self._paused_machine(state)
+        return await self._finish(machine, machine.resume(_approvals(approvals)), deps)
+
+    async def _finish(
+        self, machine: RunMachine, action: Action, deps: Any, on_interrupt: Any = None
+    ) -> RunResult[OutputT]:
+        events = drive(self._setup(on_interrupt), self.async_client, machine, action, deps)
+        async with aclosing(events):
             async for event in events:
                 if isinstance(event, RunCompleteEvent):
                     return event.result
-        raise AssertionError("unreachable: the driver always ends with RunCompleteEvent")
-
-    async def _drive(
-        self, machine: RunMachine, action: Action, deps: Any
-    ) -> AsyncIterator[RunEvent]:
-        client = self.async_client
-        run_id = uuid.uuid4().hex
-        finished: list[FunctionResultStep] = []
-        pending_id: str | None = None
-        try:
-            while True:
-                if isinstance(action, Send):
-                    self._before_request(action.body)
-                    if action.stream:
-                        accumulator = StreamAccumulator()
-                        stream = await client.interactions.create(**action.body, stream=True)
-                        async with stream:
-                            async for event in stream:
-                                accumulator.apply(event)
-                                for run_event in _translate(event, accumulator):
-                                    yield run_event
-                        interaction = accumulator.result()
-                    else:
-                        interaction = await client.interactions.create(**action.body)
-                    pending_id = interaction.id
-                    action = self._received(machine, interaction)
-                    yield StatusEvent(interaction.status, interaction.id)
-                elif isinstance(action, Poll):
-                    await client.sleep(action.delay)
-                    interaction = await client.interactions.get(action.interaction_id)
-                    action = self._received(machine, interaction)
-                    if not isinstance(action, Poll):
-                        yield StatusEvent(interaction.status, interaction.id)
-                elif isinstance(action, RunTools):
-                    for call in action.calls:
-                        yield ToolCallEvent(call)
-                    finished = []
-                    results = await self.toolset.run_all(
-                        action.calls,
-                        self._context(machine, deps, run_id),
-                        raise_errors=self.raise_tool_errors,
-                        hooks=ToolHooks(self.hooks.before_tool, self.hooks.after_tool),
-                        finished=finished,
-                    )
-                    for call, result in zip(action.calls, results, strict=True):
-                        yield ToolResultEvent(call, result)
-                    finished = []
-                    action = machine.tools_finished(results)
-                elif isinstance(action, Done):
-                    pending_id = None
-                    yield RunCompleteEvent(action.result)
-                    return
-                elif isinstance(action, Fail):
-                    raise action.error
-                else:
-                    assert_never(action)
-        except anyio.get_cancelled_exc_class():
-            if self._config.background and pending_id is not None:
-                with anyio.CancelScope(shield=True):
-                    await _cancel_quietly(client, pending_id)
-            machine.interrupted(finished)
-            raise
-
-    def _received(self, machine: RunMachine, interaction: Interaction) -> Action:
-        if self.hooks.after_request:
-            self.hooks.after_request(interaction)
-        logger.debug("interaction %s is %s", interaction.id, interaction.status)
-        return machine.received(interaction)
-
-    def _before_request(self, body: dict[str, Any]) -> None:
-        if self.hooks.before_request:
-            self.hooks.before_request(body)
-
-    # -- sync driver --------------------------------------------------------------------------
+        raise AssertionError("unreachable: a run always ends with RunCompleteEvent")
 
     def run_sync(
         self,
         input: Any,
         *,
-        previous: RunResult[Any] | RunState | None = None,
+        previous: Previous | None = None,
         deps: DepsT | None = None,
         background: bool | None = None,
     ) -> RunResult[OutputT]:
@@ -411,148 +284,58 @@ class Agent(Generic[DepsT, OutputT]):
 
         Takes the same arguments as `run()`.
         """
-        machine, continue_from = self._machine(
-            previous=previous, stream=False, background=background
-        )
+        machine, continue_from = self._machine(previous, background=background)
         action = machine.start(input, continue_from=continue_from)
-        return _last(self._drive_sync(machine, action, deps))
+        return _last(drive_sync(self._setup(), self.sync_client, machine, action, deps))
+
+    def stream_sync(
+        self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
+    ) -> Iterator[RunEvent]:
+        """Synchronous `stream()`: an iterator of run events."""
+        machine, continue_from = self._machine(previous, stream=True)
+        action = machine.start(input, continue_from=continue_from)
+        return drive_sync(self._setup(), self.sync_client, machine, action, deps)
 
     def resume_sync(
-        self,
-        state: RunResult[Any] | RunState,
-        approvals: Mapping[str, bool | Any],
-        *,
-        deps: DepsT | None = None,
+        self, state: Previous, approvals: Mapping[str, Any], *, deps: DepsT | None = None
     ) -> RunResult[OutputT]:
         """Synchronous `resume()`."""
         machine = self._paused_machine(state)
-        action = machine.resume(self._approvals(approvals))
-        return _last(self._drive_sync(machine, action, deps))
+        action = machine.resume(_approvals(approvals))
+        return _last(drive_sync(self._setup(), self.sync_client, machine, action, deps))
 
-    def stream_sync(
-        self,
-        input: Any,
-        *,
-        previous: RunResult[Any] | RunState | None = None,
-        deps: DepsT | None = None,
-    ) -> Iterator[RunEvent]:
-        """Synchronous `stream()`: an iterator of run events."""
-        machine, continue_from = self._machine(previous=previous, stream=True, background=None)
-        action = machine.start(input, continue_from=continue_from)
-        return self._drive_sync(machine, action, deps)
-
-    def _drive_sync(self, machine: RunMachine, action: Action, deps: Any) -> Iterator[RunEvent]:
-        client = self.sync_client
-        run_id = uuid.uuid4().hex
-        pending_id: str | None = None
-        portal_cm = None
-        portal: BlockingPortal | None = None
-        try:
-            while True:
-                if isinstance(action, Send):
-                    self._before_request(action.body)
-                    if action.stream:
-                        accumulator = StreamAccumulator()
-                        with client.interactions.create(**action.body, stream=True) as stream:
-                            for event in stream:
-                                accumulator.apply(event)
-                                yield from _translate(event, accumulator)
-                        interaction = accumulator.result()
-                    else:
-                        interaction = client.interactions.create(**action.body)
-                    pending_id = interaction.id
-                    action = self._received(machine, interaction)
-                    yield StatusEvent(interaction.status, interaction.id)
-                elif isinstance(action, Poll):
-                    client.sleep(action.delay)
-                    interaction = client.interactions.get(action.interaction_id)
-                    action = self._received(machine, interaction)
-                    if not isinstance(action, Poll):
-                        yield StatusEvent(interaction.status, interaction.id)
-                elif isinstance(action, RunTools):
-                    for call in action.calls:
-                        yield ToolCallEvent(call)
-                    if portal is None:
-                        # One portal (an event loop in a worker thread) per run, opened only
-                        # when tools run: the sync API never touches the caller's event loop.
-                        portal_cm = start_blocking_portal()
-                        portal = portal_cm.__enter__()
-                    finished: list[FunctionResultStep] = []
-                    run_all = partial(
-                        self.toolset.run_all,
-                        action.calls,
-                        self._context(machine, deps, run_id),
-                        raise_errors=self.raise_tool_errors,
-                        hooks=ToolHooks(self.hooks.before_tool, self.hooks.after_tool),
-                        finished=finished,
-                    )
-                    try:
-                        results: list[FunctionResultStep] = _call_in_portal(portal, run_all)
-                    except BaseException:
-                        machine.interrupted(finished)
-                        raise
-                    for call, result in zip(action.calls, results, strict=True):
-                        yield ToolResultEvent(call, result)
-                    action = machine.tools_finished(results)
-                elif isinstance(action, Done):
-                    pending_id = None
-                    yield RunCompleteEvent(action.result)
-                    return
-                elif isinstance(action, Fail):
-                    raise action.error
-                else:
-                    assert_never(action)
-        except KeyboardInterrupt:
-            if self._config.background and pending_id is not None:
-                _cancel_quietly_sync(client, pending_id)
-            raise
-        finally:
-            if portal_cm is not None:
-                portal_cm.__exit__(None, None, None)
+    def _paused_machine(self, state: Previous) -> RunMachine:
+        saved = state.state if isinstance(state, RunResult) else state
+        if not saved.calls:
+            raise UsageError("This run is not paused for approval: there is nothing to resume.")
+        return RunMachine(self._config, saved)
 
     # -- background handles -------------------------------------------------------------------
 
     async def start(
-        self,
-        input: Any,
-        *,
-        previous: RunResult[Any] | RunState | None = None,
-        deps: DepsT | None = None,
+        self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
     ) -> RunHandle[OutputT]:
         """Start a background run and return at once with a handle to it.
 
         The handle's `interaction_id` lets another process re-attach with `attach()`.
         """
-        machine, continue_from = self._machine(previous=previous, stream=False, background=True)
+        machine, continue_from = self._machine(previous, background=True)
         action = machine.start(input, continue_from=continue_from)
-        if not isinstance(action, Send):  # pragma: no cover - start() always sends first
-            raise AssertionError(f"unexpected first action {action!r}")
-        self._before_request(action.body)
-        interaction = await self.async_client.interactions.create(**action.body)
-        return RunHandle(self, machine, self._received(machine, interaction), deps)
+        if isinstance(action, Send):
+            body = action.body
+            if self.hooks.before_request:
+                self.hooks.before_request(body)
+            interaction = await self.async_client.interactions.create(**body, stream=False)
+            if self.hooks.after_request:
+                self.hooks.after_request(interaction)
+            action = machine.received(interaction)
+        return RunHandle(self, machine, action, deps)
 
     def attach(self, interaction_id: str, *, deps: DepsT | None = None) -> RunHandle[OutputT]:
         """Re-attach to a background run started elsewhere (e.g. by another process)."""
         config = dataclasses.replace(self._config, background=True)
         machine = RunMachine(config, RunState(interaction_id=interaction_id, background=True))
         return RunHandle(self, machine, Poll(interaction_id, 0.0), deps)
-
-    # -- approval -----------------------------------------------------------------------------
-
-    def _paused_machine(self, state: RunResult[Any] | RunState) -> RunMachine:
-        saved = state.state if isinstance(state, RunResult) else state
-        if not saved.calls:
-            raise UsageError("This run is not paused for approval: there is nothing to resume.")
-        return RunMachine(self._config, saved)
-
-    def _approvals(self, approvals: Mapping[str, bool | Any]) -> dict[str, Approval]:
-        decisions: dict[str, Approval] = {}
-        for call_id, decision in approvals.items():
-            if isinstance(decision, bool | FunctionResultStep):
-                decisions[call_id] = decision
-            else:
-                decisions[call_id] = FunctionTool.result_step(call_id, "", decision)
-        return decisions
 
     # -- composition --------------------------------------------------------------------------
 
@@ -569,58 +352,21 @@ class Agent(Generic[DepsT, OutputT]):
             return result.output if result.output is not None else result.output_text
 
         run_agent.__doc__ = f"{description}\n\nArgs:\n    request: What to ask the {name} agent."
-        return tool(run_agent, name=name, description=description)
-
-
-def _translate(event: Event, accumulator: StreamAccumulator) -> Iterator[RunEvent]:
-    """Run events for one wire event of a stream."""
-    if isinstance(event, StepDeltaEvent):
-        delta = event.delta
-        if isinstance(delta, TextDelta):
-            yield TextDeltaEvent(delta.text, accumulator.interaction_id)
-        elif isinstance(delta, ThoughtSummaryDelta):
-            text = getattr(delta.content, "text", None)
-            if isinstance(text, str):
-                yield ThoughtSummaryEvent(text, accumulator.interaction_id)
-    elif isinstance(event, StepStopEvent):
-        step = accumulator.step_at(event.index)
-        if (
-            step is not None
-            and step.type.endswith(_SERVER_STEP_SUFFIXES)
-            and not step.type.startswith("function_")
-        ):
-            yield ServerToolEvent(step)
-
-
-def _last(events: Iterator[RunEvent]) -> Any:
-    for event in events:
-        if isinstance(event, RunCompleteEvent):
-            return event.result
-    raise AssertionError("unreachable: the driver always ends with RunCompleteEvent")
-
-
-async def _cancel_quietly(client: AsyncClient, interaction_id: str) -> None:
-    try:
-        await client.interactions.cancel(interaction_id)
-    except Exception:  # the run is being cancelled anyway; the caller's exception matters
-        logger.warning("could not cancel background interaction %s", interaction_id, exc_info=True)
-
-
-def _cancel_quietly_sync(client: Client, interaction_id: str) -> None:
-    try:
-        client.interactions.cancel(interaction_id)
-    except Exception:  # the run is being interrupted anyway; the caller's exception matters
-        logger.warning("could not cancel background interaction %s", interaction_id, exc_info=True)
+        return tool(name=name, description=description)(run_agent)
 
 
 class RunHandle(Generic[OutputT]):
     """A background run: await it, poll it, or cancel it; `interaction_id` identifies it."""
 
-    def __init__(self, agent: Agent[Any, OutputT], machine: RunMachine, action: Action, deps: Any):
+    def __init__(
+        self, agent: Agent[Any, OutputT], machine: RunMachine, action: Action, deps: Any
+    ) -> None:
         self._agent = agent
         self._machine = machine
         self._action = action
         self._deps = deps
+        self.partial: RunResult[Any] | None = None
+        """Set when waiting was cancelled: the run so far, with the finished tool results."""
 
     @property
     def interaction_id(self) -> str:
@@ -633,9 +379,14 @@ class RunHandle(Generic[OutputT]):
 
     async def result(self) -> RunResult[OutputT]:
         """Wait for the run to finish (running tools when it asks) and return its result."""
+        if isinstance(self._action, Done):
+            return self._action.result
         return await self._agent._finish(  # pyright: ignore[reportPrivateUsage]
-            self._agent._drive(self._machine, self._action, self._deps)  # pyright: ignore[reportPrivateUsage]
+            self._machine, self._action, self._deps, self._interrupted
         )
+
+    def _interrupted(self, partial: RunResult[Any]) -> None:
+        self.partial = partial
 
     def __await__(self) -> Generator[Any, None, RunResult[OutputT]]:
         return self.result().__await__()
@@ -644,6 +395,44 @@ class RunHandle(Generic[OutputT]):
         """Cancel the interaction on the server; the result has status `cancelled`."""
         interaction = await self._agent.async_client.interactions.cancel(self.interaction_id)
         action = self._machine.received(interaction)
+        self._action = action
         if isinstance(action, Done):
             return action.result
         return self._machine.interrupted()
+
+
+def _check_target(
+    model: str | None,
+    agent: str | None,
+    generation_config: Mapping[str, Any] | None,
+    agent_config: Mapping[str, Any] | None,
+) -> None:
+    if (model is None) == (agent is None):
+        raise UsageError("Agent needs exactly one of `model` (a model id) or `agent=`.")
+    if agent is not None and generation_config is not None:
+        raise UsageError(
+            "generation_config is only allowed with a model, not with agent= "
+            "(configure a managed agent with agent_config=)."
+        )
+    if model is not None and agent_config is not None:
+        raise UsageError("agent_config is only allowed with agent=, not with a model.")
+
+
+def _approvals(approvals: Mapping[str, Any]) -> dict[str, Approval]:
+    decisions: dict[str, Approval] = {}
+    for call_id, decision in approvals.items():
+        if isinstance(decision, bool | FunctionResultStep):
+            decisions[call_id] = decision
+        else:
+            # A substitute result: converted exactly as a tool's return value would be.
+            decisions[call_id] = FunctionResultStep(
+                call_id=call_id, name="", result=result_content(decision)
+            )
+    return decisions
+
+
+def _last(events: Iterator[RunEvent]) -> RunResult[Any]:
+    for event in events:
+        if isinstance(event, RunCompleteEvent):
+            return event.result
+    raise AssertionError("unreachable: a run always ends with RunCompleteEvent")

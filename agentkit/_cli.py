@@ -13,10 +13,22 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from types import FrameType
-from typing import IO, Any, NoReturn
+from types import FrameType, ModuleType
+from typing import IO, Any, NoReturn, cast
 
+from agentkit._agent import Agent
+from agentkit._client import Client
+from agentkit._events import (
+    RunCompleteEvent,
+    RunEvent,
+    ServerToolEvent,
+    TextDeltaEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+)
 from agentkit._exceptions import AgentkitError
+from agentkit._tool import FunctionTool, tool
+from agentkit.types import Content
 
 __all__ = ["CLIError", "load_tool", "main"]
 
@@ -46,13 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         command: Callable[[argparse.Namespace], int] = args.command
         return command(args)
     except CLIError as exc:
-        print(f"agentkit: error: {exc}", file=sys.stderr)
+        _say(sys.stderr, f"agentkit: error: {exc}")
         return exc.exit_code
     except AgentkitError as exc:
-        print(f"agentkit: error: {_one_line(str(exc))}", file=sys.stderr)
+        _say(sys.stderr, f"agentkit: error: {_one_line(str(exc))}")
         return EXIT_RUN_FAILED
     except KeyboardInterrupt:
-        print("agentkit: interrupted", file=sys.stderr)
+        _say(sys.stderr, "agentkit: interrupted")
         return EXIT_INTERRUPTED
 
 
@@ -72,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
             "Uses the Gemini API with GEMINI_API_KEY (or GOOGLE_API_KEY), or the built-in "
             "emulator with --offline."
         ),
+        epilog=(
+            "example:\n"
+            "  agentkit run 'What is the weather in Paris?' --tool weather:get_weather --offline"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("prompt", help="what to ask the agent")
     run.add_argument(
@@ -116,72 +133,83 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from agentkit._agent import Agent
-    from agentkit._events import (
-        RunCompleteEvent,
-        ServerToolEvent,
-        TextDeltaEvent,
-        ToolCallEvent,
-        ToolResultEvent,
-    )
-
     tools = [load_tool(spec) for spec in args.tools]
     client = _client(offline=args.offline)
     agent: Agent[Any, Any] = Agent(
         args.model, tools=tools, system_instruction=args.system, client=client
     )
-    out, err = sys.stdout, sys.stderr
-    at_line_start = True  # so progress lines never land in the middle of the answer
-    status = "completed"
+    printer = _RunPrinter(sys.stdout, sys.stderr)
     try:
         for event in agent.stream_sync(args.prompt):
-            if isinstance(event, TextDeltaEvent):
-                out.write(event.text)
-                out.flush()
-                at_line_start = event.text.endswith("\n")
-                continue
-            if not at_line_start:
-                out.write("\n")
-                out.flush()
-                at_line_start = True
-            if isinstance(event, ToolCallEvent):
-                _progress(err, f"-> {event.name}({_shorten(_json(event.arguments))})")
-            elif isinstance(event, ToolResultEvent):
-                outcome = "error" if event.result.is_error else "ok"
-                shown = _shorten(_json(event.result.result))
-                _progress(err, f"<- {event.call.name} [{outcome}]: {shown}")
-            elif isinstance(event, ServerToolEvent):
-                _progress(err, f"-- server tool: {event.step.type}")
-            elif isinstance(event, RunCompleteEvent):
-                status = event.result.status
+            printer.show(event)
     finally:
         client.close()
-    if not at_line_start:
-        out.write("\n")
-    if status != "completed":
-        print(f"agentkit: the run ended with status {status!r}", file=err)
+    printer.end_line()
+    if printer.pending:
+        calls = ", ".join(printer.pending)
+        _say(sys.stderr, f"agentkit: the run paused: {calls} needs approval (not in the CLI)")
+        return EXIT_RUN_FAILED
+    if printer.status != "completed":
+        _say(sys.stderr, f"agentkit: the run ended with status {printer.status!r}")
         return EXIT_RUN_FAILED
     return 0
 
 
-def _client(*, offline: bool) -> Any:
+class _RunPrinter:
+    """Shows run events: the answer on `out`, tool progress on `err`, each as it happens."""
+
+    def __init__(self, out: IO[str], err: IO[str]) -> None:
+        self.out = out
+        self.err = err
+        self.status = "completed"
+        self.pending: list[str] = []
+        self._mid_line = False  # so progress lines never land in the middle of the answer
+
+    def show(self, event: RunEvent) -> None:
+        if isinstance(event, TextDeltaEvent):
+            self.out.write(event.text)
+            self.out.flush()
+            self._mid_line = not event.text.endswith("\n")
+            return
+        self.end_line()
+        if isinstance(event, ToolCallEvent):
+            _say(self.err, f"-> {event.name}({_shorten(_json(event.arguments))})")
+        elif isinstance(event, ToolResultEvent):
+            outcome = "error" if event.result.is_error else "ok"
+            _say(
+                self.err,
+                f"<- {event.call.name} [{outcome}]: {_shorten(_result_text(event.result.result))}",
+            )
+        elif isinstance(event, ServerToolEvent):
+            _say(self.err, f"-- server tool: {event.step.type}")
+        elif isinstance(event, RunCompleteEvent):
+            self.status = event.result.status
+            self.pending = [
+                f"{call.name}({_json(call.arguments)})" for call in event.result.pending_calls
+            ]
+
+    def end_line(self) -> None:
+        if self._mid_line:
+            _say(self.out, "")
+            self._mid_line = False
+
+
+def _client(*, offline: bool) -> Client:
     """A sync client: the emulator's when offline, else the Gemini API's."""
     if offline:
         from agentkit.testing import Emulator
 
-        print("Backend: built-in emulator (offline)", file=sys.stderr)
+        _say(sys.stderr, "Backend: built-in emulator (offline)")
         return Emulator().client()
     if not any(os.environ.get(name) for name in _KEY_VARIABLES):
         raise CLIError(
             "no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), "
             "or pass --offline to use the built-in emulator"
         )
-    from agentkit._client import Client
-
     return Client()
 
 
-def load_tool(spec: str) -> Any:
+def load_tool(spec: str) -> FunctionTool[..., Any]:
     """Load the tool named by `module:function` (a plain function or an @tool function).
 
     Modules in the current directory are importable, as with `python -m`.
@@ -189,23 +217,10 @@ def load_tool(spec: str) -> Any:
     Raises:
         CLIError: The module or the function does not exist, or cannot be a tool.
     """
-    from agentkit._tool import FunctionTool, tool
-
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise CLIError(f"--tool {spec!r}: expected MODULE:FUNCTION, e.g. weather:get_weather")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            raise CLIError(f"--tool {spec!r}: no module named {module_name!r}") from None
-        raise CLIError(f"--tool {spec!r}: importing {module_name!r} failed: {exc}") from None
-    except Exception as exc:  # the user's module is broken: say how, in one line
-        detail = _one_line(f"{type(exc).__name__}: {exc}")
-        raise CLIError(f"--tool {spec!r}: importing {module_name!r} failed: {detail}") from None
-    found: Any = module
+    found: object = _import(spec, module_name)
     for part in attribute.split("."):
         try:
             found = getattr(found, part)
@@ -214,7 +229,7 @@ def load_tool(spec: str) -> Any:
                 f"--tool {spec!r}: module {module_name!r} has no function {attribute!r}"
             ) from None
     if isinstance(found, FunctionTool):
-        return found
+        return cast("FunctionTool[..., Any]", found)
     if not callable(found):
         kind = type(found).__name__
         raise CLIError(f"--tool {spec!r}: {attribute!r} is not a function (type: {kind})")
@@ -224,20 +239,42 @@ def load_tool(spec: str) -> Any:
         raise CLIError(f"--tool {spec!r}: not a valid tool: {_one_line(str(exc))}") from None
 
 
-def _progress(stream: IO[str], line: str) -> None:
+def _import(spec: str, module_name: str) -> ModuleType:
+    # The console script, unlike `python -m`, does not put the current directory on the path.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            raise CLIError(f"--tool {spec!r}: no module named {module_name!r}") from None
+        raise CLIError(f"--tool {spec!r}: importing {module_name!r} failed: {exc}") from None
+    except Exception as exc:  # the user's module is broken: say how, in one line
+        detail = _one_line(f"{type(exc).__name__}: {exc}")
+        raise CLIError(f"--tool {spec!r}: importing {module_name!r} failed: {detail}") from None
+
+
+def _say(stream: IO[str], line: str) -> None:
     stream.write(line + "\n")
     stream.flush()
 
 
-def _json(value: Any) -> str:
-    if isinstance(value, list) and all(hasattr(block, "type") for block in value):
-        # A result of content blocks: show the text, and the kind of anything else.
-        blocks: list[Any] = value
-        return " ".join(str(getattr(b, "text", None) or f"<{b.type}>") for b in blocks)
+def _result_text(result: str | dict[str, Any] | list[Content]) -> str:
+    if isinstance(result, list):  # content blocks: the text, and the kind of anything else
+        return " ".join(_block_text(block) for block in result)
+    return _json(result)
+
+
+def _block_text(block: Content) -> str:
+    text = getattr(block, "text", None)
+    return text if isinstance(text, str) else f"<{block.type}>"
+
+
+def _json(value: object) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
+    except ValueError:  # a circular reference: default=str handles everything else
+        return f"<{type(value).__name__}>"
 
 
 def _shorten(text: str) -> str:
@@ -256,8 +293,8 @@ def _emulator_command(args: argparse.Namespace) -> int:
     from agentkit.testing import Emulator
 
     def ready(base_url: str) -> None:
-        print(f"Emulator serving the Interactions API at {base_url}", flush=True)
-        print("Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+        _say(sys.stdout, f"Emulator serving the Interactions API at {base_url}")
+        _say(sys.stderr, "Press Ctrl-C to stop.")
 
     # SIGTERM (from a supervisor or a test) stops the server as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)

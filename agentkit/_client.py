@@ -2,7 +2,8 @@
 
 Each shell only sends: the request comes from `RequestBuilder`, the reply becomes an
 `Interaction` or an exception in `_http`, and `RetryPolicy` picks the waits. The two
-classes differ in `await` alone; the `create` overloads are the bulk of this module.
+classes differ in `await` alone. The endpoints live in `_client_interactions`, the event
+streams in `_client_stream`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import anyio
+import anyio.from_thread
+import anyio.to_thread
 import httpx
 import pydantic
 from typing_extensions import Self
@@ -49,6 +52,7 @@ class _BaseClient:
     _builder: RequestBuilder
     _retry: RetryPolicy
     _timeout_kwargs: dict[str, Any]
+    _owns_http: bool
 
     def __init__(
         self,
@@ -74,6 +78,15 @@ class _BaseClient:
             headers=headers,
         )
         self._retry = RetryPolicy(max_retries=max_retries)
+        # What a twin needs besides the key, which stays a SecretStr inside the builder.
+        self._settings: dict[str, Any] = {
+            "base_url": base_url,
+            "api_version": api_version,
+            "api_revision": api_revision,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "headers": headers,
+        }
         # An external http_client keeps its own timeout unless one was passed explicitly.
         explicit = external_http and timeout is not DEFAULT_TIMEOUT
         self._timeout_kwargs = {"timeout": timeout} if explicit else {}
@@ -97,6 +110,19 @@ class _BaseClient:
     def max_retries(self) -> int:
         """Retries after the first attempt of each request."""
         return self._retry.max_retries
+
+    def _twin_transport(self, transport: object, kind: type[object]) -> Any:
+        if not self._owns_http:
+            raise UsageError(
+                f"This {type(self).__name__} was built with http_client=: build its "
+                "sync/async counterpart yourself, with its own http_client."
+            )
+        if transport is not None and not isinstance(transport, kind):
+            raise UsageError(
+                f"The transport of this {type(self).__name__} is not an {kind.__qualname__}: "
+                "build its sync/async counterpart yourself."
+            )
+        return transport
 
     def _connection_error(self, exc: httpx.HTTPError, request: httpx.Request) -> APIError:
         return connection_error(exc, redact(request), secret=self._builder.secret)
@@ -175,11 +201,37 @@ class Client(_BaseClient):
             external_http=http_client is not None,
         )
         self._sleep = sleep or time.sleep  # noqa: TID251 - the one real sleep, injectable
+        self._custom_sleep = sleep is not None
         self._owns_http = http_client is None
+        self._transport = transport
         self._http = http_client or httpx.Client(
             transport=transport, timeout=timeout, limits=_LIMITS
         )
         self.interactions = Interactions(self)
+
+    def async_twin(self) -> AsyncClient:
+        """Build an `AsyncClient` with this client's settings (key, URL, retries, transport).
+
+        A custom `sleep` is called in a worker thread. The twin has its own connection pool:
+        close it too.
+
+        Raises:
+            UsageError: This client has an `http_client=` or a sync-only transport.
+        """
+        transport = self._twin_transport(self._transport, httpx.AsyncBaseTransport)
+        sync_sleep = self._sleep
+
+        async def sleep(seconds: float) -> None:
+            await anyio.to_thread.run_sync(sync_sleep, seconds)
+
+        twin = AsyncClient(
+            api_key=self._builder.key,
+            transport=transport,
+            sleep=sleep if self._custom_sleep else None,
+            **self._settings,
+        )
+        twin._retry = self._retry
+        return twin
 
     def sleep(self, seconds: float) -> None:
         """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""
@@ -283,11 +335,47 @@ class AsyncClient(_BaseClient):
             external_http=http_client is not None,
         )
         self._sleep = sleep or anyio.sleep
+        self._custom_sleep = sleep is not None
         self._owns_http = http_client is None
+        self._transport = transport
         self._http = http_client or httpx.AsyncClient(
             transport=transport, timeout=timeout, limits=_LIMITS
         )
         self.interactions = AsyncInteractions(self)
+
+    def sync_twin(self) -> Client:
+        """Build a `Client` with this client's settings (key, URL, retries, transport).
+
+        A custom async `sleep` runs on the event loop that started the calling worker
+        thread (`anyio.to_thread.run_sync`). The twin has its own connection pool: close it
+        too.
+
+        Raises:
+            UsageError: This client has an `http_client=` or an async-only transport.
+        """
+        transport = self._twin_transport(self._transport, httpx.BaseTransport)
+        async_sleep = self._sleep
+
+        async def wait(seconds: float) -> None:
+            await async_sleep(seconds)
+
+        def sleep(seconds: float) -> None:
+            try:
+                anyio.from_thread.run(wait, seconds)
+            except RuntimeError as exc:  # anyio's NoEventLoopError: not in a worker thread
+                raise UsageError(
+                    "The sync twin of an AsyncClient with a custom async sleep can only wait "
+                    "in a worker thread (anyio.to_thread.run_sync); pass a Client instead."
+                ) from exc
+
+        twin = Client(
+            api_key=self._builder.key,
+            transport=transport,
+            sleep=sleep if self._custom_sleep else None,
+            **self._settings,
+        )
+        twin._retry = self._retry
+        return twin
 
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""

@@ -34,7 +34,7 @@ from agentkit._http import (
     response_validation_error,
     scrub,
 )
-from agentkit._retry import RetryPolicy, should_retry
+from agentkit._retry import RetryPolicy, retry_delay, should_retry
 from agentkit._streaming import EventDeduper, ServerSentEvent, SSEDecoder, is_done
 from agentkit.types import (
     ErrorEvent,
@@ -42,6 +42,7 @@ from agentkit.types import (
     InteractionCompletedEvent,
     InteractionCreatedEvent,
     InteractionStatusUpdateEvent,
+    UnknownEvent,
     parse_event,
 )
 
@@ -89,8 +90,8 @@ class StreamCore:
         """The id of the last event delivered: where a reconnection resumes."""
         self.finished = False
         """A terminal event (`interaction.completed`, `error`, `[DONE]`) arrived."""
-        self.error: StreamError | None = None
-        """Set by an `error` event; the shell raises it once earlier events are out."""
+        self.error: APIError | None = None
+        """Set by an `error` event or an invalid one; the shell raises it after earlier events."""
         self.reconnects = 0
         """Reconnections since the last new event; capped by `max_retries`."""
         self.delivered = 0
@@ -99,6 +100,9 @@ class StreamCore:
         """The current request, redacted, for exceptions."""
         self._decoder = SSEDecoder()
         self._deduper = EventDeduper()
+        if last_event_id is not None:
+            # The caller has seen it: a server that resumes inclusively must not repeat it.
+            self._deduper.admit(UnknownEvent(event_id=last_event_id))
         self._secret = secret  # the API key, to scrub from server text
 
     def connected(self, request: httpx.Request) -> None:
@@ -128,7 +132,10 @@ class StreamCore:
                 event = parse_event(sse.data)
             except pydantic.ValidationError as exc:
                 request = self.request or httpx.Request("GET", "/")
-                raise response_validation_error(exc, request, what="stream event") from exc
+                self.error = response_validation_error(exc, request, what="stream event")
+                self.error.__cause__ = exc
+                self.finished = True
+                break
             if not self._deduper.admit(event):
                 continue  # replayed by the server after a reconnection
             self.reconnects = 0
@@ -175,8 +182,7 @@ class StreamCore:
             raise error
         response = error.response if isinstance(error, APIStatusError) else None
         headers = response.headers if response is not None else None
-        delay = policy.delay(self.reconnects, headers)
-        assert delay is not None  # the budget was checked just above
+        delay = retry_delay(self.reconnects, headers, rng=policy.rng, now=policy.now)
         self.reconnects += 1
         spec = builder.get(self.interaction_id, stream=True, last_event_id=self.last_event_id)
         logger.debug(
@@ -219,18 +225,21 @@ def _stream_error(
     return StreamError(scrub(f"{prefix}: {message}", secret), code=code, request=request)
 
 
-def _drain(chunks: Generator[bytes]) -> None:
-    """Read what is left of a finished body, so the connection goes back to the pool."""
+def _drain(chunks: Generator[bytes]) -> bool:
+    """Read what is left of a finished body, so the connection goes back to the pool.
+
+    Returns whether the body ended; a body going on after its last event is left alone.
+    """
     try:
         for _ in range(_DRAIN_CHUNKS):
             next(chunks)
     except (StopIteration, httpx.HTTPError, httpx.StreamError):
-        return
-    chunks.close()  # a body that goes on after its last event: give up on it
+        return True
+    return False
 
 
-async def _adrain(chunks: AsyncGenerator[bytes]) -> None:
-    """Read what is left of a finished body (see `_drain`).
+async def _adrain(chunks: AsyncGenerator[bytes]) -> bool:
+    """Read what is left of a body, as `_drain` does.
 
     Running httpx's generators to their end also matters under trio: closing only the
     outer one would leave the inner ones to the garbage collector, and trio warns about
@@ -240,8 +249,8 @@ async def _adrain(chunks: AsyncGenerator[bytes]) -> None:
         for _ in range(_DRAIN_CHUNKS):
             await chunks.__anext__()
     except (StopAsyncIteration, httpx.HTTPError, httpx.StreamError):
-        return
-    await chunks.aclose()
+        return True
+    return False
 
 
 class EventStream(Iterator[Event]):
@@ -297,9 +306,8 @@ class EventStream(Iterator[Event]):
         self._chunks = self._response = None
         if chunks is None or response is None:
             return
-        if not finished:
-            response.close()  # stop the transfer first, so the drain below ends at once
-        _drain(chunks)
+        if not (finished and _drain(chunks)):
+            chunks.close()  # sync generators are finalised cleanly: no need to drain
         response.close()
 
     def close(self) -> None:
@@ -408,10 +416,12 @@ class AsyncEventStream(AsyncIterator[Event]):
         self._chunks = self._response = None
         if chunks is None or response is None:
             return
-        if not finished:
-            await response.aclose()  # stop the transfer first, so the drain below ends at once
-        await _adrain(chunks)
-        await response.aclose()
+        if finished and await _adrain(chunks):
+            await response.aclose()
+            return
+        await response.aclose()  # stop the transfer first: the reads below then end at once
+        if not await _adrain(chunks):  # pragma: no cover - a transport that ignores close
+            await chunks.aclose()
 
     async def aclose(self) -> None:
         """Release the connection; iteration stops."""

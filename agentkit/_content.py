@@ -152,11 +152,20 @@ def sniff_mime_type(data: bytes | bytearray | memoryview) -> str | None:
             return mime_type
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
         return "audio/aac"  # ADTS frame header (layer bits 00)
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return "audio/mp3"  # MPEG audio frame header without an ID3 tag
+    if _is_mp3_frame(head):
+        return "audio/mp3"
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(bytes(data))
     return None
+
+
+def _is_mp3_frame(head: bytes) -> bool:
+    """An MPEG audio layer III frame header (an MP3 without an ID3 tag)."""
+    if len(head) < 3 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 0b11, (head[1] >> 1) & 0b11
+    bitrate, sample_rate = head[2] >> 4, (head[2] >> 2) & 0b11
+    return version != 0b01 and layer == 0b01 and bitrate != 0b1111 and sample_rate != 0b11
 
 
 def _sniff_zip(data: bytes) -> str | None:

@@ -180,9 +180,9 @@ class RequestBuilder:
         return f"RequestBuilder(url={self._url!r})"
 
     @property
-    def interactions_url(self) -> str:
-        """The collection URL, `{base_url}/{api_version}/interactions`."""
-        return self._url
+    def key(self) -> pydantic.SecretStr | None:
+        """The API key (None when the headers carry the credentials)."""
+        return self._key
 
     @property
     def secret(self) -> str | None:

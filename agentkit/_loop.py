@@ -241,6 +241,7 @@ class RunMachine:
     def received(self, interaction: Interaction) -> Action:
         """Feed the interaction a `Send` or `Poll` produced; get the next action."""
         status = interaction.status
+        self.state.interaction_id = interaction.id
         # Background and managed-agent interactions continue server-side (PROTOCOL §11).
         server_continues = self.config.background or self.config.agent is not None
         if status in _PENDING or (status == "requires_continuation" and server_continues):

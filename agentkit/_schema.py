@@ -107,8 +107,7 @@ class FunctionSchema:
             field = f"p{index}"  # never clashes with BaseModel attributes, whatever the name
             params.append(Param(parameter.name, _KINDS[parameter.kind], field))
             fields[field] = _field(parameter, hint, doc.params.get(parameter.name))
-        model = _create_model(tool_name, fields, params)
-        schema = model.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+        model, schema = _create_model(tool_name, fields, params)
         takes_context = any(param.field is None for param in params)
         return cls(model, clean_json_schema(schema), tuple(params), takes_context)
 
@@ -187,10 +186,12 @@ def _plain_description(hint: Any) -> str | None:
     return texts[-1] if texts else None
 
 
-def _create_model(tool_name: str, fields: dict[str, Any], params: list[Param]) -> type[BaseModel]:
+def _create_model(
+    tool_name: str, fields: dict[str, Any], params: list[Param]
+) -> tuple[type[BaseModel], dict[str, Any]]:
     try:
         model: type[BaseModel] = pydantic.create_model("Arguments", __config__=_CONFIG, **fields)
-        model.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+        schema = model.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
     except (pydantic.PydanticUserError, TypeError, ValueError) as exc:
         for param in params:
             if param.field is not None and _has_no_schema(fields[param.field]):
@@ -200,10 +201,17 @@ def _create_model(tool_name: str, fields: dict[str, Any], params: list[Param]) -
                     "float, bool, list, dict, a pydantic model, a dataclass, a TypedDict...), "
                     "or reach the object through RunContext.deps instead of a parameter."
                 ) from exc
-        raise UsageError(  # pragma: no cover - every field passed alone, so a combination failed
-            f"Tool {tool_name!r}: cannot build a JSON schema of its parameters: {exc}"
+        raise UsageError(  # pragma: no cover - every type passed alone, so a combination failed
+            f"Tool {tool_name!r}: cannot build the JSON schema of its parameters ({exc})."
         ) from exc
-    return model
+    except KeyError as exc:
+        # pydantic fails on a default value holding a "$ref" key, which it takes for a schema
+        # reference: https://github.com/pydantic/pydantic/issues/9783
+        raise UsageError(
+            f"Tool {tool_name!r}: cannot build the JSON schema of its parameters (KeyError: "
+            f"{exc}); a default value with a '$ref' key is known to cause this."
+        ) from exc
+    return model, schema
 
 
 def _has_no_schema(definition: Any) -> bool:

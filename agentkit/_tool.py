@@ -256,9 +256,12 @@ class FunctionTool(Generic[P, R]):
         function: Callable[..., Any] = self.function  # arguments known only at runtime
         if self._is_async:
             return await function(*args, **kwargs)
-        result = await anyio.to_thread.run_sync(
-            functools.partial(function, *args, **kwargs), limiter=limiter, abandon_on_cancel=True
-        )
+
+        def run() -> tuple[Any]:
+            # Boxed: trio refuses a worker function that returns a coroutine.
+            return (function(*args, **kwargs),)
+
+        (result,) = await anyio.to_thread.run_sync(run, limiter=limiter, abandon_on_cancel=True)
         if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
             result = await result
         return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
@@ -67,7 +67,7 @@ class ToolSet:
         declarations: list[dict[str, Any]] = []
         for item in tools:
             if isinstance(item, FunctionTool):
-                function: FunctionTool[..., Any] = item
+                function = cast("FunctionTool[..., Any]", item)
             elif isinstance(item, WireModel | Mapping):
                 declarations.append(to_jsonable(item))
                 continue

@@ -44,7 +44,7 @@ agent = Agent(
 result = agent.run_sync("Where is my order A-1001?")
 
 # Every step of the run, in order, with the interaction that produced it.
-for step, interaction_id in zip(result.steps, result.step_interaction_ids):
+for step, interaction_id in zip(result.steps, result.step_interaction_ids, strict=True):
     if isinstance(step, FunctionCallStep):
         detail = f"{step.name}({step.arguments})"
     elif isinstance(step, FunctionResultStep):

@@ -6,9 +6,8 @@ a validated instance (invalid JSON raises `OutputValidationError`). Tools still 
     python examples/structured_output.py
 """
 
-from pydantic import BaseModel, Field
-
 from _backend import client_for_examples
+from pydantic import BaseModel, Field
 
 from agentkit import Agent
 
@@ -38,7 +37,7 @@ recipe = result.output  # a Recipe instance, already validated
 
 assert isinstance(recipe, Recipe)
 print(f"Title: {recipe.title}")
-print(f"Servings: {recipe.servings}, ready in {recipe.minutes} min, vegetarian: {recipe.vegetarian}")
+print(f"Serves {recipe.servings}, ready in {recipe.minutes} min, vegetarian: {recipe.vegetarian}")
 print("Ingredients:")
 for ingredient in recipe.ingredients:
     print(f"  - {ingredient.quantity} {ingredient.name}")

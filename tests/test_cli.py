@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import os
 import queue
+import re
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from agentkit import _cli
+from agentkit._cli import main
 from agentkit._client import Client
+from agentkit._tool import FunctionTool
+from agentkit.testing import Emulator, Reply, Script, function_call, text
+from agentkit.testing import google_search as emulated_search
+from agentkit.types import Content, ImageContent, TextContent
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120  # seconds; generous for slow CI machines, never reached when all is well
@@ -219,3 +228,258 @@ def _read_line(process: subprocess.Popen[str]) -> str:
         return lines.get(timeout=TIMEOUT).rstrip("\n")
     except queue.Empty:  # pragma: no cover - only when the server is broken
         pytest.fail("the emulator printed no URL")
+
+
+# -- the same CLI in-process: coverage counts it, and faults can be injected ----------------
+
+
+@pytest.fixture
+def in_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """`project` as the current directory; sys.path and the imported modules restored after."""
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    yield project
+    # Forget the project's modules: other tests write their own under the same names.
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(project)):
+            del sys.modules[name]
+
+
+def use_emulator(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, **options: str) -> None:
+    def client(*, offline: bool) -> Client:
+        return emulator.client(**options)
+
+    monkeypatch.setattr(_cli, "_client", client)
+
+
+def ignore_signals(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Record the handlers the CLI installs instead of installing them in pytest's process."""
+    handlers: list[object] = []
+
+    def record(signum: int, handler: object) -> None:
+        handlers.append(handler)
+
+    monkeypatch.setattr(signal, "signal", record)
+    return handlers
+
+
+def test_main_runs_offline(in_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "Weather?", "--tool", "mytools:get_weather", "--offline"])
+
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert out.startswith("get_weather returned")
+    assert '-> get_weather({"city": "city", "unit": "celsius"})' in err.splitlines()
+
+
+def test_main_puts_the_current_directory_on_the_path(in_project: Path) -> None:
+    sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
+
+    assert _cli.load_tool("mytools:add").name == "add"
+
+
+def test_main_shows_errors_server_tools_and_text_around_them(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = Script(
+        [
+            [text("Let me check."), function_call("add", {"x": "not a number", "y": 1})],
+            [*emulated_search("weather"), text("Done.")],
+        ]
+    )
+    use_emulator(monkeypatch, Emulator(script))
+
+    code = main(["run", "Add", "--tool", "mytools:add"])
+
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert out == "Let me check.\nDone.\n"
+    lines = err.splitlines()
+    assert lines[0] == '-> add({"x": "not a number", "y": 1})'
+    assert lines[1].startswith("<- add [error]: ")
+    assert "-- server tool: google_search_call" in lines
+    assert "-- server tool: google_search_result" in lines
+
+
+def test_main_reports_an_api_error_in_one_line(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_emulator(monkeypatch, Emulator(api_key="the-right-key"), api_key="a-wrong-key")
+
+    code = main(["run", "hi"])
+
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert len(err.splitlines()) == 1
+    assert err.startswith("agentkit: error: ")
+    assert "a-wrong-key" not in err
+
+
+def test_main_fails_when_the_run_does_not_complete(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_emulator(monkeypatch, Emulator(Script([Reply([text("Half an ans")], status="incomplete")])))
+
+    code = main(["run", "hi"])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == "Half an ans\n"
+    assert err == "agentkit: the run ended with status 'incomplete'\n"
+
+
+def test_main_stops_at_a_call_that_needs_approval(
+    in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_project / "payments.py").write_text(
+        textwrap.dedent(
+            """
+            from agentkit._tool import tool
+
+            @tool(needs_approval=True)
+            def pay(amount: int) -> str:
+                \"\"\"Pay someone.\"\"\"
+                return "paid"
+            """
+        )
+    )
+
+    code = main(["run", "Pay", "--tool", "payments:pay", "--offline"])
+
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[-1] == 'agentkit: the run paused: pay({"amount": 1}) needs approval (not in the CLI)'
+
+
+def test_main_reports_a_missing_key_and_bad_tools(
+    in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "hi"]) == 2
+    assert main(["run", "hi", "--tool", "mytools:numbers"]) == 2
+    assert main(["run", "hi", "--tool", "broken:f"]) == 2
+    assert main(["run", "hi", "--tool", "nosuchmodule:f"]) == 2
+
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 4
+    assert all(line.startswith("agentkit: error: ") for line in lines)
+
+
+def test_main_reports_an_import_error_inside_the_module(
+    in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_project / "needs_missing.py").write_text("import nosuchdependency\n")
+
+    assert main(["run", "hi", "--tool", "needs_missing:f", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "importing 'needs_missing' failed: No module named 'nosuchdependency'" in err
+
+
+def test_main_interrupted(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*, offline: bool) -> Client:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cli, "_client", interrupted)
+
+    assert main(["run", "hi"]) == 130
+    assert capsys.readouterr().err == "agentkit: interrupted\n"
+
+
+def test_main_serves_the_emulator_until_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handlers = ignore_signals(monkeypatch)
+
+    def serve_forever(
+        self: Emulator, host: str, port: int, *, ready: Callable[[str], None]
+    ) -> None:
+        ready(f"http://{host}:{port}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Emulator, "serve_forever", serve_forever)
+
+    assert main(["emulator", "--port", "9999"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "Emulator serving the Interactions API at http://127.0.0.1:9999\n"
+    assert err == "Press Ctrl-C to stop.\n"
+    # SIGTERM gets a handler that stops the server like Ctrl-C.
+    handler = handlers[0]
+    assert callable(handler)
+    with pytest.raises(KeyboardInterrupt):
+        handler(signal.SIGTERM, None)
+
+
+def test_main_reports_a_port_in_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ignore_signals(monkeypatch)
+
+    def serve_forever(
+        self: Emulator, host: str, port: int, *, ready: Callable[[str], None]
+    ) -> None:
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(Emulator, "serve_forever", serve_forever)
+
+    assert main(["emulator", "--port", "8080"]) == 2
+    assert capsys.readouterr().err == (
+        "agentkit: error: cannot serve on 127.0.0.1:8080: Address already in use\n"
+    )
+
+
+def test_main_refuses_a_non_loopback_host(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ignore_signals(monkeypatch)
+
+    assert main(["emulator", "--host", "192.0.2.1", "--port", "0"]) == 2
+    assert "use a loopback address" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("mytools", "expected MODULE:FUNCTION"),
+        (":add", "expected MODULE:FUNCTION"),
+        ("mytools:", "expected MODULE:FUNCTION"),
+        ("mytools:nope", "module 'mytools' has no function 'nope'"),
+        ("mytools:ANSWER", "'ANSWER' is not a function (type: int)"),
+    ],
+)
+def test_load_tool_errors(in_project: Path, spec: str, message: str) -> None:
+    with pytest.raises(_cli.CLIError, match=re.escape(message)):
+        _cli.load_tool(spec)
+
+
+def test_load_tool_takes_plain_functions_and_tools(in_project: Path) -> None:
+    plain = _cli.load_tool("mytools:add")
+    decorated = _cli.load_tool("mytools:get_weather")
+
+    assert isinstance(plain, FunctionTool)
+    assert decorated.declaration["name"] == "get_weather"
+    assert _cli.load_tool("mytools:get_weather") is decorated  # an @tool is used as it is
+
+
+def test_online_client_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.setenv("GOOGLE_API_KEY", "not-a-real-key")
+
+    with _cli._client(offline=False) as client:  # pyright: ignore[reportPrivateUsage]
+        assert isinstance(client, Client)
+
+
+def test_results_are_shown_briefly() -> None:
+    # Private helpers, tested directly: the emulator cannot make every kind of result.
+    blocks: list[Content] = [TextContent(text="a chart:"), ImageContent(uri="gs://b/c.png")]
+    circular: list[object] = []
+    circular.append(circular)
+
+    assert _cli._result_text(blocks) == "a chart: <image>"  # pyright: ignore[reportPrivateUsage]
+    assert _cli._result_text({"k": "é"}) == '{"k": "é"}'  # pyright: ignore[reportPrivateUsage]
+    assert _cli._json(circular) == "<list>"  # pyright: ignore[reportPrivateUsage]
+    shown = _cli._shorten("word " * 100)  # pyright: ignore[reportPrivateUsage]
+    assert len(shown) == 300
+    assert shown.endswith("...")

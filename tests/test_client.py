@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from functools import partial
@@ -374,6 +374,25 @@ async def test_transport_failures_are_retried_then_raised(
     assert api.delays == [0.4375, 0.875]
 
 
+class BrokenBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """An error body whose connection breaks before it is read."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise httpx.ReadError("reset")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        raise httpx.ReadError("reset")
+        yield b""  # pragma: no cover - makes this an async generator
+
+
+@pytest.mark.anyio
+async def test_error_body_that_breaks_is_a_connection_error(api: Api) -> None:
+    handler = replies(*(httpx.Response(500, stream=BrokenBody()) for _ in range(2)))
+    with pytest.raises(exc.APIConnectionError, match="ReadError"):
+        await api.call(handler, "get", "v1_a", policy=fixed(max_retries=1))
+    assert len(api.requests) == 2
+
+
 @pytest.mark.anyio
 async def test_transport_failure_then_success(api: Api) -> None:
     handler = replies(httpx.ConnectError("refused"), httpx.Response(200, json=DONE))
@@ -524,11 +543,22 @@ def test_missing_key_names_both_variables(cls: type[Client] | type[AsyncClient])
         cls()
 
 
-def test_constructor_checks() -> None:
+@pytest.mark.anyio
+async def test_constructor_checks() -> None:
     with pytest.raises(exc.UsageError, match="max_retries"):
         Client(api_key=KEY, max_retries=-1)
     with httpx.Client() as http, pytest.raises(exc.UsageError, match="not both"):
         Client(api_key=KEY, http_client=http, transport=httpx.MockTransport(ok))
+    async with httpx.AsyncClient() as ahttp:
+        with pytest.raises(exc.UsageError, match="not both"):
+            AsyncClient(api_key=KEY, http_client=ahttp, transport=httpx.MockTransport(ok))
+
+
+@pytest.mark.anyio
+async def test_secret_str_key_is_accepted(api: Api) -> None:
+    options = {"api_key": pydantic.SecretStr(KEY)}
+    await api.call(ok, "get", "v1_a", client_options=options)
+    assert api.requests[0].headers["x-goog-api-key"] == KEY
 
 
 def test_default_timeout_and_properties() -> None:
@@ -580,6 +610,80 @@ async def test_public_sleep_uses_the_injected_sleep() -> None:
     with Client(api_key=KEY, sleep=waited.append, transport=httpx.MockTransport(ok)) as sync:
         sync.sleep(2.0)
     assert waited == [5.0, 2.0]
+
+
+# --- twins: the same settings, the other flavour ------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_async_twin_keeps_settings_transport_and_sleep() -> None:
+    seen: list[httpx.Request] = []
+    waited: list[float] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(503) if len(seen) == 1 else ok(request)
+
+    options: dict[str, Any] = {"base_url": "http://127.0.0.1:9", "api_version": "v9"}
+    options |= {"api_revision": None, "max_retries": 1, "headers": {"X-A": "1"}}
+    with Client(
+        api_key=KEY, transport=httpx.MockTransport(handle), sleep=waited.append, **options
+    ) as client:
+        client._retry = fixed(max_retries=1)
+        async with client.async_twin() as twin:
+            assert repr(twin) == "AsyncClient(base_url='http://127.0.0.1:9', api_version='v9')"
+            assert (await twin.interactions.get("v1_a")).id == "v1_done"
+            await twin.sleep(3.0)
+    assert waited == [0.5, 3.0]
+    assert [str(r.url) for r in seen] == [
+        "http://127.0.0.1:9/v9/interactions/v1_a?stream=false"
+    ] * 2
+    assert seen[0].headers["x-goog-api-key"] == KEY
+    assert seen[0].headers["x-a"] == "1"
+    assert "api-revision" not in seen[0].headers
+
+
+@pytest.mark.anyio
+async def test_sync_twin_keeps_settings_and_waits_on_the_loop() -> None:
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    transport = httpx.MockTransport(ok)
+    async with AsyncClient(api_key=KEY, transport=transport, sleep=sleep) as client:
+        with client.sync_twin() as twin:
+            assert twin.max_retries == 4
+            result = await anyio.to_thread.run_sync(twin.interactions.get, "v1_a")
+            assert result.id == "v1_done"
+            await anyio.to_thread.run_sync(twin.sleep, 2.0)
+            assert waited == [2.0]
+            with pytest.raises(exc.UsageError, match="worker thread"):
+                twin.sleep(1.0)
+
+
+@pytest.mark.anyio
+async def test_twins_with_default_sleep_and_no_transport() -> None:
+    with Client(api_key=KEY) as client:
+        async with client.async_twin() as twin:
+            assert not twin._custom_sleep
+            assert twin._sleep is anyio.sleep
+    async with AsyncClient(api_key=KEY) as aclient:
+        with aclient.sync_twin() as sync:
+            assert not sync._custom_sleep
+
+
+class SyncOnly(httpx.BaseTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:  # pragma: no cover
+        return ok(request)
+
+
+def test_twins_that_cannot_be_built() -> None:
+    sync_only = Client(api_key=KEY, transport=SyncOnly())
+    with sync_only, pytest.raises(exc.UsageError, match="AsyncBaseTransport"):
+        sync_only.async_twin()
+    with httpx.Client() as http, pytest.raises(exc.UsageError, match="http_client"):
+        Client(api_key=KEY, http_client=http).async_twin()
 
 
 # --- the key never leaks -------------------------------------------------------------------

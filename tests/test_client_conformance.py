@@ -197,7 +197,7 @@ def build_body(kwargs: dict[str, Any]) -> dict[str, Any]:
         return httpx.Response(200, json={"id": "v1_x", "status": "completed"})
 
     with Client(api_key="k", transport=httpx.MockTransport(handler)) as client:
-        result: Interaction | EventStream = client.interactions.create(**kwargs)
+        result = cast("Interaction | EventStream", client.interactions.create(**kwargs))
         if isinstance(result, EventStream):
             result.close()
     [body] = bodies
@@ -236,7 +236,7 @@ def _ints(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _ints(item) for key, item in cast("dict[str, Any]", value).items()}
     if isinstance(value, list):
-        return [_ints(item) for item in cast("list[Any]", value)]
+        return [_ints(item) for item in cast(Any, value)]
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return value

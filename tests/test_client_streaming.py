@@ -349,6 +349,15 @@ async def test_failure_before_the_stream_opens_raises_from_create(api: Api) -> N
 
 
 @pytest.mark.anyio
+async def test_error_body_that_breaks_before_the_stream_opens(api: Api) -> None:
+    broken = [httpx.Response(503, stream=Body([b'{"err'], httpx.ReadError("x"))) for _ in "ab"]
+    with pytest.raises(exc.APIConnectionError, match="ReadError"):
+        await api.stream(replies(*broken), policy=fixed(1))
+    assert len(api.requests) == 2
+    assert api.delays == [0.5]
+
+
+@pytest.mark.anyio
 async def test_events_without_ids_cannot_be_resumed(api: Api) -> None:
     handler = replies(stream_reply(RAW_EVENTS[:3], httpx.ReadError("reset")))
     outcome = await api.stream(handler)
@@ -392,6 +401,41 @@ async def test_nothing_after_completion_is_delivered(api: Api) -> None:
 
 
 @pytest.mark.anyio
+async def test_events_after_completion_in_the_same_chunk_are_dropped(api: Api) -> None:
+    late = {"event_type": "step.start", "event_id": "late", "index": 9, "step": {"type": "x"}}
+    body = Body([b"".join(sse(e) for e in [*EVENTS, late])])
+    outcome = await api.stream(replies(httpx.Response(200, stream=body)))
+    assert outcome.ids == IDS
+
+
+@pytest.mark.anyio
+async def test_a_long_tail_after_completion_is_drained_then_closed(api: Api) -> None:
+    body = Body([sse(e) for e in EVENTS] + [b": tail\n\n"] * 100)
+    outcome = await api.stream(replies(httpx.Response(200, stream=body)))
+    assert outcome.ids == IDS
+    assert body.closed
+
+
+@pytest.mark.anyio
+async def test_last_event_without_a_blank_line_still_counts(api: Api) -> None:
+    data = b"".join(sse(e) for e in EVENTS).removesuffix(b"\n\n")
+    outcome = await api.stream(replies(httpx.Response(200, stream=Body([data]))))
+    assert outcome.error is None
+    assert outcome.ids == IDS
+    assert len(api.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_status_update_names_the_interaction_for_resume(api: Api) -> None:
+    update = {"event_type": "interaction.status_update", "event_id": "s1"}
+    update |= {"interaction_id": "v1_S", "status": "in_progress"}
+    handler = replies(stream_reply([update], httpx.ReadError("reset")), stream_reply(EVENTS[5:]))
+    outcome = await api.stream(handler)
+    assert outcome.ids == ["s1", "e5"]
+    assert api.requests[1].url.path == "/v1beta/interactions/v1_S"
+
+
+@pytest.mark.anyio
 async def test_unknown_and_empty_events(api: Api) -> None:
     unknown = {"event_type": "interaction.hologram", "event_id": "u1", "beam": 1}
     chunks = [sse(EVENTS[0]), b"event: ping\ndata:\n\n", sse(unknown), sse(EVENTS[-1])]
@@ -402,10 +446,12 @@ async def test_unknown_and_empty_events(api: Api) -> None:
 
 @pytest.mark.anyio
 async def test_invalid_event_data_raises_validation_error(api: Api) -> None:
-    reply = httpx.Response(200, stream=Body([sse(EVENTS[0]), b"data: {oops\n\n"]))
-    outcome = await api.stream(replies(reply))
+    body = Body([sse(EVENTS[0]) + b"data: {oops\n\n" + sse(EVENTS[1])])
+    outcome = await api.stream(replies(httpx.Response(200, stream=body)))
     assert isinstance(outcome.error, exc.APIResponseValidationError)
     assert "stream event" in str(outcome.error)
+    assert outcome.ids == IDS[:1]
+    assert body.closed
 
 
 @pytest.mark.anyio
@@ -419,6 +465,12 @@ async def test_get_stream_resumes_from_the_given_event(api: Api) -> None:
     assert all(
         r.method == "GET" and r.url.path == "/v1beta/interactions/v1_X" for r in api.requests
     )
+
+
+@pytest.mark.anyio
+async def test_get_stream_skips_the_given_event_if_replayed(api: Api) -> None:
+    outcome = await api.stream(replies(stream_reply(EVENTS[2:])), "get", "v1_X", last_event_id="e2")
+    assert outcome.ids == IDS[3:]
 
 
 @pytest.mark.anyio

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
+import agentkit.testing
 from agentkit.testing import (
     Emulator,
     ModelRequest,
@@ -87,35 +88,38 @@ def result_for(call: dict[str, Any], value: Any = None) -> dict[str, Any]:
     }
 
 
+def apply_delta(step: dict[str, Any], delta: dict[str, Any], buffer: list[str]) -> None:
+    kind = delta.pop("type")
+    if kind == "text":
+        content = step.setdefault("content", [])
+        if content and content[-1]["type"] == "text":
+            content[-1]["text"] += delta["text"]
+        else:
+            content.append({"type": "text", "text": delta["text"]})
+    elif kind == "text_annotation_delta":
+        step["content"][-1].setdefault("annotations", []).extend(delta["annotations"])
+    elif kind == "thought_signature":
+        step["signature"] = delta["signature"]
+    elif kind == "thought_summary":
+        step.setdefault("summary", []).append(delta["content"])
+    elif kind == "arguments_delta":
+        buffer.append(delta["arguments"])
+    else:
+        step.update(delta)
+
+
 def rebuild(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rebuild steps from step events, per PROTOCOL §9.4."""
     steps: dict[int, dict[str, Any]] = {}
-    buffers: dict[int, str] = {}
+    buffers: dict[int, list[str]] = {}
     for event in events:
         index = event.get("index", -1)
         if event["event_type"] == "step.start":
             steps[index] = json.loads(json.dumps(event["step"]))
         elif event["event_type"] == "step.delta":
-            step, delta = steps[index], dict(event["delta"])
-            kind = delta.pop("type")
-            if kind == "text":
-                content = step.setdefault("content", [])
-                if content and content[-1]["type"] == "text":
-                    content[-1]["text"] += delta["text"]
-                else:
-                    content.append({"type": "text", "text": delta["text"]})
-            elif kind == "text_annotation_delta":
-                step["content"][-1].setdefault("annotations", []).extend(delta["annotations"])
-            elif kind == "thought_signature":
-                step["signature"] = delta["signature"]
-            elif kind == "thought_summary":
-                step.setdefault("summary", []).append(delta["content"])
-            elif kind == "arguments_delta":
-                buffers[index] = buffers.get(index, "") + delta["arguments"]
-            else:
-                step.update(delta)
+            apply_delta(steps[index], dict(event["delta"]), buffers.setdefault(index, []))
         elif event["event_type"] == "step.stop" and buffers.get(index):
-            steps[index]["arguments"] = json.loads(buffers[index])
+            steps[index]["arguments"] = json.loads("".join(buffers[index]))
     return [steps[i] for i in sorted(steps)]
 
 
@@ -190,7 +194,9 @@ def test_a_required_key_must_match() -> None:
         bad = http.post("/interactions", json={"model": "m", "input": "x"}, headers=KEY)
         rejected(bad, 401)
         good = {"x-goog-api-key": "right"}
-        assert http.post("/interactions", json={"model": "m", "input": "x"}, headers=good).is_success
+        assert http.post(
+            "/interactions", json={"model": "m", "input": "x"}, headers=good
+        ).is_success
     assert "right" not in repr(emulator.requests)
 
 
@@ -211,6 +217,8 @@ def test_a_required_key_must_match() -> None:
         ({"model": "m"}, "input must end"),
         ({"model": "m", "input": [{"type": "function_result", "call_id": "c"}]}, "call_id"),
         ({"model": "m", "input": "x", "continuation_token": "nope"}, "continuation_token"),
+        ({"model": "m", "input": [{"type": "user_input", "content": 3}]}, "content"),
+        ({"model": "m", "input": [{"type": "thought", "signature": "%%%"}]}, "invalid signature"),
     ],
 )
 def test_invalid_create_bodies_are_400(
@@ -230,7 +238,12 @@ def test_unknown_ids_are_404(http: httpx.Client) -> None:
     rejected(http.get("/interactions/v1_nope"), 404)
     rejected(http.post("/interactions/v1_nope/cancel"), 404)
     rejected(http.delete("/interactions/v1_nope"), 404)
-    error = rejected(http.post("/interactions", json={"model": "m", "input": "x", "previous_interaction_id": "v1_nope"}), 404)  # fmt: skip
+    error = rejected(
+        http.post(
+            "/interactions", json={"model": "m", "input": "x", "previous_interaction_id": "v1_nope"}
+        ),
+        404,
+    )
     assert error["code"] == "not_found"
 
 
@@ -253,7 +266,9 @@ def test_every_pending_call_needs_a_result(http: httpx.Client) -> None:
     first = create(http, input="go", tools=[WEATHER, TIME])
     calls = [s for s in first["steps"] if s["type"] == "function_call"]
     body = {"model": "m", "previous_interaction_id": first["id"], "tools": [WEATHER, TIME]}
-    error = rejected(http.post("/interactions", json={**body, "input": [result_for(calls[0])]}), 400)
+    error = rejected(
+        http.post("/interactions", json={**body, "input": [result_for(calls[0])]}), 400
+    )
     assert "get_time (fc_0002)" in error["message"]
     rejected(http.post("/interactions", json={**body, "input": "never mind"}), 400)
     twice = [result_for(calls[0]), result_for(calls[0]), result_for(calls[1])]
@@ -298,10 +313,17 @@ def test_previous_interaction_id_chains_the_whole_history(emulator: Emulator) ->
     assert third["previous_interaction_id"] == second["id"]
     last = seen[-1]
     assert [s["type"] for s in last.history] == [
-        "user_input", "thought", "function_call", "function_result", "model_output", "user_input",
-    ]  # fmt: skip
+        "user_input",
+        "thought",
+        "function_call",
+        "function_result",
+        "model_output",
+        "user_input",
+    ]
     assert last.history[1] == first["steps"][0]
-    assert last.new_input == [{"type": "user_input", "content": [{"type": "text", "text": "Thanks"}]}]
+    assert last.new_input == [
+        {"type": "user_input", "content": [{"type": "text", "text": "Thanks"}]}
+    ]
     assert seen[1].function_results == [result_for(call)]
     assert seen[0].tools == [TIME]
     assert [r.interaction_id for r in seen] == [first["id"], second["id"], third["id"]]
@@ -311,7 +333,9 @@ def stateless_turn(http: httpx.Client, history: list[dict[str, Any]]) -> dict[st
     return create(http, store=False, input=history, tools=[WEATHER, TIME])
 
 
-def test_stateless_history_is_checked_and_nothing_is_stored(http: httpx.Client) -> None:
+def test_stateless_history_is_checked_and_nothing_is_stored(
+    http: httpx.Client, emulator: Emulator
+) -> None:
     history: list[dict[str, Any]] = [
         {"type": "user_input", "content": [{"type": "text", "text": "Weather and time?"}]}
     ]
@@ -324,10 +348,15 @@ def test_stateless_history_is_checked_and_nothing_is_stored(http: httpx.Client) 
             history.append(result_for(step))
     second = stateless_turn(http, history)
     assert second["status"] == "completed"
+    assert [r["call_id"] for r in emulator.function_results] == ["fc_0001", "fc_0002"]
     assert "get_weather returned" in second["steps"][-1]["content"][0]["text"]
-    history += [*second["steps"], {"type": "user_input", "content": [{"type": "text", "text": "ok"}]}]
+    history += [
+        *second["steps"],
+        {"type": "user_input", "content": [{"type": "text", "text": "ok"}]},
+    ]
     # A new user turn: the default model calls the tools again.
     assert stateless_turn(http, history)["status"] == "requires_action"
+    assert len(emulator.function_results) == 2  # re-sent results are not new results
 
 
 def stateless_pair(http: httpx.Client) -> list[dict[str, Any]]:
@@ -343,7 +372,9 @@ def test_stateless_tampered_signature_is_rejected(http: httpx.Client) -> None:
     signature = history[1]["signature"]
     forged = signature[:-2] + ("AA" if not signature.endswith("AA") else "BB")
     tampered = [history[0], {**history[1], "signature": forged}, *history[2:]]
-    error = rejected(http.post("/interactions", json={"model": "m", "store": False, "input": tampered}), 400)  # fmt: skip
+    error = rejected(
+        http.post("/interactions", json={"model": "m", "store": False, "input": tampered}), 400
+    )
     assert "signature" in error["message"]
 
 
@@ -365,9 +396,12 @@ def test_stateless_history_must_be_resent_exactly(http: httpx.Client, change: st
 def test_stateless_result_needs_a_preceding_call(http: httpx.Client) -> None:
     history = stateless_pair(http)
     body = {"model": "m", "store": False, "tools": [WEATHER]}
-    error = rejected(http.post("/interactions", json={**body, "input": [history[0], history[-1]]}), 400)  # fmt: skip
+    error = rejected(
+        http.post("/interactions", json={**body, "input": [history[0], history[-1]]}), 400
+    )
     assert "matches no pending function_call" in error["message"]
-    without_result = history[:-1] + [{"type": "user_input", "content": [{"type": "text", "text": "?"}]}]
+    question = {"type": "user_input", "content": [{"type": "text", "text": "?"}]}
+    without_result = [*history[:-1], question]
     rejected(http.post("/interactions", json={**body, "input": without_result}), 400)
 
 
@@ -386,8 +420,11 @@ def test_background_reports_in_progress_for_the_configured_polls() -> None:
         assert made["status"] == "in_progress"
         assert "steps" not in made
         assert [poll(http, made["id"]) for _ in range(4)] == [
-            "in_progress", "in_progress", "completed", "completed",
-        ]  # fmt: skip
+            "in_progress",
+            "in_progress",
+            "completed",
+            "completed",
+        ]
 
 
 def test_background_delay_follows_the_injected_clock() -> None:
@@ -410,6 +447,8 @@ def test_complete_forces_a_background_interaction_to_finish(emulator: Emulator) 
         assert poll(http, made["id"]) == "requires_action"
         assert emulator.complete(made["id"])["status"] == "requires_action"
         assert len(emulator.function_calls) == 1
+    with pytest.raises(KeyError):
+        emulator.complete("v1_nope")
 
 
 def test_background_stream_runs_to_the_end_and_is_resumable(http: httpx.Client) -> None:
@@ -478,7 +517,9 @@ def test_stream_splits_text_and_rebuilds_citations(http: httpx.Client) -> None:
 
 
 def test_resume_with_last_event_id_continues_after_it(http: httpx.Client) -> None:
-    events = sse(http.post("/interactions", json={"model": "m", "input": "a b c d e", "stream": True}).text)  # fmt: skip
+    events = sse(
+        http.post("/interactions", json={"model": "m", "input": "a b c d e", "stream": True}).text
+    )
     interaction_id = events[0]["interaction"]["id"]
     for cut in range(len(events)):
         params = {"stream": "true", "last_event_id": events[cut]["event_id"]}
@@ -494,7 +535,9 @@ def test_unstored_stream_is_not_resumable(http: httpx.Client) -> None:
     body = {"model": "m", "input": "x", "store": False, "stream": True}
     events = sse(http.post("/interactions", json=body).text)
     assert events[-1]["interaction"]["status"] == "completed"
-    rejected(http.get(f"/interactions/{events[0]['interaction']['id']}", params={"stream": "true"}), 404)  # fmt: skip
+    rejected(
+        http.get(f"/interactions/{events[0]['interaction']['id']}", params={"stream": "true"}), 404
+    )
 
 
 # -- continuation hops -----------------------------------------------------------------
@@ -514,13 +557,63 @@ def test_reply_split_in_hops_continues_with_tokens() -> None:
         retry = {"previous_interaction_id": hops[0]["id"]}
         again = create(http, **retry, continuation_token=hops[0]["continuation_token"])
         wrong = {"model": "m", "previous_interaction_id": hops[2]["id"]}
-        rejected(http.post("/interactions", json={**wrong, "continuation_token": hops[0]["continuation_token"]}), 400)  # fmt: skip
+        rejected(
+            http.post(
+                "/interactions", json={**wrong, "continuation_token": hops[0]["continuation_token"]}
+            ),
+            400,
+        )
     assert [h["status"] for h in hops] == ["requires_continuation"] * 2 + ["completed"]
     assert len({h["continuation_token"] for h in hops[:2]}) == 2
     steps = [s for h in hops for s in h["steps"]]
     assert "".join(s["content"][0]["text"] for s in steps[1:]) == answer
     assert again["steps"] == hops[1]["steps"]
     assert all(h["usage"]["total_input_tokens"] == 1 for h in hops)
+
+
+def test_hops_of_a_reply_with_calls_end_in_requires_action() -> None:
+    reply = Reply([thought(), function_call("f"), text("calling f now")], hops=3)
+    emulator = Emulator(Script([reply, "done"]))
+    with httpx.Client(transport=emulator, base_url=BASE, headers=KEY) as http:
+        hop = create(http, input="go")
+        while hop["status"] == "requires_continuation":
+            body = {
+                "previous_interaction_id": hop["id"],
+                "continuation_token": hop["continuation_token"],
+            }
+            hop = create(http, **body)
+        assert hop["status"] == "requires_action"
+        assert all(s["type"] != "function_call" for s in hop["steps"])  # the call came earlier
+        call = emulator.function_calls[0]
+        rejected(
+            http.post(
+                "/interactions",
+                json={"model": "m", "previous_interaction_id": hop["id"], "input": "?"},
+            ),
+            400,
+        )
+        final = create(http, previous_interaction_id=hop["id"], input=[result_for(call)])
+    assert answer_text(final) == "done"
+
+
+def answer_text(interaction: dict[str, Any]) -> str:
+    text_value: str = interaction["steps"][-1]["content"][0]["text"]
+    return text_value
+
+
+def test_rejected_requests_use_no_id(http: httpx.Client) -> None:
+    rejected(http.post("/interactions", json={"model": "m", "input": 3}), 400)
+    rejected(
+        http.post(
+            "/interactions",
+            json={
+                "model": "m",
+                "input": [{"type": "function_result", "call_id": "x", "result": 1}],
+            },
+        ),
+        400,
+    )
+    assert create(http, input="x")["id"] == "v1_emu_0001"
 
 
 def test_stateless_hops_resend_the_original_input() -> None:
@@ -577,9 +670,11 @@ def test_drop_stream_after_breaks_mid_body_then_resumes(
     emulator.drop_stream_after(3)
     received: list[bytes] = []
     with (
-        http.stream("POST", "/interactions", json={"model": "m", "input": "a b c", "stream": True}) as response,
+        http.stream(
+            "POST", "/interactions", json={"model": "m", "input": "a b c", "stream": True}
+        ) as response,
         pytest.raises(httpx.ReadError),
-    ):  # fmt: skip
+    ):
         received.extend(response.iter_raw())
     events = sse(b"".join(received).decode())
     assert len(events) == 3
@@ -598,16 +693,22 @@ async def test_drop_stream_after_on_the_async_transport(emulator: Emulator) -> N
     chunks: list[bytes] = []
     async with httpx.AsyncClient(transport=emulator, base_url=BASE, headers=KEY) as http:
         body = {"model": "m", "input": "x", "stream": True}
-        async with http.stream("POST", "/interactions", json=body) as response:
-            with pytest.raises(httpx.ReadError):
+
+        async def read() -> None:
+            async with http.stream("POST", "/interactions", json=body) as response:
                 async for chunk in response.aiter_raw():
                     chunks.append(chunk)
+
+        with pytest.raises(httpx.ReadError):
+            await read()
         assert len(sse(b"".join(chunks).decode())) == 2
         full = await http.get("/interactions/v1_emu_0001", params={"stream": "true"})
     assert sse(full.text)[:2] == sse(b"".join(chunks).decode())
 
 
-def test_error_stream_after_ends_with_an_error_event(http: httpx.Client, emulator: Emulator) -> None:
+def test_error_stream_after_ends_with_an_error_event(
+    http: httpx.Client, emulator: Emulator
+) -> None:
     emulator.error_stream_after(1, code="resource_exhausted", message="quota exceeded")
     events = sse(http.post("/interactions", json={"model": "m", "input": "x", "stream": True}).text)
     assert [e["event_type"] for e in events] == ["interaction.created", "error"]
@@ -690,9 +791,30 @@ def test_client_talks_to_the_emulator(emulator: Emulator) -> None:
 
 @pytest.mark.anyio
 async def test_async_client_talks_to_the_emulator(emulator: Emulator) -> None:
+    emulator.fail_next(1, 429, retry_after=1.5)
     async with emulator.async_client() as client:
         made = await client.interactions.create(model="m", input="Hello", tools=[WEATHER])
         fetched = await client.interactions.get(made.id)
     assert made.status == fetched.status == "requires_action"
     assert made.function_calls[0].name == "get_weather"
-    await anyio.lowlevel.checkpoint()
+    assert emulator.sleeps == [1.5]
+
+
+def test_the_module_docstring_example_runs() -> None:
+    doc = agentkit.testing.__doc__ or ""
+    code = textwrap.dedent(doc.split("```python\n")[1].split("```")[0])
+    exec(compile(code, "agentkit.testing docstring", "exec"), {})
+
+
+def test_handle_is_the_transport_agnostic_core(emulator: Emulator) -> None:
+    body = json.dumps({"model": "m", "input": "hi"}).encode()
+    answer = emulator.handle("POST", "/v1beta/interactions", {}, KEY, body)
+    assert (answer.status, answer.is_stream) == (200, False)
+    assert answer.json()["status"] == "completed"
+    stream = json.dumps({"model": "m", "input": "hi", "stream": True}).encode()
+    streamed = emulator.handle("POST", "/v1beta/interactions", {}, {"X-Goog-Api-Key": "k"}, stream)
+    assert streamed.is_stream
+    assert not isinstance(streamed.body, bytes)
+    chunks = list(streamed.body)
+    assert all(chunk.startswith(b"event: ") and chunk.endswith(b"\n\n") for chunk in chunks)
+    assert ("content-type", "text/event-stream") in streamed.headers

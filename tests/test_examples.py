@@ -25,7 +25,7 @@ EXPECTED: dict[str, list[str]] = {
     "function_calling_stateless.py": ["Turn 1: convert_currency returned", "Turn 2: "],
     "parallel_tools.py": ["3 tool calls", "Up to 3 tools ran at the same time"],
     "google_search_citations.py": ["Searches run by the server: 1", "[1] ", "supports: "],
-    "structured_output.py": ["Title: ", "Servings: ", "vegetarian: ", "Ingredients:\n  - "],
+    "structured_output.py": ["Title: ", "Serves ", "vegetarian: ", "Ingredients:\n  - "],
     "streaming.py": [
         "[calling search_flights with {",
         "[search_flights finished]",
@@ -116,3 +116,22 @@ def test_human_approval_resumes_in_another_process(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     assert "Resumed: completed" in resumed.stdout
     assert "send_payment returned Sent" in resumed.stdout
+
+
+@pytest.mark.parametrize("variable", ["GEMINI_API_KEY", "GOOGLE_API_KEY"])
+def test_examples_use_the_real_api_when_a_key_is_set(variable: str) -> None:
+    # Only builds the clients (no request is sent): the choice and its one line.
+    code = "import _backend; _backend.client_for_examples(); _backend.async_client_for_examples()"
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=EXAMPLES,
+        env={**offline_env(), variable: "not-a-real-key"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == f"Backend: Gemini API ({variable} is set)\n"
+    assert "not-a-real-key" not in completed.stdout + completed.stderr

@@ -656,3 +656,85 @@ def test_a_parameter_named_like_a_basemodel_attribute_works() -> None:
     def f(schema: str, model_config: int, json: bool, _private: int = 0) -> None: ...
 
     assert list(tool(f).parameters["properties"]) == ["schema", "model_config", "json", "_private"]
+
+
+def test_a_default_that_trips_pydantic_gives_a_usage_error() -> None:
+    def f(x: dict[str, Any] = {"$ref": "elsewhere"}) -> None:  # noqa: B006
+        ...
+
+    with pytest.raises(UsageError, match=r"Tool 'f': cannot build the JSON schema .*'\$ref' key"):
+        tool(f)
+
+
+def test_a_module_with_future_annotations_and_forward_references() -> None:
+    from _future_annotations_tools import schedule
+
+    assert schedule.declaration == {
+        "type": "function",
+        "name": "schedule",
+        "description": "Schedule a tree for later.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "when": {"description": "When to run.", "format": "date-time", "type": "string"},
+                "tree": {"$ref": "#/$defs/Tree", "description": "What to run."},
+                "owner": {
+                    "anyOf": [
+                        {
+                            "additionalProperties": False,
+                            "properties": {
+                                "name": {"type": "string"},
+                                "email": {
+                                    "anyOf": [{"type": "string"}, {"type": "null"}],
+                                    "default": None,
+                                },
+                            },
+                            "required": ["name"],
+                            "type": "object",
+                        },
+                        {"type": "null"},
+                    ],
+                    "default": None,
+                    "description": "Who asked.",
+                },
+                "mode": {
+                    "default": "fast",
+                    "description": "How.",
+                    "enum": ["fast", "slow"],
+                    "type": "string",
+                },
+                "note": {"default": "", "description": "Free text.", "type": "string"},
+            },
+            "required": ["when", "tree"],
+            "additionalProperties": False,
+            "$defs": {
+                "Tree": {
+                    "description": (
+                        "A tree of labels, defined after the tool that uses it (a forward "
+                        "reference)."
+                    ),
+                    "properties": {
+                        "label": {"type": "string"},
+                        "children": {
+                            "default": [],
+                            "items": {"$ref": "#/$defs/Tree"},
+                            "type": "array",
+                        },
+                    },
+                    "required": ["label"],
+                    "type": "object",
+                }
+            },
+        },
+    }
+
+
+def test_local_classes_in_string_annotations_are_found_where_the_tool_is_made() -> None:
+    # This module has `from __future__ import annotations`: `Local` is only a string here.
+    class Local(BaseModel):
+        value: int
+
+    @tool
+    def f(item: Local) -> None: ...
+
+    assert f.parameters["properties"]["item"]["properties"] == {"value": {"type": "integer"}}

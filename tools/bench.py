@@ -28,8 +28,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agentkit import Agent, AsyncClient, tool  # noqa: E402
-from agentkit.testing import Emulator  # noqa: E402
+from agentkit import Agent, AsyncClient, tool
+from agentkit.testing import Emulator
 
 MODEL = "gemini-3.5-flash"
 KEY = "bench-key"

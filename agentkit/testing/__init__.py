@@ -16,12 +16,18 @@ Example:
     ```python
     from agentkit.testing import Emulator, Script, function_call
 
-    emulator = Emulator(Script([function_call("get_weather", {"city": "Paris"}), "Sunny."]))
+    script = Script([function_call("get_weather", {"city": "Paris"}), "Sunny in Paris."])
+    emulator = Emulator(script)
     with emulator.client() as client:
-        first = client.interactions.create(model="m", input="Weather?", tools=[WEATHER])
-        ...  # run the call, send its function_result with previous_interaction_id
+        first = client.interactions.create(model="gemini-3-flash-preview", input="Weather?")
+        call = first.function_calls[0]
+        result = {"type": "function_result", "call_id": call.id, "result": "sunny"}
+        final = client.interactions.create(
+            model="gemini-3-flash-preview", previous_interaction_id=first.id, input=[result]
+        )
+    assert final.output_text == "Sunny in Paris."
     assert emulator.function_calls[0]["arguments"] == {"city": "Paris"}
-    assert emulator.function_results[0]["call_id"] == "fc_0001"
+    assert emulator.function_results[0]["result"] == "sunny"
     ```
 
 Faults for resilience tests: `emulator.fail_next(2, 429, retry_after=1)`,

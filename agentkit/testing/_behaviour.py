@@ -55,7 +55,7 @@ class EchoToolsBehaviour:
         for tool in request.tools:
             steps.extend(_server_tool_steps(tool, request.user_text))
         calls = [
-            function_call(str(tool.get("name")), example_value(tool.get("parameters") or {}))
+            function_call(str(tool.get("name")), _arguments(tool.get("parameters")))
             for tool in _callable_functions(request, config.get("tool_choice"))
         ]
         steps.extend(calls if calls else [self._final(request)])
@@ -97,6 +97,13 @@ def _server_tool_steps(tool: dict[str, Any], topic: str) -> list[StepDict]:
     if kind == "url_context":
         return url_context(*_urls(topic))
     return []
+
+
+def _arguments(parameters: Any) -> dict[str, Any]:
+    schema = as_dict(parameters)
+    # Arguments are always an object, even when the schema leaves its type out.
+    value = example_value(schema if "type" in schema else {"type": "object", **schema})
+    return as_dict(value)
 
 
 def _callable_functions(request: ModelRequest, choice: Any) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 from collections import deque
@@ -43,6 +42,7 @@ from agentkit.testing._wire import (
     EmuResponse,
     as_dict,
     as_list,
+    clone,
     error_response,
     json_response,
     stream_chunks,
@@ -180,37 +180,12 @@ class EmulatorCore:
 
     def _create(self, body: dict[str, Any]) -> EmuResponse:
         validate_create(body)
-        store = body.get("store", True)
-        previous_id = body.get("previous_interaction_id")
         new_input = normalize_input(body.get("input"))
         self._signer.verify(new_input)
-        interaction_id = f"v1_emu_{self._next('interaction'):04d}"
-        token = body.get("continuation_token")
-        if token is not None:
-            outcome = self._continue(token, body, previous_id, new_input, interaction_id)
+        if body.get("continuation_token") is not None:
+            interaction_id, outcome = self._continue(body, new_input)
         else:
-            chain, pending = self._chain(previous_id)
-            if store is False:
-                check_calls(new_input, {})
-                history, fresh = new_input, trailing_client_steps(new_input)
-            else:
-                check_calls(new_input, pending)
-                history, fresh = [*chain, *new_input], new_input
-            if not any(s.get("type") in CLIENT_STEP_TYPES for s in fresh):
-                raise EmuError(400, "input must end with user_input or function_result steps.")
-            results = [s for s in fresh if s.get("type") == "function_result"]
-            self._results.extend(copy.deepcopy(results))
-            request = ModelRequest(
-                body=copy.deepcopy(body),
-                history=copy.deepcopy(history),
-                new_input=copy.deepcopy(fresh),
-                tools=[as_dict(t) for t in as_list(body.get("tools"))],
-                function_results=copy.deepcopy(results),
-                interaction_id=interaction_id,
-                turn=self._turns,
-            )
-            self._turns += 1
-            outcome = self._answer(request, store is not False)
+            interaction_id, outcome = self._turn(body, new_input)
         record = self._new_record(interaction_id, body, new_input)
         if record.background:
             record.pending = outcome
@@ -220,7 +195,47 @@ class EmulatorCore:
             self._records[record.id] = record
         if body.get("stream") is True:
             return self._stream(record.events)
-        return json_response(record.snapshot())
+        return json_response(record.snapshot(copy=False))
+
+    def _new_id(self) -> str:
+        # Taken only once a request passed its checks, so rejected requests leave no gaps.
+        return f"v1_emu_{self._next('interaction'):04d}"
+
+    def _turn(self, body: dict[str, Any], new_input: list[StepDict]) -> tuple[str, Outcome]:
+        stored = body.get("store", True) is not False
+        chain, pending = self._chain(body.get("previous_interaction_id"))
+        if stored:
+            check_calls(new_input, pending)
+            history, fresh = [*chain, *new_input], new_input
+        else:
+            check_calls(new_input, {})
+            history, fresh = new_input, trailing_client_steps(new_input)
+        if not any(s.get("type") in CLIENT_STEP_TYPES for s in fresh):
+            raise EmuError(400, "input must end with user_input or function_result steps.")
+        results = [s for s in fresh if s.get("type") == "function_result"]
+        self._results.extend(clone(results))
+        request = ModelRequest(
+            body=clone(body),
+            history=clone(history),
+            new_input=clone(fresh),
+            tools=[as_dict(t) for t in as_list(clone(body.get("tools")))],
+            function_results=clone(results),
+            interaction_id=self._new_id(),
+            turn=self._turns,
+        )
+        self._turns += 1
+        reply = to_reply(self.behaviour(request))
+        outcome, rest = build_outcome(
+            reply,
+            next_id=self._next,
+            signer=self._signer,
+            input_tokens=count_tokens(body.get("system_instruction")) + count_tokens(history),
+            issuer=request.interaction_id,
+            stored=stored,
+            input_fingerprint=fingerprint(body),
+        )
+        self._keep_hop(outcome, rest)
+        return request.interaction_id, outcome
 
     def _chain(self, previous_id: Any) -> tuple[list[StepDict], dict[str, str]]:
         if previous_id is None:
@@ -246,30 +261,8 @@ class EmulatorCore:
         )
         return record
 
-    def _answer(self, request: ModelRequest, stored: bool) -> Outcome:
-        reply = to_reply(self.behaviour(request))
-        body = dict(request.body)
-        outcome, rest = build_outcome(
-            reply,
-            next_id=self._next,
-            signer=self._signer,
-            input_tokens=count_tokens(body.get("system_instruction"))
-            + count_tokens(request.history),
-            issuer=request.interaction_id,
-            stored=stored,
-            input_fingerprint=fingerprint(body),
-        )
-        self._keep_hop(outcome, rest)
-        return outcome
-
-    def _continue(
-        self,
-        token: Any,
-        body: dict[str, Any],
-        previous_id: Any,
-        new_input: list[StepDict],
-        interaction_id: str,
-    ) -> Outcome:
+    def _continue(self, body: dict[str, Any], new_input: list[StepDict]) -> tuple[str, Outcome]:
+        token, previous_id = body.get("continuation_token"), body.get("previous_interaction_id")
         hop = self._tokens.get(token) if isinstance(token, str) else None
         if hop is None:
             raise EmuError(400, "Unknown continuation_token.")
@@ -283,9 +276,10 @@ class EmulatorCore:
             raise EmuError(
                 400, "With store=false, re-send the original input with the continuation_token."
             )
+        interaction_id = self._new_id()
         outcome, rest = take_hop(hop, self._next, interaction_id)
         self._keep_hop(outcome, rest)
-        return outcome
+        return interaction_id, outcome
 
     def _keep_hop(self, outcome: Outcome, rest: Hop | None) -> None:
         if outcome.continuation_token is not None and rest is not None:
@@ -294,16 +288,17 @@ class EmulatorCore:
     def _finish(self, record: Record, outcome: Outcome) -> None:
         record.pending = None
         record.calls = dict(outcome.calls)
-        steps = copy.deepcopy(outcome.steps)
+        steps = clone(outcome.steps)
         record.view.update(status=outcome.status, updated=self._now(), steps=steps)
-        record.view["usage"] = copy.deepcopy(outcome.usage)
+        record.view["usage"] = clone(outcome.usage)
         if outcome.continuation_token is not None:
             record.view["continuation_token"] = outcome.continuation_token
         if outcome.errors:
-            record.view["errors"] = copy.deepcopy(outcome.errors)
-        self._calls.extend(copy.deepcopy([s for s in steps if s.get("type") == "function_call"]))
+            record.view["errors"] = clone(outcome.errors)
+        self._calls.extend(clone([s for s in steps if s.get("type") == "function_call"]))
         for index, step in enumerate(steps):
-            for event in step_events(index, copy.deepcopy(step)):
+            # Events share the stored steps: neither is ever changed once finished.
+            for event in step_events(index, step):
                 self._add_event(record, event)
         if record.background or outcome.continuation_token is not None:
             self._add_event(record, status_event(record))
@@ -338,7 +333,8 @@ class EmulatorCore:
             elapsed = self.clock() - record.started
             if record.polls > self.background_polls and elapsed >= self.background_delay:
                 self._finish(record, record.pending)
-        return json_response(record.snapshot(include_input=_flag(query, "include_input")))
+        include_input = _flag(query, "include_input")
+        return json_response(record.snapshot(include_input=include_input, copy=False))
 
     def _cancel(self, interaction_id: str) -> dict[str, Any]:
         record = self._stored(interaction_id)
@@ -361,9 +357,18 @@ class EmulatorCore:
         return record.snapshot()
 
     def complete(self, interaction_id: str) -> dict[str, Any]:
-        """Finish a background interaction now (no-op when it already finished)."""
+        """Finish a background interaction now (no-op when it already finished).
+
+        Returns:
+            The interaction, as a GET would now return it.
+
+        Raises:
+            KeyError: No stored interaction has this id.
+        """
         with self._lock:
-            record = self._stored(interaction_id)
+            record = self._records.get(interaction_id)
+            if record is None:
+                raise KeyError(interaction_id)
             if record.pending is not None:
                 self._finish(record, record.pending)
             return record.snapshot()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ from agentkit.testing._core import EmulatorCore, Fault
 from agentkit.testing._records import RecordedRequest
 from agentkit.testing._replies import Behaviour, StepDict
 from agentkit.testing._server import serve, serve_forever
-from agentkit.testing._wire import EmuResponse, StreamDropped
+from agentkit.testing._wire import EmuResponse, StreamDropped, clone
 
 if TYPE_CHECKING:
     from agentkit._client import AsyncClient, Client
@@ -29,20 +28,25 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     Plug it into `Client`/`AsyncClient` as their httpx transport (`emulator.client()`), or
     serve it on 127.0.0.1 for other programs (`with emulator.serve() as base_url:`).
+    Everything is deterministic: ids (`v1_emu_0001`, call ids `fc_0001`, event ids
+    `evt_000001`), token counts (words), generated arguments and thought signatures.
 
     Args:
         behaviour: The model: a `Script`, a function of `ModelRequest`, or None for
-            `EchoToolsBehaviour`.
+            `EchoToolsBehaviour`. Replaceable later through the `behaviour` attribute.
         background_polls: A background interaction answers `in_progress` to this many
-            GETs before its final state.
+            GETs before its final state (`complete(id)` finishes it at once).
         background_delay: ...and also until `clock()` advanced this many seconds.
-        latency: Seconds to wait before answering each request.
+        latency: Seconds to wait before answering each request (attribute, changeable).
         clock: Seconds since the epoch (default `time.time`): `created`/`updated`
             timestamps and `background_delay`.
         sleep: How the sync transport and the server wait for `latency`.
         async_sleep: How the async transport waits for `latency` (default `anyio.sleep`).
         api_key: When set, requests must carry exactly this key (else any key is accepted).
         signing_key: The HMAC key of thought signatures.
+
+    A behaviour's exception propagates to the caller of the in-process transports (so a
+    test sees it), and becomes a 500 answer over the loopback server.
     """
 
     def __init__(
@@ -130,13 +134,13 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
     def function_calls(self) -> list[StepDict]:
         """Every `function_call` step the model made, in order."""
         with self._lock:
-            return copy.deepcopy(self._calls)
+            return clone(self._calls)
 
     @property
     def function_results(self) -> list[StepDict]:
         """Every `function_result` step received as new input, in order."""
         with self._lock:
-            return copy.deepcopy(self._results)
+            return clone(self._results)
 
     def reset(self) -> None:
         """Forget everything: interactions, requests, faults, counters (and rewind a Script)."""
@@ -222,7 +226,7 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
         Raises:
             ValueError: `host` is not a loopback address.
         """
-        with serve(self, host, port, self.latency_sleep) as base_url:
+        with serve(self, host, port, self._latency_sleep) as base_url:
             yield base_url
 
     def serve_forever(
@@ -237,9 +241,9 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
         Args:
             ready: Called with the base URL once the server listens.
         """
-        serve_forever(self, host, port, self.latency_sleep, ready)
+        serve_forever(self, host, port, self._latency_sleep, ready)
 
-    def latency_sleep(self) -> None:
+    def _latency_sleep(self) -> None:
         """Wait for `latency` the sync way (used by the loopback server)."""
         if self.latency:
             self.sleep(self.latency)

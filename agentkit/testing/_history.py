@@ -17,6 +17,7 @@ __all__ = [
     "Signer",
     "check_calls",
     "count_tokens",
+    "is_content",
     "normalize_input",
     "parse_body",
     "trailing_client_steps",
@@ -30,7 +31,8 @@ _MAGIC = b"emu1"
 _NOT_WORDS = frozenset({"type", "id", "call_id", "signature", "mime_type", "data", "uri"})
 
 
-def _is_content(item: dict[str, Any]) -> bool:
+def is_content(item: dict[str, Any]) -> bool:
+    """Tell whether an `input` list item is a content block rather than a step."""
     kind = item.get("type")
     return kind in CONTENT_TYPES if kind is not None else "text" in item
 
@@ -58,7 +60,7 @@ def normalize_input(value: Any) -> list[StepDict]:
     if not items or not all(isinstance(i, dict) for i in items):
         raise EmuError(400, "input must be a string, a content object or a list of objects.")
     objects = [as_dict(i) for i in items]
-    if objects and all(_is_content(i) for i in objects):
+    if objects and all(is_content(i) for i in objects):
         return [{"type": "user_input", "content": _content_list(objects)}]
     steps: list[StepDict] = []
     for item in objects:
@@ -124,16 +126,20 @@ class Signer:
 
     A signature is base64 of a marker, the number of model steps it covers (the thought
     and the model steps after it, skipping client steps in between) and an HMAC of those
-    steps, so a re-sent step that differs in any way, or a dropped one, is caught.
+    steps, so a re-sent step that differs in any way is caught. The signer also remembers
+    which function calls each signature covered, so a history that keeps a call but drops
+    its thought is caught too.
     """
 
     def __init__(self, key: bytes) -> None:
         self._key = key
         self._foreign: set[str] = set()
+        self._signed_calls: set[str] = set()
 
     def reset(self) -> None:
-        """Forget the signatures scripts supplied."""
+        """Forget the signatures scripts supplied and the calls signed so far."""
         self._foreign.clear()
+        self._signed_calls.clear()
 
     def sign(self, steps: list[StepDict]) -> None:
         """Sign, in place, each `thought` step of one reply that has no signature yet."""
@@ -150,38 +156,49 @@ class Signer:
                 if later.get("type") not in CLIENT_STEP_TYPES:
                     covered.append(later)
             step["signature"] = self._signature(covered)
+            self._signed_calls.update(_call_ids(covered))
 
     def verify(self, steps: list[StepDict]) -> None:
         """Check the signature of every `thought` step in `steps`.
 
         Raises:
-            EmuError: A signature is missing, forged, or does not match the steps re-sent.
+            EmuError: A signature is missing, forged, or does not match the steps re-sent,
+                or a signed function call came back without its thought.
         """
+        vouched: set[str] = set()
         for index, step in enumerate(steps):
-            if step.get("type") != "thought":
-                continue
-            signature = step.get("signature")
-            if not isinstance(signature, str):
-                raise EmuError(400, f"Step {index} (thought) was re-sent without its signature.")
-            if signature in self._foreign:
-                continue
-            try:
-                raw = base64.b64decode(signature, validate=True)
-            except (binascii.Error, ValueError):
-                raw = b""
-            if len(raw) < len(_MAGIC) + 2 or not raw.startswith(_MAGIC):
-                raise EmuError(400, f"Step {index} (thought) has an invalid signature.")
-            count = int.from_bytes(raw[len(_MAGIC) : len(_MAGIC) + 2], "big")
-            later = [s for s in steps[index + 1 :] if s.get("type") not in CLIENT_STEP_TYPES]
-            covered = [step, *later[: count - 1]]
-            if len(covered) != count or not hmac.compare_digest(
-                self._signature(covered), signature
-            ):
-                raise EmuError(
-                    400,
-                    f"Step {index} (thought): the signature does not match the model steps"
-                    " re-sent after it; re-send every model step exactly as received.",
-                )
+            if step.get("type") == "thought":
+                vouched.update(_call_ids(self._check(index, steps)))
+        orphans = [i for i in _call_ids(steps) if i in self._signed_calls and i not in vouched]
+        if orphans:
+            raise EmuError(
+                400,
+                f"function_call {orphans[0]!r} was re-sent without the thought step (and its"
+                " signature) that came before it.",
+            )
+
+    def _check(self, index: int, steps: list[StepDict]) -> list[StepDict]:
+        signature = steps[index].get("signature")
+        if not isinstance(signature, str):
+            raise EmuError(400, f"Step {index} (thought) was re-sent without its signature.")
+        if signature in self._foreign:
+            return []
+        try:
+            raw = base64.b64decode(signature, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) < len(_MAGIC) + 2 or not raw.startswith(_MAGIC):
+            raise EmuError(400, f"Step {index} (thought) has an invalid signature.")
+        count = int.from_bytes(raw[len(_MAGIC) : len(_MAGIC) + 2], "big")
+        later = [s for s in steps[index + 1 :] if s.get("type") not in CLIENT_STEP_TYPES]
+        covered = [steps[index], *later[: count - 1]]
+        if len(covered) != count or not hmac.compare_digest(self._signature(covered), signature):
+            raise EmuError(
+                400,
+                f"Step {index} (thought): the signature does not match the model steps re-sent"
+                " after it; re-send every model step exactly as received.",
+            )
+        return covered
 
     def _signature(self, covered: list[StepDict]) -> str:
         count = len(covered).to_bytes(2, "big")
@@ -189,6 +206,12 @@ class Signer:
         payload = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
         digest = hmac.new(self._key, count + payload, hashlib.sha256).digest()[:18]
         return base64.b64encode(_MAGIC + count + digest).decode()
+
+
+def _call_ids(steps: list[StepDict]) -> list[str]:
+    return [
+        s["id"] for s in steps if s.get("type") == "function_call" and isinstance(s.get("id"), str)
+    ]
 
 
 def count_tokens(value: Any) -> int:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentkit.testing._history import is_content
 from agentkit.testing._replies import Reply, StepDict
 from agentkit.testing._sse import Event, split_text
-from agentkit.testing._wire import as_dict, as_list
+from agentkit.testing._wire import as_dict, as_list, clone
 
 __all__ = [
     "Hop",
@@ -94,11 +94,16 @@ class Record:
         """The function calls waiting for results (empty unless `requires_action`)."""
         return dict(self.calls) if self.status == "requires_action" else {}
 
-    def snapshot(self, *, include_input: bool = False) -> dict[str, Any]:
-        """The Interaction JSON for a response (a deep copy)."""
-        view: dict[str, Any] = copy.deepcopy(self.view)
+    def snapshot(self, *, include_input: bool = False, copy: bool = True) -> dict[str, Any]:
+        """The Interaction JSON (a deep copy unless `copy` is false: then only serialise it)."""
+        view: dict[str, Any] = clone(self.view) if copy else dict(self.view)
         if include_input and "input" in self.body:
-            view["input"] = self.body["input"]
+            raw: Any = self.body["input"]
+            items = as_list(raw)
+            steps = bool(items) and not all(is_content(as_dict(i)) for i in items)
+            # A step list comes back in canonical form (user_input content as a list).
+            echo: Any = self.input_steps if steps else raw
+            view["input"] = clone(echo) if copy else echo
         return view
 
     def lifecycle(self) -> dict[str, Any]:
@@ -108,7 +113,7 @@ class Record:
         for key in ("continuation_token", "errors"):
             if key in self.view:
                 part[key] = self.view[key]
-        return copy.deepcopy(part)
+        return part
 
 
 def expand_for_hops(steps: list[StepDict], hops: int) -> list[StepDict]:
@@ -149,7 +154,7 @@ def status_event(record: Record) -> Event:
     event["status"] = record.status
     for key in ("continuation_token", "usage"):
         if key in record.view:
-            event[key] = copy.deepcopy(record.view[key])
+            event[key] = record.view[key]
     return event
 
 
@@ -176,9 +181,9 @@ def new_record(
         view["environment_id"] = f"env_emu_{next_id('environment'):04d}"
     return Record(
         id=interaction_id,
-        body=copy.deepcopy(body),
+        body=clone(body),
         view=view,
-        input_steps=copy.deepcopy(steps),
+        input_steps=clone(steps),
         previous_id=body.get("previous_interaction_id"),
         background=body.get("background") is True,
         stored=body.get("store", True) is not False,

@@ -74,6 +74,8 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; Nagle would hold the body for ~40 ms.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._serve()

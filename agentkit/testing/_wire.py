@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 __all__ = [
     "EmuError",
@@ -13,12 +13,14 @@ __all__ = [
     "StreamDropped",
     "as_dict",
     "as_list",
+    "clone",
     "dumps",
     "error_response",
     "json_response",
     "stream_chunks",
 ]
 
+_T = TypeVar("_T")
 _CODES = {
     400: "invalid_argument",
     401: "unauthenticated",
@@ -43,6 +45,20 @@ def as_dict(value: Any) -> dict[str, Any]:
 def as_list(value: Any) -> list[Any]:
     """Return `value` when it is a JSON array, else an empty list."""
     return cast(Any, value) if isinstance(value, list) else []
+
+
+def clone(value: _T) -> _T:
+    """Copy a JSON value (dicts, lists, scalars) several times faster than `copy.deepcopy`."""
+    return cast(_T, _clone(value))
+
+
+def _clone(value: Any) -> Any:
+    kind = value.__class__  # `type(value)` would make pyright see type[Unknown]
+    if kind is dict:
+        return {k: _clone(v) for k, v in value.items()}
+    if kind is list:
+        return [_clone(v) for v in value]
+    return value
 
 
 def dumps(value: Any) -> bytes:
