@@ -96,7 +96,7 @@ class _Run:
         machine = self.machine
         return RunContext(
             deps=self.deps,
-            usage=machine.snapshot("in_progress").usage,
+            usage=machine.usage,
             run_id=self.run_id,
             interaction_id=machine.state.interaction_id,
             turn=machine.state.turns,

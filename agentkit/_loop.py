@@ -311,6 +311,11 @@ class RunMachine:
             self._record(step, interaction_id=None)
         return self._result("cancelled")
 
+    @property
+    def usage(self) -> Usage:
+        """Token usage of the run so far."""
+        return self._usage
+
     def snapshot(self, status: str) -> RunResult[Any]:
         """The run so far as a result with the given status (for errors and pauses)."""
         return self._result(status)
@@ -538,6 +543,7 @@ class RunMachine:
         return result
 
     def _result(self, status: str, *, pending: Sequence[FunctionCallStep] = ()) -> RunResult[Any]:
+        self.state.pending = [call.id or "" for call in pending]
         self.state.steps = [step.to_wire() for step in self._steps]
         self.state.step_interactions = list(self._step_ids)
         return RunResult(

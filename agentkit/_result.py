@@ -47,11 +47,21 @@ class RunState(BaseModel):
     """For each of `steps`, the id of the interaction that produced it."""
     calls: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
     """The function calls of the turn in progress (waiting for tools or approval)."""
+    pending: list[str] = Field(default_factory=list[str])
+    """Ids of the calls in `calls` that wait for a person's approval."""
     turns: int = 0
     requests: int = 0
     tool_calls: int = 0
     usage: dict[str, Any] = Field(default_factory=dict[str, Any])
     call_counts: dict[str, int] = Field(default_factory=dict[str, int])
+
+    @property
+    def pending_calls(self) -> list[FunctionCallStep]:
+        """The calls waiting for approval, as typed steps (also after loading from JSON)."""
+        waiting = set(self.pending)
+        return [
+            FunctionCallStep.model_validate(raw) for raw in self.calls if raw.get("id") in waiting
+        ]
 
     def to_json(self) -> str:
         """Serialise to a JSON string (for a file, a database row, a queue message)."""

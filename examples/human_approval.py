@@ -69,15 +69,14 @@ def resume(path: Path) -> None:
     """Load the paused run, ask a person, and continue."""
     state = RunState.from_json(path.read_text())
     approvals = {}
-    # The calls of the paused turn; those of tools without needs_approval run without asking.
-    for call in (call for call in state.calls if call["name"] == send_payment.name):
-        question = f"Approve {call['name']}({call['arguments']})? [y/N] "
+    for call in state.pending_calls:  # calls of tools without needs_approval just run
+        question = f"Approve {call.name}({call.arguments})? [y/N] "
         if sys.stdin.isatty():
             approved = input(question).strip().lower() == "y"
         else:  # no one to ask (e.g. in CI): approve, and say so
             print(question + "y (not interactive)")
             approved = True
-        approvals[call["id"]] = approved  # or a substitute result: "Payment limit reached."
+        approvals[call.id] = approved  # or a substitute result: "Payment limit reached."
     result = agent.resume_sync(state, approvals=approvals)
     print(f"Resumed: {result.status}")
     print(f"Answer: {result.output_text}")

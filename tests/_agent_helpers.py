@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -114,6 +113,3 @@ class Rendezvous:
 def results_json(emulator: Emulator) -> list[Any]:
     """The JSON values of every function result the emulator received."""
     return [json.loads(result_text(step)) for step in emulator.function_results]
-
-
-Hook = Callable[..., None]

@@ -295,7 +295,9 @@ async def test_next_turn_chains_previous_interaction_id(run: Driver, via: str) -
 @pytest.mark.parametrize("via", ["result", "state_json"])
 async def test_next_turn_stateless_carries_the_history(run: Driver, via: str) -> None:
     weather = Weather()
-    script = Script([[thought(), function_call("get_weather", {"city": "Paris"})], "Sunny.", "Bye."])
+    script = Script(
+        [[thought(), function_call("get_weather", {"city": "Paris"})], "Sunny.", "Bye."]
+    )
     emulator = Emulator(script)
     agent = Agent(MODEL, tools=[weather.tool], store=False, client=emulator.async_client())
 
@@ -551,7 +553,9 @@ async def test_requires_continuation_is_continued_with_the_token(run: Driver) ->
 
 async def test_stateless_continuation_resends_the_request_with_the_token(run: Driver) -> None:
     weather = Weather()
-    script = Script([[function_call("get_weather", {"city": "Paris"})], Reply([text(LONG)], hops=3)])
+    script = Script(
+        [[function_call("get_weather", {"city": "Paris"})], Reply([text(LONG)], hops=3)]
+    )
     emulator = Emulator(script)
     agent = Agent(MODEL, tools=[weather.tool], store=False, client=emulator.async_client())
 
@@ -649,9 +653,7 @@ async def test_total_tokens_limit_counts_the_usage_so_far(
 async def test_identical_repeated_call_is_stopped_with_a_clear_message(run: Driver) -> None:
     weather = Weather()
     emulator = Emulator(Script(city_calls("Paris", "Paris", "Paris")))
-    agent = Agent(
-        MODEL, tools=[weather.tool], max_repeated_calls=2, client=emulator.async_client()
-    )
+    agent = Agent(MODEL, tools=[weather.tool], max_repeated_calls=2, client=emulator.async_client())
 
     with pytest.raises(RepeatedCallError) as caught:
         await run(agent, "Weather")

@@ -12,6 +12,7 @@ numeric bounds and `multipleOf`, string lengths, `pattern`, common `format`s, Op
 from __future__ import annotations
 
 import math
+import re
 
 from agentkit.testing._regex_sample import regex_sample
 from agentkit.testing._schema_match import (
@@ -217,6 +218,20 @@ class _Generator:
         return out
 
 
+_EXAMPLE_IN_TEXT = re.compile(r"(?:e\.g\.|for example)[,:]?\s+([^.;,()\n]+)", re.IGNORECASE)
+
+
+def _hint(s: dict[str, Json]) -> str | None:
+    """A realistic string from the schema: its first example, or an "e.g. X" in its text."""
+    examples = s.get("examples")
+    if isinstance(examples, list) and examples and isinstance(examples[0], str):
+        return examples[0]
+    description = s.get("description")
+    if isinstance(description, str) and (match := _EXAMPLE_IN_TEXT.search(description)):
+        return match.group(1).strip() or None
+    return None
+
+
 def _string(s: dict[str, Json], name: str, salt: int) -> str:
     fmt = s.get("format")
     if isinstance(fmt, str) and fmt in _FORMATS:
@@ -226,7 +241,7 @@ def _string(s: dict[str, Json], name: str, salt: int) -> str:
             base = f"user{salt}@example.com" if fmt == "email" else f"https://example.com/{salt}"
         return base
     suffix = str(salt) if salt else ""
-    base = name + suffix
+    base = (_hint(s) or name) + suffix
     low, high = s.get("minLength", 0), s.get("maxLength")
     if len(base) < low:
         base += "x" * (low - len(base))

@@ -1,0 +1,359 @@
+"""`Agent` runs against the emulator: inputs, media, request fields, managed agents, hooks,
+logging, and the main scenarios over a real loopback socket.
+
+Every scenario runs through both drivers (`run` and `run_sync`) on asyncio and trio.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _agent_helpers import (
+    MODEL,
+    MP4,
+    PDF,
+    PNG,
+    Driver,
+    Weather,
+    b64,
+    bodies,
+    results_json,
+    user_input,
+)
+
+from agentkit import (
+    Agent,
+    AsyncClient,
+    Hooks,
+    UsageError,
+    audio,
+    document,
+    image,
+    video,
+)
+from agentkit.testing import Emulator, Script, function_call, model_output, text, thought
+from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction, TextContent
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["async", "sync"])
+def run(request: pytest.FixtureRequest) -> Driver:
+    return Driver(request.param)
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+async def test_text_input_is_sent_as_is(run: Driver) -> None:
+    emulator = Emulator(Script(["Hi!"]))
+    agent = Agent(MODEL, client=emulator.async_client())
+
+    result = await run(agent, "Hello")
+
+    assert bodies(emulator) == [{"model": MODEL, "input": "Hello"}]
+    assert result.output_text == "Hi!"
+
+
+def _media_cases(tmp_path: Path) -> dict[str, tuple[Any, dict[str, Any]]]:
+    report = tmp_path / "report.pdf"
+    report.write_bytes(PDF)
+    clip = tmp_path / "clip"  # no extension: the magic bytes decide
+    clip.write_bytes(MP4)
+    return {
+        "image-bytes": (image(PNG), {"type": "image", "data": b64(PNG), "mime_type": "image/png"}),
+        "document-file": (
+            document(report),
+            {"type": "document", "data": b64(PDF), "mime_type": "application/pdf"},
+        ),
+        "video-file-sniffed": (
+            video(clip),
+            {"type": "video", "data": b64(MP4), "mime_type": "video/mp4"},
+        ),
+        "audio-url": (
+            audio("https://example.com/talk.mp3"),
+            {"type": "audio", "uri": "https://example.com/talk.mp3", "mime_type": "audio/mp3"},
+        ),
+        "image-url": (
+            image("gs://bucket/photo.jpg", resolution="high"),
+            {
+                "type": "image",
+                "uri": "gs://bucket/photo.jpg",
+                "mime_type": "image/jpeg",
+                "resolution": "high",
+            },
+        ),
+        "video-bytes": (video(MP4), {"type": "video", "data": b64(MP4), "mime_type": "video/mp4"}),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "image-bytes",
+        "document-file",
+        "video-file-sniffed",
+        "audio-url",
+        "image-url",
+        "video-bytes",
+    ],
+)
+async def test_content_blocks_are_sent_as_user_input(
+    run: Driver, tmp_path: Path, case: str
+) -> None:
+    block, wire = _media_cases(tmp_path)[case]
+    emulator = Emulator(Script(["A picture of nothing."]))
+    agent = Agent(MODEL, client=emulator.async_client())
+
+    result = await run(agent, [TextContent(text="What is this?"), block])
+
+    (body,) = bodies(emulator)
+    assert body["input"] == [
+        {"type": "user_input", "content": [{"type": "text", "text": "What is this?"}, wire]}
+    ]
+    assert result.output_text == "A picture of nothing."
+
+
+async def test_content_blocks_stay_in_a_stateless_history(run: Driver) -> None:
+    weather = Weather()
+    script = Script([[function_call("get_weather", {"city": "Paris"})], "A sunny photo."])
+    emulator = Emulator(script)
+    agent = Agent(MODEL, tools=[weather.tool], store=False, client=emulator.async_client())
+    blocks = [{"type": "text", "text": "Where is this?"}, image(PNG)]
+
+    await run(agent, blocks)
+
+    picture = {"type": "image", "data": b64(PNG), "mime_type": "image/png"}
+    first, second = (body["input"] for body in bodies(emulator))
+    expected = {"type": "user_input", "content": [blocks[0], picture]}
+    assert first == [expected]
+    assert second[0] == expected
+
+
+async def test_generated_media_is_on_the_result(run: Driver) -> None:
+    picture = {"type": "image", "data": b64(PNG), "mime_type": "image/png"}
+    sound = {"type": "audio", "data": b64(b"RIFF\x00\x00\x00\x00WAVE"), "mime_type": "audio/wav"}
+    reply = model_output(picture, sound, {"type": "text", "text": "Here you go."})
+    emulator = Emulator(Script([[thought(), reply]]))
+    agent = Agent(MODEL, client=emulator.async_client())
+
+    result = await run(agent, "Draw a cat and meow")
+
+    assert result.output_image is not None
+    assert (result.output_image.data, result.output_image.mime_type) == (b64(PNG), "image/png")
+    assert result.output_audio is not None
+    assert result.output_audio.mime_type == "audio/wav"
+    assert result.output_video is None
+    assert result.output_text == "Here you go."
+
+
+# --- request fields and managed agents ---------------------------------------------------------
+
+
+async def test_generation_config_is_sent_with_every_request(run: Driver) -> None:
+    config = {
+        "thinking_level": "high",
+        "max_output_tokens": 128,
+        "tool_choice": {"allowed_tools": {"mode": "validated", "tools": ["get_weather"]}},
+    }
+    weather = Weather()
+    emulator = Emulator(Script([[function_call("get_weather", {"city": "Paris"})], "Sunny."]))
+    agent = Agent(
+        MODEL, tools=[weather.tool], generation_config=config, client=emulator.async_client()
+    )
+
+    await run(agent, "Weather?")
+
+    sent = bodies(emulator)
+    assert len(sent) == 2
+    assert all(body["generation_config"] == config for body in sent)
+
+
+async def test_managed_agent_sends_agent_and_environment_without_a_model(run: Driver) -> None:
+    emulator = Emulator(Script(["Report: all good."]))
+    agent = Agent(
+        agent="deep-research-preview-04-2026",
+        environment="remote",
+        client=emulator.async_client(),
+    )
+
+    result = await run(agent, "Research the market")
+
+    assert bodies(emulator) == [
+        {
+            "agent": "deep-research-preview-04-2026",
+            "input": "Research the market",
+            "environment": "remote",
+        }
+    ]
+    assert result.output_text == "Report: all good."
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"agent": "deep-research-preview-04-2026", "generation_config": {}}, "generation_config"),
+        ({}, "exactly one of `model`"),
+        ({"model": MODEL, "agent": "deep-research-preview-04-2026"}, "exactly one of `model`"),
+        ({"model": MODEL, "agent_config": {"thinking": "on"}}, "agent_config"),
+    ],
+    ids=["agent-with-generation-config", "neither", "both", "model-with-agent-config"],
+)
+def test_invalid_agent_configuration_is_refused_before_sending(
+    kwargs: dict[str, Any], says: str
+) -> None:
+    emulator = Emulator(Script(["unused"]))
+
+    with pytest.raises(UsageError, match=says):
+        Agent(client=emulator.async_client(), **kwargs)
+
+    assert emulator.requests == []
+
+
+# --- hooks and logging -------------------------------------------------------------------------
+
+
+async def test_hooks_are_called_in_order_with_their_arguments(run: Driver) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def record(name: str) -> Callable[..., None]:
+        return lambda *args: calls.append((name, *args))
+
+    hooks = Hooks(
+        before_request=record("before_request"),
+        after_request=record("after_request"),
+        before_tool=record("before_tool"),
+        after_tool=record("after_tool"),
+    )
+    weather = Weather()
+    script = Script(
+        [
+            [function_call("get_weather", {"city": "Paris"})],
+            [function_call("get_weather", {"city": "Rome"})],
+            "Sunny.",
+        ]
+    )
+    emulator = Emulator(script)
+    agent = Agent(MODEL, tools=[weather.tool], hooks=hooks, client=emulator.async_client())
+
+    await run(agent, "Weather?")
+
+    assert [entry[0] for entry in calls] == [
+        "before_request",
+        "after_request",
+        "before_tool",
+        "after_tool",
+    ] * 2 + ["before_request", "after_request"]
+    sent = bodies(emulator)
+    assert [json.loads(json.dumps(c[1])) for c in calls if c[0] == "before_request"] == sent
+    interactions = [c[1] for c in calls if c[0] == "after_request"]
+    assert all(isinstance(i, Interaction) for i in interactions)
+    assert [(i.id, i.status) for i in interactions] == [
+        ("v1_emu_0001", "requires_action"),
+        ("v1_emu_0002", "requires_action"),
+        ("v1_emu_0003", "completed"),
+    ]
+    before = [c[1] for c in calls if c[0] == "before_tool"]
+    assert all(isinstance(call, FunctionCallStep) for call in before)
+    assert [(call.id, call.arguments) for call in before] == [
+        ("fc_0001", {"city": "Paris"}),
+        ("fc_0002", {"city": "Rome"}),
+    ]
+    after = [c[1:] for c in calls if c[0] == "after_tool"]
+    for (call, result), expected_call in zip(after, before, strict=True):
+        assert call == expected_call
+        assert isinstance(result, FunctionResultStep)
+        assert result.call_id == call.id
+        assert not result.is_error
+
+
+async def test_debug_logging_shows_tool_runs_and_never_the_api_key(
+    run: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "sk-test-never-log-me-0123456789"
+    weather = Weather(fail_for="Atlantis")
+    calls = [
+        function_call("get_weather", {"city": "Paris"}),
+        function_call("get_weather", {"city": "Atlantis"}),
+    ]
+    emulator = Emulator(Script([calls, "Done."]), api_key=secret)
+    agent = Agent(MODEL, tools=[weather.tool], client=emulator.async_client(api_key=secret))
+    caplog.set_level(logging.DEBUG, logger="agentkit")
+
+    await run(agent, "Weather?")
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert "running tool get_weather (call fc_0001)" in messages
+    assert "running tool get_weather (call fc_0002)" in messages
+    assert "interaction v1_emu_0001 is requires_action" in messages
+    assert all(record.name.startswith("agentkit") for record in caplog.records)
+    assert secret not in caplog.text
+    for record in caplog.records:
+        assert secret not in repr(record.__dict__)
+
+
+# --- over a real loopback socket ---------------------------------------------------------------
+
+
+async def _run_over_socket(run: Driver, emulator: Emulator, **options: Any) -> Any:
+    with emulator.serve() as base_url:
+        client = AsyncClient(api_key="k", base_url=base_url)
+        agent = Agent(MODEL, client=client, **options)
+        try:
+            return await run(agent, "Weather in Paris and Rome?")
+        finally:
+            await client.aclose()
+            agent.sync_client.close()  # the twin the sync driver built (or builds now, unused)
+
+
+async def test_stateful_tool_run_over_a_loopback_socket(run: Driver) -> None:
+    weather = Weather()
+    calls = [
+        thought(),
+        function_call("get_weather", {"city": "Paris"}),
+        function_call("get_weather", {"city": "Rome"}),
+    ]
+    emulator = Emulator(Script([calls, "Sunny in both."]))
+
+    result = await _run_over_socket(run, emulator, tools=[weather.tool])
+
+    first, second = bodies(emulator)
+    assert first["input"] == "Weather in Paris and Rome?"
+    assert second["previous_interaction_id"] == "v1_emu_0001"
+    assert [r["call_id"] for r in emulator.function_results] == ["fc_0001", "fc_0002"]
+    assert results_json(emulator) == [
+        {"city": "Paris", "temperature_c": 21},
+        {"city": "Rome", "temperature_c": 21},
+    ]
+    assert result.output_text == "Sunny in both."
+    assert result.interaction_id == "v1_emu_0002"
+
+
+async def test_stateless_tool_run_over_a_loopback_socket(run: Driver) -> None:
+    weather = Weather()
+    hologram = {"type": "hologram_call", "beam": {"angle": 2}}
+    script = Script(
+        [
+            [thought(), hologram, function_call("get_weather", {"city": "Paris"})],
+            [thought(), function_call("get_weather", {"city": "Rome"})],
+            text("Sunny in both."),
+        ]
+    )
+    emulator = Emulator(script)
+
+    result = await _run_over_socket(run, emulator, tools=[weather.tool], store=False)
+
+    sent = bodies(emulator)
+    assert len(sent) == 3
+    assert all(body["store"] is False for body in sent)
+    assert all("previous_interaction_id" not in body for body in sent)
+    assert sent[0]["input"] == [user_input("Weather in Paris and Rome?")]
+    assert sent[2]["input"][: len(sent[1]["input"])] == sent[1]["input"]
+    assert hologram in sent[2]["input"]
+    assert weather.cities == ["Paris", "Rome"]
+    assert result.output_text == "Sunny in both."
