@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from contextlib import ExitStack, aclosing, closing
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -148,11 +148,13 @@ async def drive(
         while not isinstance(action, Done):
             if isinstance(action, Fail):
                 raise action.error
-            async for item in _step(run, client, action):
-                if isinstance(item, _Next):
-                    action = item.action
-                else:
-                    yield item
+            # Closed explicitly: a consumer that stops early must not leave it to the GC.
+            async with aclosing(_step(run, client, action)) as steps:
+                async for item in steps:
+                    if isinstance(item, _Next):
+                        action = item.action
+                    else:
+                        yield item
         yield RunCompleteEvent(action.result)
     except anyio.get_cancelled_exc_class():
         if run.pending_id is not None:
@@ -164,7 +166,7 @@ async def drive(
 
 async def _step(
     run: _Run, client: AsyncClient, action: Send | Poll | RunTools
-) -> AsyncIterator[RunEvent | _Next]:
+) -> AsyncGenerator[RunEvent | _Next, None]:
     if isinstance(action, Send):
         run.before_request(action.body)
         if action.stream:
@@ -232,11 +234,12 @@ def drive_sync(
             while not isinstance(action, Done):
                 if isinstance(action, Fail):
                     raise action.error
-                for item in _step_sync(run, client, action, portal):
-                    if isinstance(item, _Next):
-                        action = item.action
-                    else:
-                        yield item
+                with closing(_step_sync(run, client, action, portal)) as steps:
+                    for item in steps:
+                        if isinstance(item, _Next):
+                            action = item.action
+                        else:
+                            yield item
             yield RunCompleteEvent(action.result)
         except KeyboardInterrupt:
             if run.pending_id is not None:
@@ -250,7 +253,7 @@ def _step_sync(
     client: Client,
     action: Send | Poll | RunTools,
     portal: Callable[[], BlockingPortal],
-) -> Iterator[RunEvent | _Next]:
+) -> Generator[RunEvent | _Next, None, None]:
     if isinstance(action, Send):
         run.before_request(action.body)
         if action.stream:

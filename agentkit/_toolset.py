@@ -118,21 +118,31 @@ class ToolSet:
         results: list[FunctionResultStep | None] = [None] * len(calls)
         limiter = anyio.CapacityLimiter(max(len(calls), 1))
 
+        failures: list[Exception] = []
+
         async def run_one(index: int, call: FunctionCallStep) -> None:
-            if hooks and hooks.before:
-                hooks.before(call)
-            ctx = dataclasses.replace(context, call_id=call.id, tool_name=call.name)
-            logger.debug("running tool %s (call %s)", call.name, call.id)
-            result = await self.functions[call.name].invoke(
-                call, ctx, raise_errors=raise_errors, limiter=limiter
-            )
-            results[index] = result
-            if finished is not None:
-                finished.append(result)
-            if hooks and hooks.after:
-                hooks.after(call, result)
+            try:
+                if hooks and hooks.before:
+                    hooks.before(call)
+                ctx = dataclasses.replace(context, call_id=call.id, tool_name=call.name)
+                logger.debug("running tool %s (call %s)", call.name, call.id)
+                result = await self.functions[call.name].invoke(
+                    call, ctx, raise_errors=raise_errors, limiter=limiter
+                )
+                results[index] = result
+                if finished is not None:
+                    finished.append(result)
+                if hooks and hooks.after:
+                    hooks.after(call, result)
+            except Exception as exc:
+                # Raised as is after the group, not wrapped in an ExceptionGroup: callers
+                # write `except LookupError`; the other tools of the batch are cancelled.
+                failures.append(exc)
+                group.cancel_scope.cancel()
 
         async with anyio.create_task_group() as group:
             for index, call in enumerate(calls):
                 group.start_soon(run_one, index, call)
+        if failures:
+            raise failures[0]
         return [result for result in results if result is not None]

@@ -13,6 +13,7 @@ from _agent_bg_helpers import DRIVERS, MODEL, calls_summary, creates, run, text_
 from agentkit import (
     Agent,
     FunctionTool,
+    Hooks,
     PollPolicy,
     RunError,
     RunHandle,
@@ -45,7 +46,10 @@ class Blocking:
 
     def __init__(self) -> None:
         self.slow_started = anyio.Event()
+        self.fast_done = anyio.Event()
         self.log: list[str] = []
+        # Set once `fast`'s result is recorded by the run (after_tool runs after that).
+        self.hooks = Hooks(after_tool=lambda call, result: self.fast_done.set())
 
         async def fast(item: str) -> str:
             """Answer at once.
@@ -73,6 +77,11 @@ class Blocking:
             return "unreachable"  # pragma: no cover - the wait above only ends by cancellation
 
         self.tools = [tool(fast), tool(slow)]
+
+    async def both_busy(self) -> None:
+        """Wait until `fast` finished and `slow` is blocked."""
+        await self.slow_started.wait()
+        await self.fast_done.wait()
 
     def script(self) -> Script:
         calls = [function_call("fast", {"item": "a"}), function_call("slow", {"item": "b"})]
@@ -307,7 +316,13 @@ async def test_awaiting_a_handle_twice_gives_the_same_result() -> None:
 async def test_cancelling_the_caller_cancels_running_tools(background: bool) -> None:
     tools = Blocking()
     emulator = Emulator(tools.script(), background_polls=1)
-    agent = Agent(MODEL, tools=tools.tools, background=background, client=emulator.async_client())
+    agent = Agent(
+        MODEL,
+        tools=tools.tools,
+        hooks=tools.hooks,
+        background=background,
+        client=emulator.async_client(),
+    )
     outcome: list[Any] = []
 
     async def caller() -> None:
@@ -316,7 +331,7 @@ async def test_cancelling_the_caller_cancels_running_tools(background: bool) -> 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as group:
             group.start_soon(caller)
-            await tools.slow_started.wait()
+            await tools.both_busy()
             group.cancel_scope.cancel()
 
     assert outcome == []
@@ -362,12 +377,18 @@ async def test_cancelling_during_tools_sends_no_pointless_cancel(
 ) -> None:
     tools = Blocking()
     emulator = Emulator(tools.script(), background_polls=1)
-    agent = Agent(MODEL, tools=tools.tools, background=True, client=emulator.async_client())
+    agent = Agent(
+        MODEL,
+        tools=tools.tools,
+        hooks=tools.hooks,
+        background=True,
+        client=emulator.async_client(),
+    )
 
     with caplog.at_level(logging.WARNING, logger="agentkit"), anyio.fail_after(5):
         async with anyio.create_task_group() as group:
             group.start_soon(agent.run, "Do both.")
-            await tools.slow_started.wait()
+            await tools.both_busy()
             group.cancel_scope.cancel()
 
     assert "slow cancelled b" in tools.log
@@ -379,13 +400,13 @@ async def test_cancelling_during_tools_sends_no_pointless_cancel(
 async def test_cancelled_handle_keeps_the_results_of_finished_tools() -> None:
     tools = Blocking()
     emulator = Emulator(tools.script(), background_polls=1)
-    agent = Agent(MODEL, tools=tools.tools, client=emulator.async_client())
+    agent = Agent(MODEL, tools=tools.tools, hooks=tools.hooks, client=emulator.async_client())
 
     with anyio.fail_after(5):
         handle = await agent.start("Do both.")
         async with anyio.create_task_group() as group:
             group.start_soon(handle.result)
-            await tools.slow_started.wait()
+            await tools.both_busy()
             group.cancel_scope.cancel()
 
     partial = handle.partial

@@ -1,5 +1,5 @@
-"""`Agent` runs against the emulator: inputs, media, request fields, managed agents, hooks,
-logging, and the main scenarios over a real loopback socket.
+"""`Agent` runs against the emulator: inputs, outputs (media, structured), request fields,
+managed agents, hooks, logging, and the main scenarios over a real loopback socket.
 
 Every scenario runs through both drivers (`run` and `run_sync`) on asyncio and trio.
 """
@@ -25,11 +25,13 @@ from _agent_helpers import (
     results_json,
     user_input,
 )
+from pydantic import BaseModel
 
 from agentkit import (
     Agent,
     AsyncClient,
     Hooks,
+    OutputValidationError,
     UsageError,
     audio,
     document,
@@ -150,6 +152,57 @@ async def test_generated_media_is_on_the_result(run: Driver) -> None:
     assert result.output_audio.mime_type == "audio/wav"
     assert result.output_video is None
     assert result.output_text == "Here you go."
+
+
+# --- structured output -------------------------------------------------------------------------
+
+
+class Forecast(BaseModel):
+    city: str
+    temperature_c: int
+
+
+async def test_output_type_sends_its_schema_and_validates_the_answer(run: Driver) -> None:
+    emulator = Emulator(Script(['{"city": "Paris", "temperature_c": 21}']))
+    agent = Agent(MODEL, output_type=Forecast, client=emulator.async_client())
+
+    result = await run(agent, "Forecast for Paris")
+
+    (body,) = bodies(emulator)
+    assert body["response_format"] == {
+        "type": "text",
+        "mime_type": "application/json",
+        "schema": Forecast.model_json_schema(),
+    }
+    assert result.output == Forecast(city="Paris", temperature_c=21)
+
+
+async def test_output_type_after_a_tool_turn(run: Driver) -> None:
+    weather = Weather()
+    emulator = Emulator()  # answers with a JSON value generated from the schema
+    agent = Agent(MODEL, tools=[weather.tool], output_type=Forecast, client=emulator.async_client())
+
+    result = await run(agent, "Forecast for Paris")
+
+    assert isinstance(result.output, Forecast)
+    assert len(weather.cities) == 1
+    assert all("response_format" in body for body in bodies(emulator))
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [("Sunny, 21 degrees.", "Invalid JSON"), ('{"city": "Paris"}', "temperature_c")],
+    ids=["not-json", "missing-field"],
+)
+async def test_invalid_structured_output_raises(run: Driver, answer: str, says: str) -> None:
+    emulator = Emulator(Script([answer]))
+    agent = Agent(MODEL, output_type=Forecast, client=emulator.async_client())
+
+    with pytest.raises(OutputValidationError, match=says) as caught:
+        await run(agent, "Forecast for Paris")
+
+    assert caught.value.partial is not None
+    assert caught.value.partial.output_text == answer
 
 
 # --- request fields and managed agents ---------------------------------------------------------

@@ -1,8 +1,8 @@
 """`Agent` runs against the emulator: the tool loop, history, errors, statuses and limits.
 
 Every scenario runs through both drivers (`run` and `run_sync`) on asyncio and trio, and
-asserts on what the emulator received. Inputs, hooks, logging and the loopback socket are in
-`test_agent_inputs.py`.
+asserts on what the emulator received. Inputs, outputs (media, structured), request fields,
+hooks, logging and the loopback socket are in `test_agent_inputs.py`.
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ from _agent_helpers import (
     stored_usage,
     user_input,
 )
-from pydantic import BaseModel
 
 from agentkit import (
     Agent,
     InteractionFailed,
     MaxTurnsExceeded,
-    OutputValidationError,
     RepeatedCallError,
     RunResult,
     RunState,
@@ -252,6 +250,34 @@ async def test_stateless_history_the_model_sees_holds_every_turn(run: Driver) ->
     assert [step["call_id"] for step in seen[0][4:]] == ["fc_0001", "fc_0002"]
 
 
+async def test_stateless_run_resends_server_tool_steps_exactly(run: Driver) -> None:
+    weather = Weather()
+    emulator = Emulator()  # a signed thought, server call/result steps, then a function call
+    agent = Agent(
+        MODEL,
+        tools=[weather.tool, google_search(), code_execution()],
+        store=False,
+        client=emulator.async_client(),
+    )
+
+    result = await run(agent, "Weather in Paris?")
+
+    first, second = (body["input"] for body in bodies(emulator))
+    assert [step["type"] for step in second[len(first) :]] == [
+        "thought",
+        "google_search_call",
+        "google_search_result",
+        "code_execution_call",
+        "code_execution_result",
+        "function_call",
+        "function_result",
+    ]
+    sent_steps = second[len(first) : -1]
+    received = [step.to_wire() for step in result.steps[1 : len(sent_steps) + 1]]
+    assert sent_steps == received
+    assert [c.title for c in result.citations] == ["example.com"]
+
+
 # --- the next turn -----------------------------------------------------------------------------
 
 
@@ -338,6 +364,23 @@ async def test_unknown_tool_gets_an_error_listing_the_available_tools(run: Drive
     assert result.output_text == "Sorry."
 
 
+async def test_unknown_and_known_calls_of_one_response_answer_in_call_order(run: Driver) -> None:
+    weather = Weather()
+    calls = [
+        function_call("launch_rocket", {"to": "Mars"}),
+        function_call("get_weather", {"city": "Paris"}),
+    ]
+    emulator = Emulator(Script([calls, "Only the weather."]))
+    agent = Agent(MODEL, tools=[weather.tool], client=emulator.async_client())
+
+    await run(agent, "Rocket, then weather")
+
+    unknown, known = emulator.function_results
+    assert (unknown["call_id"], unknown["is_error"]) == ("fc_0001", True)
+    assert (known["call_id"], known.get("is_error")) == ("fc_0002", None)
+    assert weather.cities == ["Paris"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "named"),
     [({}, "city"), ({"city": ["Paris"]}, "city"), ({"city": "Paris", "planet": "Mars"}, "planet")],
@@ -371,10 +414,6 @@ async def test_a_raising_tool_becomes_an_error_result(run: Driver) -> None:
     assert result.status == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ToolSet.run_all's task group wraps the tool's exception in an ExceptionGroup",
-)
 async def test_raise_tool_errors_lets_the_exception_propagate(run: Driver) -> None:
     weather = Weather(fail_for="Atlantis")
     emulator = Emulator(Script([[function_call("get_weather", {"city": "Atlantis"})], "Hmm."]))
@@ -551,6 +590,22 @@ async def test_requires_continuation_is_continued_with_the_token(run: Driver) ->
     assert result.usage.total_input_tokens == stored_usage(emulator, "total_input_tokens")
 
 
+async def test_next_turn_after_continuation_chains_from_the_last_hop(run: Driver) -> None:
+    emulator = Emulator(Script([Reply([text(LONG)], hops=2), "Short."]))
+    agent = Agent(MODEL, client=emulator.async_client())
+
+    first = await run(agent, "Count")
+    second = await run(agent, "Again, briefly", previous=first)
+
+    assert first.interaction_id == "v1_emu_0002"
+    assert bodies(emulator)[2] == {
+        "model": MODEL,
+        "input": "Again, briefly",
+        "previous_interaction_id": "v1_emu_0002",
+    }
+    assert second.output_text == "Short."
+
+
 async def test_stateless_continuation_resends_the_request_with_the_token(run: Driver) -> None:
     weather = Weather()
     script = Script(
@@ -666,57 +721,6 @@ async def test_identical_repeated_call_is_stopped_with_a_clear_message(run: Driv
     assert len(bodies(emulator)) == 3
 
 
-# --- structured output -------------------------------------------------------------------------
-
-
-class Forecast(BaseModel):
-    city: str
-    temperature_c: int
-
-
-async def test_output_type_sends_its_schema_and_validates_the_answer(run: Driver) -> None:
-    emulator = Emulator(Script(['{"city": "Paris", "temperature_c": 21}']))
-    agent = Agent(MODEL, output_type=Forecast, client=emulator.async_client())
-
-    result = await run(agent, "Forecast for Paris")
-
-    (body,) = bodies(emulator)
-    assert body["response_format"] == {
-        "type": "text",
-        "mime_type": "application/json",
-        "schema": Forecast.model_json_schema(),
-    }
-    assert result.output == Forecast(city="Paris", temperature_c=21)
-
-
-async def test_output_type_after_a_tool_turn(run: Driver) -> None:
-    weather = Weather()
-    emulator = Emulator()  # answers with a JSON value generated from the schema
-    agent = Agent(MODEL, tools=[weather.tool], output_type=Forecast, client=emulator.async_client())
-
-    result = await run(agent, "Forecast for Paris")
-
-    assert isinstance(result.output, Forecast)
-    assert len(weather.cities) == 1
-    assert all("response_format" in body for body in bodies(emulator))
-
-
-@pytest.mark.parametrize(
-    ("answer", "says"),
-    [("Sunny, 21 degrees.", "Invalid JSON"), ('{"city": "Paris"}', "temperature_c")],
-    ids=["not-json", "missing-field"],
-)
-async def test_invalid_structured_output_raises(run: Driver, answer: str, says: str) -> None:
-    emulator = Emulator(Script([answer]))
-    agent = Agent(MODEL, output_type=Forecast, client=emulator.async_client())
-
-    with pytest.raises(OutputValidationError, match=says) as caught:
-        await run(agent, "Forecast for Paris")
-
-    assert caught.value.partial is not None
-    assert caught.value.partial.output_text == answer
-
-
 # --- concurrency -------------------------------------------------------------------------------
 
 
@@ -819,3 +823,15 @@ async def test_many_parallel_calls_each_get_their_own_result(run: Driver) -> Non
     assert results_json(emulator) == list(range(12))
     sent = json.dumps(bodies(emulator)[1]["input"])
     assert sent.count("function_result") == 12
+
+
+async def test_run_sync_works_inside_a_running_event_loop() -> None:
+    # As in Jupyter: blocking code called straight from a coroutine, not from a worker thread.
+    weather = Weather()
+    emulator = Emulator(Script([paris_and_rome(), "Sunny."]))
+    agent = Agent(MODEL, tools=[weather.tool], client=emulator.async_client())
+
+    result = agent.run_sync("Weather in Paris and Rome?")
+
+    assert result.output_text == "Sunny."
+    assert sorted(weather.cities) == ["Paris", "Rome"]

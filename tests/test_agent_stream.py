@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from contextlib import aclosing
 from typing import Any
 
@@ -206,7 +208,7 @@ async def test_a_dropped_stream_resumes_without_duplicates(driver: str, turn: in
             ]
             assert sorted(calls) == sorted(expected_calls)
 
-    assert len(dropped_at) >= 5  # the stream was cut at many places
+    assert len(dropped_at) >= 5, dropped_at  # the stream was cut at many places
 
 
 async def test_the_resume_starts_after_the_last_event_received() -> None:
@@ -295,18 +297,35 @@ async def test_stream_sync_works_inside_a_running_event_loop() -> None:
     assert len([e for e in events if isinstance(e, ToolResultEvent)]) == 2
 
 
-async def test_breaking_out_of_a_stream_stops_the_run() -> None:
+@pytest.mark.parametrize("stop_at", [ToolCallEvent, TextDeltaEvent])
+async def test_breaking_out_of_a_stream_stops_and_cleans_up(
+    stop_at: type[RunEvent], anyio_backend: str, request: pytest.FixtureRequest
+) -> None:
+    if anyio_backend == "trio":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "BUG: `drive` never closes its inner `_step` async generator when the "
+                    "consumer stops early; trio warns (ResourceWarning) when it is collected, "
+                    "and an open HTTP stream inside it is only closed by the GC."
+                ),
+            )
+        )
     emulator = Emulator(Script(two_turns()))
     calls: list[str] = []
     agent = Agent(
         MODEL, tools=[weather_tool(calls), google_search()], client=emulator.async_client()
     )
 
-    with anyio.fail_after(5):
+    with warnings.catch_warnings(record=True) as caught, anyio.fail_after(5):
+        warnings.simplefilter("always")
         async with aclosing(agent.stream("Weather?")) as events:
             async for event in events:
-                if isinstance(event, ToolCallEvent):
+                if isinstance(event, stop_at):
                     break
+        gc.collect()
 
-    assert calls == []
-    assert len(creates(emulator)) == 1
+    assert sorted(calls) == ([] if stop_at is ToolCallEvent else ["Atlantis", "Paris"])
+    assert len(creates(emulator)) == (1 if stop_at is ToolCallEvent else 2)
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
