@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequenc
 from contextlib import aclosing
 from typing import Any, Generic
 
+import anyio
 import pydantic
 from typing_extensions import TypeVar
 
@@ -15,11 +16,12 @@ from agentkit._content import result_content
 from agentkit._context import RunContext
 from agentkit._drivers import Hooks, RunSetup, drive, drive_sync
 from agentkit._events import RunCompleteEvent, RunEvent
-from agentkit._exceptions import UsageError
+from agentkit._exceptions import RunError, UsageError
 from agentkit._loop import (
     Action,
     Approval,
     Done,
+    Fail,
     LoopConfig,
     Poll,
     PollPolicy,
@@ -365,6 +367,7 @@ class RunHandle(Generic[OutputT]):
         self._machine = machine
         self._action = action
         self._deps = deps
+        self._lock = anyio.Lock()
         self.partial: RunResult[Any] | None = None
         """Set when waiting was cancelled: the run so far, with the finished tool results."""
 
@@ -379,11 +382,20 @@ class RunHandle(Generic[OutputT]):
 
     async def result(self) -> RunResult[OutputT]:
         """Wait for the run to finish (running tools when it asks) and return its result."""
-        if isinstance(self._action, Done):
-            return self._action.result
-        return await self._agent._finish(  # pyright: ignore[reportPrivateUsage]
-            self._machine, self._action, self._deps, self._interrupted
-        )
+        async with self._lock:  # one driver at a time; later awaits get the same outcome
+            if isinstance(self._action, Done):
+                return self._action.result
+            if isinstance(self._action, Fail):
+                raise self._action.error
+            try:
+                result = await self._agent._finish(  # pyright: ignore[reportPrivateUsage]
+                    self._machine, self._action, self._deps, self._interrupted
+                )
+            except RunError as error:
+                self._action = Fail(error)
+                raise
+            self._action = Done(result)
+            return result
 
     def _interrupted(self, partial: RunResult[Any]) -> None:
         self.partial = partial

@@ -114,11 +114,11 @@ class _Run:
         if self.setup.hooks.after_request:
             self.setup.hooks.after_request(interaction)
         logger.debug("interaction %s is %s", interaction.id, interaction.status)
-        background = self.machine.config.background
-        self.pending_id = interaction.id if background else None
         action = self.machine.received(interaction)
-        if isinstance(action, Done | Fail):
-            self.pending_id = None
+        # Only an interaction still working server-side can be cancelled (PROTOCOL §13.5):
+        # one that waits for tool results (requires_action) or has ended has nothing to stop.
+        background = self.machine.config.background
+        self.pending_id = interaction.id if background and isinstance(action, Poll) else None
         return action
 
     def interrupted(self) -> None:
@@ -147,6 +147,8 @@ async def drive(
     try:
         while not isinstance(action, Done):
             if isinstance(action, Fail):
+                if action.cancel is not None:
+                    await _cancel_quietly(client, action.cancel)
                 raise action.error
             # Closed explicitly: a consumer that stops early must not leave it to the GC.
             async with aclosing(_step(run, client, action)) as steps:
@@ -155,7 +157,8 @@ async def drive(
                         action = item.action
                     else:
                         yield item
-        yield RunCompleteEvent(action.result)
+        for event in _final_events(action.result):
+            yield event
     except anyio.get_cancelled_exc_class():
         if run.pending_id is not None:
             with anyio.CancelScope(shield=True):
@@ -233,6 +236,8 @@ def drive_sync(
         try:
             while not isinstance(action, Done):
                 if isinstance(action, Fail):
+                    if action.cancel is not None:
+                        _cancel_quietly_sync(client, action.cancel)
                     raise action.error
                 with closing(_step_sync(run, client, action, portal)) as steps:
                     for item in steps:
@@ -240,7 +245,7 @@ def drive_sync(
                             action = item.action
                         else:
                             yield item
-            yield RunCompleteEvent(action.result)
+            yield from _final_events(action.result)
         except KeyboardInterrupt:
             if run.pending_id is not None:
                 _cancel_quietly_sync(client, run.pending_id)
@@ -300,6 +305,13 @@ def _cancel_quietly_sync(client: Client, interaction_id: str) -> None:
         client.interactions.cancel(interaction_id)
     except Exception:  # the run is being interrupted anyway; the caller's exception matters
         logger.warning("could not cancel background interaction %s", interaction_id, exc_info=True)
+
+
+def _final_events(result: RunResult[Any]) -> Iterator[RunEvent]:
+    """The last events of a run: the calls left waiting for approval, then the result."""
+    for call in result.pending_calls:
+        yield ToolCallEvent(call)
+    yield RunCompleteEvent(result)
 
 
 # -- wire events to run events -------------------------------------------------------------------

@@ -16,6 +16,7 @@ AgentkitError
 │   ├── RepeatedCallError          the model kept making the same call
 │   ├── InteractionFailed          terminal `failed` status: .interaction_id .errors
 │   ├── UnexpectedStatusError      a status agentkit does not know how to act on
+│   ├── DeadlineExceeded           a background interaction outlived PollPolicy.deadline
 │   └── OutputValidationError      structured output that does not fit `output_type`
 └── UsageError(TypeError)          agentkit was called wrongly; the message says how to fix it
 """
@@ -39,6 +40,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "DeadlineExceeded",
     "InteractionFailed",
     "InternalServerError",
     "MaxTurnsExceeded",
@@ -203,6 +205,19 @@ class UnexpectedStatusError(RunError):
     def __init__(self, message: str, *, status: str, partial: RunResult | None = None) -> None:
         super().__init__(message, partial=partial)
         self.status = status
+
+
+class DeadlineExceeded(RunError):
+    """A background interaction was still running when `PollPolicy.deadline` ran out.
+
+    agentkit cancelled it on the server; `.interaction_id` names it.
+    """
+
+    def __init__(
+        self, message: str, *, interaction_id: str, partial: RunResult | None = None
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.interaction_id = interaction_id
 
 
 class OutputValidationError(RunError):

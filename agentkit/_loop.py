@@ -14,6 +14,7 @@ from typing import Any, cast
 import pydantic
 
 from agentkit._exceptions import (
+    DeadlineExceeded,
     InteractionFailed,
     MaxTurnsExceeded,
     OutputValidationError,
@@ -80,7 +81,8 @@ class PollPolicy:
         first: Seconds before the first poll.
         factor: Each later interval is the previous one times this.
         max_interval: The longest interval between two polls.
-        deadline: Give up (and cancel the interaction) after this many seconds; None waits.
+        deadline: Give up on an interaction (cancel it and raise `DeadlineExceeded`) once
+            the waits between its polls would exceed this many seconds; None waits forever.
     """
 
     first: float = 0.25
@@ -151,6 +153,8 @@ class Fail:
     """The run failed: raise this error (it carries the partial result)."""
 
     error: RunError
+    cancel: str | None = None
+    """A background interaction still running server-side: cancel it before raising."""
 
 
 Action = Send | Poll | RunTools | Done | Fail
@@ -210,6 +214,7 @@ class RunMachine:
         self._sent_history: list[dict[str, Any]] = []
         self._last_token: str | None = None
         self._polls = 0
+        self._waited = 0.0
         # Stateless: the calls and results of earlier turns live only in the history.
         known = [*self._steps, *(parse_step(raw) for raw in self.state.history)]
         self._answered: set[str] = {
@@ -245,15 +250,31 @@ class RunMachine:
         # Background and managed-agent interactions continue server-side (PROTOCOL §11).
         server_continues = self.config.background or self.config.agent is not None
         if status in _PENDING or (status == "requires_continuation" and server_continues):
-            poll = Poll(interaction.id, self.config.poll.delay(self._polls))
-            self._polls += 1
-            return poll
+            return self._poll(interaction)
         self._polls = 0
+        self._waited = 0.0
         self._settle(interaction)
         try:
             return self._decide(interaction)
         except RunError as error:
             return Fail(error)
+
+    def _poll(self, interaction: Interaction) -> Poll | Fail:
+        policy = self.config.poll
+        delay = policy.delay(self._polls)
+        if policy.deadline is not None and self._waited + delay > policy.deadline:
+            error = DeadlineExceeded(
+                f"Interaction {interaction.id} was still {interaction.status} after "
+                f"{self._waited:g} s of polling (deadline {policy.deadline:g} s); it was "
+                "cancelled. Raise PollPolicy.deadline, or re-attach with a handle.",
+                interaction_id=interaction.id,
+                partial=self._result(interaction.status),
+            )
+            self._polls, self._waited = 0, 0.0
+            return Fail(error, cancel=interaction.id)
+        self._polls += 1
+        self._waited += delay
+        return Poll(interaction.id, delay)
 
     def tools_finished(self, results: Sequence[FunctionResultStep]) -> Action:
         """Feed the results of a `RunTools` action; get the next request to send."""

@@ -72,7 +72,11 @@ class FunctionTool(Generic[P, R]):
     description: str
     """What the tool does, for the model (the docstring without its sections)."""
     timeout: float | None
-    """Seconds a call may take before it ends with an error result (None: no limit)."""
+    """Seconds a call may take before it ends with an error result (None: no limit).
+
+    An async tool is cancelled; a sync tool's worker thread cannot be stopped, so it is left to
+    finish in the background and its outcome is dropped.
+    """
     needs_approval: NeedsApproval
     """Whether a call waits for a person's approval first."""
 
@@ -91,31 +95,11 @@ class FunctionTool(Generic[P, R]):
         Raises:
             UsageError: The function cannot be a tool (see `tool()`).
         """
-        raw: Any = function  # the callable as written, of any kind
-        self._binding: _Binding = "none"
-        if isinstance(raw, staticmethod):
-            raw = typing.cast("staticmethod[..., Any]", raw).__func__
-            self._binding = "static"
-        elif isinstance(raw, classmethod):
-            raw = typing.cast("classmethod[Any, ..., Any]", raw).__func__
-            self._binding = "classmethod"
-        if not callable(raw):
-            raise UsageError(f"tool() takes a function, not {raw!r}.")
+        raw, self._binding = _unwrap_descriptor(function)
         self._function: Callable[..., Any] = raw
         self._bound_to: object = _UNBOUND
         source = unwrap(raw)
-        label = getattr(source, "__qualname__", repr(raw))
-        if inspect.isgeneratorfunction(source) or inspect.isasyncgenfunction(source):
-            raise UsageError(
-                f"{label} is a generator function, which cannot be a tool: a tool returns its "
-                "whole result at once. Collect the items into a list and return that."
-            )
-        self.name = _default_name(raw) if name is None else name
-        if not _NAME.fullmatch(self.name):
-            raise UsageError(
-                f"{self.name!r} (from {label}) is not a valid tool name: use 1 to 64 ASCII "
-                "letters, digits, '_' or '-'. Give the tool a name with @tool(name=...)."
-            )
+        self.name = _checked_name(raw, source, name)
         if timeout is not None and not timeout > 0:
             raise UsageError(f"Tool {self.name!r}: timeout must be a positive number of seconds.")
         docstring = _docstring(raw, source)
@@ -230,7 +214,9 @@ class FunctionTool(Generic[P, R]):
         except Exception as exc:
             if raise_errors:
                 raise
-            logger.warning("Tool %r raised; the model is told.", self.name, exc_info=exc)
+            # INFO, not WARNING: a tool error is data the model acts on, and Python's last-resort
+            # handler would print every one of them to stderr.
+            logger.info("Tool %r raised; the model is told.", self.name, exc_info=exc)
             return _error(call, _describe(exc))
         if scope.cancelled_caught:
             return _error(
@@ -373,6 +359,34 @@ def _caller_namespace() -> Mapping[str, Any] | None:
     frame = inspect.currentframe()
     caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
     return caller.f_locals if caller is not None else None
+
+
+def _unwrap_descriptor(function: object) -> tuple[Callable[..., Any], _Binding]:
+    """The function inside a staticmethod or classmethod object, and how it binds."""
+    if isinstance(function, staticmethod):
+        return typing.cast("staticmethod[..., Any]", function).__func__, "static"
+    if isinstance(function, classmethod):
+        return typing.cast("classmethod[Any, ..., Any]", function).__func__, "classmethod"
+    if not callable(function):
+        raise UsageError(f"tool() takes a function, not {function!r}.")
+    return function, "none"
+
+
+def _checked_name(function: object, source: Callable[..., Any], name: str | None) -> str:
+    """The tool's name, once sure the function can be a tool under it."""
+    label = getattr(source, "__qualname__", repr(function))
+    if inspect.isgeneratorfunction(source) or inspect.isasyncgenfunction(source):
+        raise UsageError(
+            f"{label} is a generator function, which cannot be a tool: a tool returns its "
+            "whole result at once. Collect the items into a list and return that."
+        )
+    name = _default_name(function) if name is None else name
+    if not _NAME.fullmatch(name):
+        raise UsageError(
+            f"{name!r} (from {label}) is not a valid tool name: use 1 to 64 ASCII letters, "
+            "digits, '_' or '-'. Give the tool a name with @tool(name=...)."
+        )
+    return name
 
 
 def _default_name(function: object) -> str:

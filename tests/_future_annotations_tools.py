@@ -34,6 +34,15 @@ def schedule(
     return {"when": when, "tree": tree, "owner": owner, "mode": mode, "prefix": ctx.deps.prefix}
 
 
+class Planner:
+    """Its method's hint names `Tree`, defined below: the schema is built on first use."""
+
+    @tool
+    def grow(self, tree: Tree) -> int:
+        """Count the labels."""
+        return 1 + sum(self.grow(child) for child in tree.children)
+
+
 class Tree(BaseModel):
     """A tree of labels, defined after the tool that uses it (a forward reference)."""
 

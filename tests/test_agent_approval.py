@@ -300,13 +300,6 @@ async def test_a_streamed_run_pauses_for_approval(driver: str) -> None:
     assert "tool_result" not in kinds(events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: ToolCallEvent says a call 'is about to run (or wait for approval)', but a run "
-        "that pauses for approval yields no ToolCallEvent for its calls."
-    ),
-)
 @pytest.mark.parametrize("driver", DRIVERS)
 async def test_a_streamed_pause_announces_the_calls_waiting_for_approval(driver: str) -> None:
     emulator = Emulator(bank_script())

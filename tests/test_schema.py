@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import inspect
 import json
 import pathlib
 import sys
@@ -20,7 +21,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from agentkit._context import RunContext
 from agentkit._exceptions import UsageError
-from agentkit._schema import clean_json_schema
+from agentkit._schema import UnresolvedHintsError, clean_json_schema, resolve_hints
 from agentkit._tool import tool
 
 
@@ -738,3 +739,60 @@ def test_local_classes_in_string_annotations_are_found_where_the_tool_is_made() 
     def f(item: Local) -> None: ...
 
     assert f.parameters["properties"]["item"]["properties"] == {"value": {"type": "integer"}}
+
+
+def test_a_method_whose_hints_resolve_later_has_no_self() -> None:
+    from _future_annotations_tools import Planner, Tree
+
+    grow = Planner().grow
+    assert list(grow.parameters["properties"]) == ["tree"]
+    assert grow(Tree(label="a", children=[Tree(label="b")])) == 2
+
+
+def test_a_signature_without_annotations_dict() -> None:
+    def f(*args: Any, **kwargs: Any) -> None: ...
+
+    f.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=int)]
+    )
+    f.__annotations__ = {}
+    assert tool(f).parameters["properties"] == {"x": {"type": "integer"}}
+
+
+def test_resolve_hints_without_a_namespace() -> None:
+    def f(x: Missing) -> None:  # type: ignore[name-defined]  # noqa: F821
+        ...
+
+    with pytest.raises(UnresolvedHintsError, match="name 'Missing' is not defined"):
+        resolve_hints(f, tool_name="f")
+
+
+def test_an_annotation_that_fails_to_evaluate() -> None:
+    def f(x: list[int](3)) -> None:  # type: ignore[valid-type]
+        ...
+
+    with pytest.raises(UsageError, match=r"Tool 'f': cannot evaluate the type hints .*TypeError"):
+        tool(f)
+
+
+def test_a_callable_without_signature_is_refused() -> None:
+    with pytest.raises(UsageError, match=r"Tool 'int': cannot read the signature"):
+        tool(int)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "Do it.\n\nArgs:\n    a\n",  # Google parser: "Expected a colon"
+        "Do it.\n\n:param:\n",  # reST parser: no argument name
+        "Do it.\n\n@param a\n",  # Epydoc parser
+        "Do it.\n\n:param a:\n",  # a parameter without description
+    ],
+)
+def test_docstrings_a_parser_rejects_still_give_a_description(doc: str) -> None:
+    def f(a: int) -> None: ...
+
+    f.__doc__ = doc
+    made = tool(f)
+    assert made.description.startswith("Do it.")
+    assert made.parameters["properties"]["a"] == {"type": "integer"}

@@ -637,3 +637,21 @@ async def test_a_tool_from_a_future_annotations_module_converts_its_arguments() 
         )["prefix"]
         == "q"
     )
+
+
+async def test_an_unexpected_field_in_a_nested_dataclass_is_named() -> None:
+    step = await forecast.invoke(
+        call(forecast, place={"city": "Oslo"}, days=[], window={"start": "2024-01-01", "x": 1})
+    )
+    assert "- window.x: unexpected field\n" in text_of(step)
+
+
+async def test_arguments_that_are_not_an_object() -> None:
+    step = await forecast.invoke(
+        FunctionCallStep.model_construct(id="c", name="forecast", arguments=[1])
+    )
+    assert text_of(step) == (
+        "Invalid arguments for tool 'forecast', so it did not run:\n"
+        "- arguments: Input should be a valid dictionary or instance of Arguments; received [1]\n"
+        "Call the tool again with corrected arguments."
+    )
