@@ -183,7 +183,9 @@ def guess_mime_type(path: str | os.PathLike[str]) -> str | None:
     """The MIME type of a file name or URL path, from its extension (None if unknown)."""
     name = os.fspath(path)
     known = _EXTENSIONS.get(os.path.splitext(name)[1].lower())
-    return known or mimetypes.guess_type(name, strict=False)[0]
+    guessed = known or mimetypes.guess_type(name, strict=False)[0]
+    # "Some bytes" says nothing: let the file's magic bytes decide instead.
+    return None if guessed == "application/octet-stream" else guessed
 
 
 def image(

@@ -121,6 +121,12 @@ class _Run:
         self.pending_id = interaction.id if background and isinstance(action, Poll) else None
         return action
 
+    def streaming(self, accumulator: StreamAccumulator) -> None:
+        # A background interaction runs server-side from its first event on: an interrupted
+        # stream must cancel it, not only one interrupted while polling.
+        if self.machine.config.background and accumulator.status in ("in_progress", "queued"):
+            self.pending_id = accumulator.interaction_id
+
     def interrupted(self) -> None:
         partial_result = self.machine.interrupted(self.finished)
         if self.setup.on_interrupt:
@@ -177,6 +183,7 @@ async def _step(
             async with await client.interactions.create(**action.body, stream=True) as stream:
                 async for event in stream:
                     accumulator.apply(event)
+                    run.streaming(accumulator)
                     for run_event in _translate(event, accumulator):
                         yield run_event
             interaction = accumulator.result()
@@ -266,6 +273,7 @@ def _step_sync(
             with client.interactions.create(**action.body, stream=True) as stream:
                 for event in stream:
                     accumulator.apply(event)
+                    run.streaming(accumulator)
                     yield from _translate(event, accumulator)
             interaction = accumulator.result()
         else:

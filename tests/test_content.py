@@ -298,3 +298,10 @@ def test_result_content() -> None:
     assert result_content(["a", "b"]) == [TextContent(text='["a","b"]')]
     assert result_content([]) == [TextContent(text="[]")]
     assert result_content({}) == [TextContent(text="{}")]
+
+
+def test_a_bin_file_is_typed_by_its_magic_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "clip.bin"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 32)
+    block = video(path)
+    assert block.mime_type == "video/mp4"
