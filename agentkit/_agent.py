@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Generic
 
@@ -94,11 +94,14 @@ class Agent(Generic[DepsT, OutputT]):
             max_repeated_calls: How often the identical call may repeat before the run stops.
             raise_tool_errors: Let exceptions raised inside tools propagate instead of
                 reporting them to the model as error results.
-            request_fields: Other create fields to send with every request (safety_settings,
-                service_tier, labels...).
+            request_fields: Other create fields to send with every request as given
+                (safety_settings, service_tier, labels, or a field newer than agentkit);
+                not those the agent sets itself or has a parameter for.
+            hooks: Callbacks around requests and tool calls, and on cancellation.
             client: An `AsyncClient` or `Client`; by default one is made from the environment.
         """
         _check_target(model, agent, generation_config, agent_config)
+        _check_request_fields(request_fields or {}, agent=agent)
         if output_type is not None and response_format is not None:
             raise UsageError("Give output_type or response_format, not both.")
         self.model = model
@@ -132,7 +135,8 @@ class Agent(Generic[DepsT, OutputT]):
             local_tools=self.toolset.names,
             request_fields={
                 **{key: value for key, value in fields.items() if value is not None},
-                **(request_fields or {}),
+                # Merged into the body as given: a field newer than the client still goes out.
+                **({"extra_body": dict(request_fields)} if request_fields else {}),
             },
             store=store,
             background=background,
@@ -170,20 +174,17 @@ class Agent(Generic[DepsT, OutputT]):
 
     async def aclose(self) -> None:
         """Close the clients this agent made itself (never one you passed in)."""
-        owned, self._owned = self._owned, []
-        for client in owned:
-            if isinstance(client, AsyncClient):
-                await client.aclose()
-                self._async_client = None
-            else:
-                client.close()
-                self._sync_client = None
+        self.close()
+        if self._async_client is not None and self._async_client in self._owned:
+            self._owned.remove(self._async_client)
+            await self._async_client.aclose()
+            self._async_client = None
 
     def close(self) -> None:
         """Close the sync client this agent made itself (use `aclose()` for both)."""
-        for client in [c for c in self._owned if isinstance(c, Client)]:
-            client.close()
-            self._owned.remove(client)
+        if self._sync_client is not None and self._sync_client in self._owned:
+            self._owned.remove(self._sync_client)
+            self._sync_client.close()
             self._sync_client = None
 
     async def __aenter__(self) -> Agent[DepsT, OutputT]:
@@ -200,9 +201,14 @@ class Agent(Generic[DepsT, OutputT]):
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def _machine(
-        self, previous: Previous | None, *, stream: bool = False, background: bool | None = None
-    ) -> tuple[RunMachine, str | None]:
+    def _begin(
+        self,
+        input: Any,
+        previous: Previous | None,
+        *,
+        stream: bool = False,
+        background: bool | None = None,
+    ) -> tuple[RunMachine, Action]:
         changes: dict[str, Any] = {"stream": stream}
         if background is not None:
             changes["background"] = background
@@ -210,10 +216,28 @@ class Agent(Generic[DepsT, OutputT]):
         state = previous.state if isinstance(previous, RunResult) else previous
         fresh = RunState(history=list(state.history)) if state is not None else None
         continue_from = state.interaction_id if state is not None and config.store else None
-        return RunMachine(config, fresh), continue_from
+        machine = RunMachine(config, fresh)
+        return machine, machine.start(input, continue_from=continue_from)
 
-    def _setup(self, on_interrupt: Any = None) -> RunSetup:
-        return RunSetup(self.toolset, self.hooks, self.raise_tool_errors, on_interrupt)
+    def _resumed(
+        self, state: Previous, approvals: Mapping[str, Any] | None
+    ) -> tuple[RunMachine, Action]:
+        saved = state.state if isinstance(state, RunResult) else state
+        if not saved.calls:
+            raise UsageError("This run is not paused for approval: there is nothing to resume.")
+        machine = RunMachine(self._config, saved)
+        return machine, machine.resume(_approvals(approvals or {}))
+
+    def _setup(self, handle: RunHandle[Any] | None = None) -> RunSetup:
+        if handle is None:
+            return RunSetup(self.toolset, self.hooks, self.raise_tool_errors)
+        return RunSetup(
+            self.toolset,
+            self.hooks,
+            self.raise_tool_errors,
+            on_interrupt=handle._interrupted,  # pyright: ignore[reportPrivateUsage]
+            detached=True,
+        )
 
     async def run(
         self,
@@ -225,6 +249,9 @@ class Agent(Generic[DepsT, OutputT]):
     ) -> RunResult[OutputT]:
         """Run the agent until the interaction reaches a terminal status.
 
+        Cancelling the caller cancels the running tools and a background interaction on the
+        server; `Hooks.on_cancel` receives the run so far, with the finished tool results.
+
         Args:
             input: Text, content blocks (see `image()`, `document()`...), or steps.
             previous: A result (or its state) to continue from, stateful or stateless alike.
@@ -233,41 +260,56 @@ class Agent(Generic[DepsT, OutputT]):
 
         Raises:
             MaxTurnsExceeded: The model was still calling tools after `max_turns` requests.
+            UsageLimitExceeded: A budget of `limits` ran out.
+            RepeatedCallError: The model repeated an identical call past `max_repeated_calls`.
             InteractionFailed: The interaction ended with status `failed`.
+            UnexpectedStatusError: A status agentkit cannot act on, or a continuation that
+                made no progress.
+            DeadlineExceeded: A background interaction outlived `PollPolicy.deadline`.
+            OutputValidationError: The answer does not fit `output_type`.
             APIError: The API could not be reached or refused the request.
         """
-        machine, continue_from = self._machine(previous, background=background)
-        action = machine.start(input, continue_from=continue_from)
+        machine, action = self._begin(input, previous, background=background)
         return await self._finish(machine, action, deps)
 
     def stream(
         self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
-    ) -> AsyncIterator[RunEvent]:
+    ) -> AsyncGenerator[RunEvent, None]:
         """Run the agent, yielding text deltas, tool calls, tool results and status changes.
 
-        The last event is a `RunCompleteEvent` holding the `RunResult`.
+        The last event is a `RunCompleteEvent` holding the `RunResult`. Raises as `run()`.
+        To stop early, break out inside `contextlib.aclosing(agent.stream(...))`, so the
+        open stream closes at once.
         """
-        machine, continue_from = self._machine(previous, stream=True)
-        action = machine.start(input, continue_from=continue_from)
+        machine, action = self._begin(input, previous, stream=True)
         return drive(self._setup(), self.async_client, machine, action, deps)
 
     async def resume(
-        self, state: Previous, approvals: Mapping[str, Any], *, deps: DepsT | None = None
+        self,
+        state: Previous,
+        approvals: Mapping[str, Any] | None = None,
+        *,
+        deps: DepsT | None = None,
     ) -> RunResult[OutputT]:
-        """Continue a run that paused for approval (`status == "requires_action"`).
+        """Continue a run paused for approval, or cancelled while its tools ran.
+
+        Tools that finished before a cancellation are not run again.
 
         Args:
             state: The paused result, or its `state` (e.g. loaded with `RunState.from_json`).
-            approvals: For each pending call id: True to run it, False to refuse it, or any
-                other value to send as the tool's result instead of running it.
+            approvals: For each call waiting for approval: True to run it, False to refuse
+                it, or any other value to send as the tool's result instead of running it.
+
+        Raises:
+            UsageError: The run is not paused, or a call waiting for approval has no decision.
         """
-        machine = self._paused_machine(state)
-        return await self._finish(machine, machine.resume(_approvals(approvals)), deps)
+        machine, action = self._resumed(state, approvals)
+        return await self._finish(machine, action, deps)
 
     async def _finish(
-        self, machine: RunMachine, action: Action, deps: Any, on_interrupt: Any = None
+        self, machine: RunMachine, action: Action, deps: Any, handle: RunHandle[Any] | None = None
     ) -> RunResult[OutputT]:
-        events = drive(self._setup(on_interrupt), self.async_client, machine, action, deps)
+        events = drive(self._setup(handle), self.async_client, machine, action, deps)
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, RunCompleteEvent):
@@ -284,33 +326,29 @@ class Agent(Generic[DepsT, OutputT]):
     ) -> RunResult[OutputT]:
         """Run the agent to the end from synchronous code (also inside a running event loop).
 
-        Takes the same arguments as `run()`.
+        Takes the same arguments, and raises the same errors, as `run()`; Ctrl-C cancels
+        as anyio cancellation does there.
         """
-        machine, continue_from = self._machine(previous, background=background)
-        action = machine.start(input, continue_from=continue_from)
+        machine, action = self._begin(input, previous, background=background)
         return _last(drive_sync(self._setup(), self.sync_client, machine, action, deps))
 
     def stream_sync(
         self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
-    ) -> Iterator[RunEvent]:
-        """Synchronous `stream()`: an iterator of run events."""
-        machine, continue_from = self._machine(previous, stream=True)
-        action = machine.start(input, continue_from=continue_from)
+    ) -> Generator[RunEvent, None, None]:
+        """Synchronous `stream()`: a generator of run events (`close()` it to stop early)."""
+        machine, action = self._begin(input, previous, stream=True)
         return drive_sync(self._setup(), self.sync_client, machine, action, deps)
 
     def resume_sync(
-        self, state: Previous, approvals: Mapping[str, Any], *, deps: DepsT | None = None
+        self,
+        state: Previous,
+        approvals: Mapping[str, Any] | None = None,
+        *,
+        deps: DepsT | None = None,
     ) -> RunResult[OutputT]:
         """Synchronous `resume()`."""
-        machine = self._paused_machine(state)
-        action = machine.resume(_approvals(approvals))
+        machine, action = self._resumed(state, approvals)
         return _last(drive_sync(self._setup(), self.sync_client, machine, action, deps))
-
-    def _paused_machine(self, state: Previous) -> RunMachine:
-        saved = state.state if isinstance(state, RunResult) else state
-        if not saved.calls:
-            raise UsageError("This run is not paused for approval: there is nothing to resume.")
-        return RunMachine(self._config, saved)
 
     # -- background handles -------------------------------------------------------------------
 
@@ -321,8 +359,7 @@ class Agent(Generic[DepsT, OutputT]):
 
         The handle's `interaction_id` lets another process re-attach with `attach()`.
         """
-        machine, continue_from = self._machine(previous, background=True)
-        action = machine.start(input, continue_from=continue_from)
+        machine, action = self._begin(input, previous, background=True)
         if isinstance(action, Send):
             body = action.body
             if self.hooks.before_request:
@@ -351,6 +388,13 @@ class Agent(Generic[DepsT, OutputT]):
 
         async def run_agent(request: str, ctx: RunContext[Any]) -> Any:
             result = await self.run(request, deps=ctx.deps)
+            if result.pending_calls:
+                names = ", ".join(call.name for call in result.pending_calls)
+                raise RunError(
+                    f"The {name} agent needs a person to approve {names}, which it cannot "
+                    "ask for as a tool of another agent.",
+                    partial=result,
+                )
             return result.output if result.output is not None else result.output_text
 
         run_agent.__doc__ = f"{description}\n\nArgs:\n    request: What to ask the {name} agent."
@@ -369,7 +413,11 @@ class RunHandle(Generic[OutputT]):
         self._deps = deps
         self._lock = anyio.Lock()
         self.partial: RunResult[Any] | None = None
-        """Set when waiting was cancelled: the run so far, with the finished tool results."""
+        """Set when a wait was cancelled: the run so far, with the finished tool results.
+
+        Such a cancellation leaves the interaction running on the server (`cancel()` stops
+        it); awaiting the handle again goes on without running finished tools again.
+        """
 
     @property
     def interaction_id(self) -> str:
@@ -389,7 +437,7 @@ class RunHandle(Generic[OutputT]):
                 raise self._action.error
             try:
                 result = await self._agent._finish(  # pyright: ignore[reportPrivateUsage]
-                    self._machine, self._action, self._deps, self._interrupted
+                    self._machine, self._action, self._deps, self
                 )
             except RunError as error:
                 self._action = Fail(error)
@@ -399,6 +447,17 @@ class RunHandle(Generic[OutputT]):
 
     def _interrupted(self, partial: RunResult[Any]) -> None:
         self.partial = partial
+        # Awaiting again goes on from here: tools that finished do not run again.
+        state = partial.state
+        machine = RunMachine(self._machine.config, state)
+        if self._machine.polling and state.interaction_id is not None:
+            self._action = Poll(state.interaction_id, 0.0)
+        elif state.calls:
+            # The calls were running, so approved: only the unfinished ones run again.
+            self._action = machine.resume({call["id"]: True for call in state.calls})
+        else:  # cancelled mid-request: what the server got is unknown, start over
+            return
+        self._machine = machine
 
     def __await__(self) -> Generator[Any, None, RunResult[OutputT]]:
         return self.result().__await__()
@@ -428,6 +487,37 @@ def _check_target(
         )
     if model is not None and agent_config is not None:
         raise UsageError("agent_config is only allowed with agent=, not with a model.")
+
+
+# Fields the loop sets on every request, and fields with an `Agent` parameter of their own.
+_LOOP_FIELDS = frozenset(
+    {
+        "model",
+        "agent",
+        "input",
+        "tools",
+        "previous_interaction_id",
+        "continuation_token",
+        "store",
+        "background",
+        "stream",
+        "extra_body",
+    }
+)
+_AGENT_PARAMETERS = frozenset(
+    {"system_instruction", "generation_config", "response_format", "environment", "agent_config"}
+)
+
+
+def _check_request_fields(fields: Mapping[str, Any], *, agent: str | None) -> None:
+    for key in fields:
+        if key in _LOOP_FIELDS:
+            raise UsageError(f"request_fields cannot set {key!r}: the agent's loop sets it.")
+        if key in _AGENT_PARAMETERS:
+            raise UsageError(f"Pass {key}= to Agent instead of putting it in request_fields.")
+    if agent is not None and "cached_content" in fields:
+        # PROTOCOL §3: the API refuses cached_content in agent mode.
+        raise UsageError("cached_content is only allowed with a model, not with agent=.")
 
 
 def _approvals(approvals: Mapping[str, Any]) -> dict[str, Approval]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ from agentkit._events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agentkit._exceptions import AgentkitError
+from agentkit._exceptions import AgentkitError, UsageError
 from agentkit._tool import FunctionTool, tool
 from agentkit.types import Content
 
@@ -122,11 +123,22 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     emulator.add_argument(
-        "--port", "-p", type=int, default=8080, help="port (%(default)s; 0 picks a free one)"
+        "--port", "-p", type=_port, default=8080, help="port (%(default)s; 0 picks a free one)"
     )
     emulator.add_argument("--host", default="127.0.0.1", help="address (%(default)s)")
     emulator.set_defaults(command=_emulator_command)
     return parser
+
+
+def _port(text: str) -> int:
+    """A TCP port number, checked here so a typo is a usage error rather than a traceback."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -134,10 +146,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run_command(args: argparse.Namespace) -> int:
     tools = [load_tool(spec) for spec in args.tools]
-    client = _client(offline=args.offline)
-    agent: Agent[Any, Any] = Agent(
-        args.model, tools=tools, system_instruction=args.system, client=client
-    )
+    client, backend = _client(offline=args.offline)
+    try:
+        agent: Agent[Any, Any] = Agent(
+            args.model, tools=tools, system_instruction=args.system, client=client
+        )
+    except UsageError as exc:  # e.g. two tools with the same name
+        client.close()
+        raise CLIError(_one_line(str(exc))) from None
+    _say(sys.stderr, backend)
     printer = _RunPrinter(sys.stdout, sys.stderr)
     try:
         for event in agent.stream_sync(args.prompt):
@@ -194,19 +211,19 @@ class _RunPrinter:
             self._mid_line = False
 
 
-def _client(*, offline: bool) -> Client:
-    """A sync client: the emulator's when offline, else the Gemini API's."""
+def _client(*, offline: bool) -> tuple[Client, str]:
+    """A sync client, the emulator's when offline, else the Gemini API's; and a line naming it."""
     if offline:
         from agentkit.testing import Emulator
 
-        _say(sys.stderr, "Backend: built-in emulator (offline)")
-        return Emulator().client()
-    if not any(os.environ.get(name) for name in _KEY_VARIABLES):
+        return Emulator().client(), "Backend: built-in emulator (offline)"
+    variable = next((name for name in _KEY_VARIABLES if os.environ.get(name)), None)
+    if variable is None:
         raise CLIError(
             "no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), "
             "or pass --offline to use the built-in emulator"
         )
-    return Client()
+    return Client(), f"Backend: Gemini API ({variable} is set)"
 
 
 def load_tool(spec: str) -> FunctionTool[..., Any]:
@@ -222,16 +239,23 @@ def load_tool(spec: str) -> FunctionTool[..., Any]:
         raise CLIError(f"--tool {spec!r}: expected MODULE:FUNCTION, e.g. weather:get_weather")
     found: object = _import(spec, module_name)
     for part in attribute.split("."):
+        owner = found
         try:
-            found = getattr(found, part)
+            found = getattr(owner, part)
         except AttributeError:
             raise CLIError(
                 f"--tool {spec!r}: module {module_name!r} has no function {attribute!r}"
             ) from None
+        if inspect.isclass(owner) and inspect.isfunction(inspect.getattr_static(owner, part, None)):
+            # Through its class, a method is a function whose `self` the model would fill in.
+            raise CLIError(
+                f"--tool {spec!r}: {attribute!r} is a method; use a module-level function, "
+                "a @staticmethod or a @classmethod"
+            )
     if isinstance(found, FunctionTool):
         return cast("FunctionTool[..., Any]", found)
-    if not callable(found):
-        kind = type(found).__name__
+    if inspect.isclass(found) or not callable(found):
+        kind = "class" if inspect.isclass(found) else type(found).__name__
         raise CLIError(f"--tool {spec!r}: {attribute!r} is not a function (type: {kind})")
     try:
         return tool(found)
@@ -246,7 +270,7 @@ def _import(spec: str, module_name: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
             raise CLIError(f"--tool {spec!r}: no module named {module_name!r}") from None
         raise CLIError(f"--tool {spec!r}: importing {module_name!r} failed: {exc}") from None
     except Exception as exc:  # the user's module is broken: say how, in one line

@@ -1,17 +1,20 @@
 """`Client` and `AsyncClient`: thin httpx shells over the pure code of `_http` and `_retry`.
 
 Each shell only sends: the request comes from `RequestBuilder`, the reply becomes an
-`Interaction` or an exception in `_http`, and `RetryPolicy` picks the waits. The two
-classes differ in `await` alone. The endpoints live in `_client_interactions`, the event
-streams in `_client_stream`.
+`Interaction` or an exception in `_http`, and `RetryPolicy` picks the waits. `_BaseClient`
+holds the constructor and all that does not send, generic in the httpx client, transport and
+sleep types; the two classes add their send, sleep and close lines, which differ in `await`
+alone. The endpoints live in `_client_interactions`, the event streams in `_client_stream`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from functools import cached_property
+from typing import Any, Final, Generic, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -45,27 +48,53 @@ _LIMITS: Final = httpx.Limits(max_connections=1000, max_keepalive_connections=10
 
 Timeout = float | httpx.Timeout | None
 
+HttpT = TypeVar("HttpT", bound="httpx.Client | httpx.AsyncClient")
+TransportT = TypeVar("TransportT", bound="httpx.BaseTransport | httpx.AsyncBaseTransport")
+SleepT = TypeVar("SleepT", bound="Callable[[float], None] | Callable[[float], Awaitable[None]]")
+TwinT = TypeVar("TwinT", bound="_BaseClient[Any, Any, Any]")
 
-class _BaseClient:
-    """What both clients share: configuration, request building and retry decisions."""
 
-    _builder: RequestBuilder
-    _retry: RetryPolicy
-    _timeout_kwargs: dict[str, Any]
-    _owns_http: bool
+class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
+    """What both clients share: construction, request building and retry decisions.
+
+    A subclass supplies its flavour (the httpx client, transport and sleep types), opens its
+    httpx client in `_open_http`, and sends and closes in its own `await`-or-not lines.
+    """
 
     def __init__(
         self,
         *,
-        api_key: str | pydantic.SecretStr | None,
-        base_url: str,
-        api_version: str,
-        api_revision: str | None,
-        timeout: Timeout,
-        max_retries: int,
-        headers: Mapping[str, str] | None,
-        external_http: bool,
+        api_key: str | pydantic.SecretStr | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        api_revision: str | None = DEFAULT_API_REVISION,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 4,
+        transport: TransportT | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: SleepT | None = None,
+        http_client: HttpT | None = None,
     ) -> None:
+        """Configure the client.
+
+        Args:
+            api_key: The Gemini API key; defaults to `GEMINI_API_KEY`, then `GOOGLE_API_KEY`.
+            api_revision: The `Api-Revision` header; None leaves it out.
+            timeout: Seconds, or an `httpx.Timeout`; the default waits 10 s to connect and
+                600 s for the answer.
+            max_retries: Retries after the first attempt (0 sends each request once).
+            transport: An httpx transport, e.g. `agentkit.testing.Emulator()`.
+            headers: Extra headers sent with every request.
+            sleep: Waits before retries and when polling (awaited by `AsyncClient`); defaults
+                to `time.sleep`, or `anyio.sleep` for `AsyncClient`.
+            http_client: An `httpx.Client` (`httpx.AsyncClient` for `AsyncClient`) to use as
+                is; it is not closed by `close()` (`aclose()`).
+
+        Raises:
+            UsageError: No API key could be found, or conflicting arguments.
+        """
+        if http_client is not None and transport is not None:
+            raise UsageError("Pass transport= or http_client=, not both.")
         if not isinstance(max_retries, int) or max_retries < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise UsageError(f"max_retries must be an int >= 0, not {max_retries!r}.")
         self._base_url = base_url.rstrip("/")
@@ -88,8 +117,19 @@ class _BaseClient:
             "headers": headers,
         }
         # An external http_client keeps its own timeout unless one was passed explicitly.
-        explicit = external_http and timeout is not DEFAULT_TIMEOUT
-        self._timeout_kwargs = {"timeout": timeout} if explicit else {}
+        explicit = http_client is not None and timeout is not DEFAULT_TIMEOUT
+        self._timeout_kwargs: dict[str, Any] = {"timeout": timeout} if explicit else {}
+        self._sleep: SleepT = sleep or self._default_sleep()
+        self._custom_sleep = sleep is not None
+        self._owns_http = http_client is None
+        self._transport = transport
+        self._http: HttpT = http_client or self._open_http(transport, timeout)
+
+    @abstractmethod
+    def _default_sleep(self) -> SleepT: ...
+
+    @abstractmethod
+    def _open_http(self, transport: TransportT | None, timeout: Timeout) -> HttpT: ...
 
     def __repr__(self) -> str:
         return (
@@ -111,18 +151,39 @@ class _BaseClient:
         """Retries after the first attempt of each request."""
         return self._retry.max_retries
 
-    def _twin_transport(self, transport: object, kind: type[object]) -> Any:
+    def _twin(
+        self, cls: Callable[..., TwinT], transport_kind: type[object], sleep: object
+    ) -> TwinT:
+        """Build the other flavour with these settings; `sleep` replaces a custom one."""
         if not self._owns_http:
             raise UsageError(
                 f"This {type(self).__name__} was built with http_client=: build its "
                 "sync/async counterpart yourself, with its own http_client."
             )
-        if transport is not None and not isinstance(transport, kind):
+        transport = self._transport
+        if transport is not None and not isinstance(transport, transport_kind):
             raise UsageError(
-                f"The transport of this {type(self).__name__} is not an {kind.__qualname__}: "
-                "build its sync/async counterpart yourself."
+                f"The transport of this {type(self).__name__} is not an "
+                f"{transport_kind.__qualname__}: build its sync/async counterpart yourself."
             )
-        return transport
+        twin = cls(
+            api_key=self._builder.key,
+            transport=transport,
+            sleep=sleep if self._custom_sleep else None,
+            **self._settings,
+        )
+        twin._retry = self._retry
+        return twin
+
+    def _build(self, spec: RequestSpec) -> httpx.Request:
+        return self._http.build_request(
+            spec.method,
+            spec.url,
+            params=spec.params,
+            headers=spec.headers,
+            content=spec.content,
+            **self._timeout_kwargs,
+        )
 
     def _connection_error(self, exc: httpx.HTTPError, request: httpx.Request) -> APIError:
         return connection_error(exc, redact(request), secret=self._builder.secret)
@@ -156,58 +217,23 @@ def _log_response(request: httpx.Request, response: httpx.Response) -> None:
     logger.debug("%s %s -> %d", request.method, request.url, response.status_code)
 
 
-class Client(_BaseClient):
+class Client(_BaseClient[httpx.Client, httpx.BaseTransport, Callable[[float], None]]):
     """Synchronous client of the Interactions API (`httpx.Client` underneath).
 
-    Args:
-        api_key: The Gemini API key; defaults to `GEMINI_API_KEY`, then `GOOGLE_API_KEY`.
-        api_revision: The `Api-Revision` header; None leaves it out.
-        timeout: Seconds, or an `httpx.Timeout`; the default waits 10 s to connect and
-            600 s for the answer.
-        max_retries: Retries after the first attempt (0 sends each request once).
-        transport: An httpx transport, e.g. `agentkit.testing.Emulator()`.
-        headers: Extra headers sent with every request.
-        sleep: Called to wait before retries and when polling; defaults to `time.sleep`.
-        http_client: An `httpx.Client` to use as is; it is not closed by `close()`.
-
-    Raises:
-        UsageError: No API key could be found.
+    The arguments are described on `__init__`: keyword-only, with a sync `transport`, a
+    `sleep` that is called (`time.sleep` by default) and an `httpx.Client` as `http_client`.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | pydantic.SecretStr | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        api_version: str = DEFAULT_API_VERSION,
-        api_revision: str | None = DEFAULT_API_REVISION,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = 4,
-        transport: httpx.BaseTransport | None = None,
-        headers: Mapping[str, str] | None = None,
-        sleep: Callable[[float], None] | None = None,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        if http_client is not None and transport is not None:
-            raise UsageError("Pass transport= or http_client=, not both.")
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            api_version=api_version,
-            api_revision=api_revision,
-            timeout=timeout,
-            max_retries=max_retries,
-            headers=headers,
-            external_http=http_client is not None,
-        )
-        self._sleep = sleep or time.sleep  # noqa: TID251 - the one real sleep, injectable
-        self._custom_sleep = sleep is not None
-        self._owns_http = http_client is None
-        self._transport = transport
-        self._http = http_client or httpx.Client(
-            transport=transport, timeout=timeout, limits=_LIMITS
-        )
-        self.interactions = Interactions(self)
+    def _default_sleep(self) -> Callable[[float], None]:
+        return time.sleep  # noqa: TID251 - the one real sleep, injectable
+
+    def _open_http(self, transport: httpx.BaseTransport | None, timeout: Timeout) -> httpx.Client:
+        return httpx.Client(transport=transport, timeout=timeout, limits=_LIMITS)
+
+    @cached_property
+    def interactions(self) -> Interactions:
+        """The `/interactions` endpoints: create, get, cancel and delete."""
+        return Interactions(self)
 
     def async_twin(self) -> AsyncClient:
         """Build an `AsyncClient` with this client's settings (key, URL, retries, transport).
@@ -218,20 +244,12 @@ class Client(_BaseClient):
         Raises:
             UsageError: This client has an `http_client=` or a sync-only transport.
         """
-        transport = self._twin_transport(self._transport, httpx.AsyncBaseTransport)
         sync_sleep = self._sleep
 
         async def sleep(seconds: float) -> None:
             await anyio.to_thread.run_sync(sync_sleep, seconds)
 
-        twin = AsyncClient(
-            api_key=self._builder.key,
-            transport=transport,
-            sleep=sleep if self._custom_sleep else None,
-            **self._settings,
-        )
-        twin._retry = self._retry
-        return twin
+        return self._twin(AsyncClient, httpx.AsyncBaseTransport, sleep)
 
     def sleep(self, seconds: float) -> None:
         """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""
@@ -248,31 +266,19 @@ class Client(_BaseClient):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _build(self, spec: RequestSpec) -> httpx.Request:
-        return self._http.build_request(
-            spec.method,
-            spec.url,
-            params=spec.params,
-            headers=spec.headers,
-            content=spec.content,
-            **self._timeout_kwargs,
-        )
-
     def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         """Send once: return a 2xx response or raise the translated error."""
         try:
             response = self._http.send(request, stream=stream)
+            _log_response(request, response)
+            if response.is_success:
+                return response
+            try:
+                response.read()
+            finally:
+                response.close()
         except httpx.TransportError as exc:
             raise self._connection_error(exc, request) from exc
-        _log_response(request, response)
-        if response.is_success:
-            return response
-        try:
-            response.read()
-        except httpx.TransportError as exc:
-            raise self._connection_error(exc, request) from exc
-        finally:
-            response.close()
         raise self._status_error(response, request)
 
     def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
@@ -290,58 +296,28 @@ class Client(_BaseClient):
             retries += 1
 
 
-class AsyncClient(_BaseClient):
+class AsyncClient(
+    _BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport, Callable[[float], Awaitable[None]]]
+):
     """Asynchronous client of the Interactions API (`httpx.AsyncClient`; asyncio or trio).
 
-    Args:
-        api_key: The Gemini API key; defaults to `GEMINI_API_KEY`, then `GOOGLE_API_KEY`.
-        api_revision: The `Api-Revision` header; None leaves it out.
-        timeout: Seconds, or an `httpx.Timeout`; the default waits 10 s to connect and
-            600 s for the answer.
-        max_retries: Retries after the first attempt (0 sends each request once).
-        transport: An httpx transport, e.g. `agentkit.testing.Emulator()`.
-        headers: Extra headers sent with every request.
-        sleep: Awaited to wait before retries and when polling; defaults to `anyio.sleep`.
-        http_client: An `httpx.AsyncClient` to use as is; it is not closed by `aclose()`.
-
-    Raises:
-        UsageError: No API key could be found.
+    The arguments are described on `__init__`: keyword-only, with an async `transport`, a
+    `sleep` that is awaited (`anyio.sleep` by default) and an `httpx.AsyncClient` as
+    `http_client`.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | pydantic.SecretStr | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        api_version: str = DEFAULT_API_VERSION,
-        api_revision: str | None = DEFAULT_API_REVISION,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = 4,
-        transport: httpx.AsyncBaseTransport | None = None,
-        headers: Mapping[str, str] | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        if http_client is not None and transport is not None:
-            raise UsageError("Pass transport= or http_client=, not both.")
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            api_version=api_version,
-            api_revision=api_revision,
-            timeout=timeout,
-            max_retries=max_retries,
-            headers=headers,
-            external_http=http_client is not None,
-        )
-        self._sleep = sleep or anyio.sleep
-        self._custom_sleep = sleep is not None
-        self._owns_http = http_client is None
-        self._transport = transport
-        self._http = http_client or httpx.AsyncClient(
-            transport=transport, timeout=timeout, limits=_LIMITS
-        )
-        self.interactions = AsyncInteractions(self)
+    def _default_sleep(self) -> Callable[[float], Awaitable[None]]:
+        return anyio.sleep
+
+    def _open_http(
+        self, transport: httpx.AsyncBaseTransport | None, timeout: Timeout
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, timeout=timeout, limits=_LIMITS)
+
+    @cached_property
+    def interactions(self) -> AsyncInteractions:
+        """The `/interactions` endpoints: create, get, cancel and delete."""
+        return AsyncInteractions(self)
 
     def sync_twin(self) -> Client:
         """Build a `Client` with this client's settings (key, URL, retries, transport).
@@ -353,7 +329,6 @@ class AsyncClient(_BaseClient):
         Raises:
             UsageError: This client has an `http_client=` or an async-only transport.
         """
-        transport = self._twin_transport(self._transport, httpx.BaseTransport)
         async_sleep = self._sleep
 
         async def wait(seconds: float) -> None:
@@ -368,14 +343,7 @@ class AsyncClient(_BaseClient):
                     "in a worker thread (anyio.to_thread.run_sync); pass a Client instead."
                 ) from exc
 
-        twin = Client(
-            api_key=self._builder.key,
-            transport=transport,
-            sleep=sleep if self._custom_sleep else None,
-            **self._settings,
-        )
-        twin._retry = self._retry
-        return twin
+        return self._twin(Client, httpx.BaseTransport, sleep)
 
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""
@@ -392,31 +360,19 @@ class AsyncClient(_BaseClient):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _build(self, spec: RequestSpec) -> httpx.Request:
-        return self._http.build_request(
-            spec.method,
-            spec.url,
-            params=spec.params,
-            headers=spec.headers,
-            content=spec.content,
-            **self._timeout_kwargs,
-        )
-
     async def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         """Send once: return a 2xx response or raise the translated error."""
         try:
             response = await self._http.send(request, stream=stream)
+            _log_response(request, response)
+            if response.is_success:
+                return response
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             raise self._connection_error(exc, request) from exc
-        _log_response(request, response)
-        if response.is_success:
-            return response
-        try:
-            await response.aread()
-        except httpx.TransportError as exc:
-            raise self._connection_error(exc, request) from exc
-        finally:
-            await response.aclose()
         raise self._status_error(response, request)
 
     async def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:

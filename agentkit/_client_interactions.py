@@ -1,8 +1,9 @@
 """`client.interactions`: create, get, cancel and delete, typed with overloads.
 
-The overloads give `stream=True` its stream type and `stream=False` an `Interaction`; they
-are most of this module. The bodies only build a `RequestSpec` and hand it to the client.
-The sync and async classes are twins: keep them identical but for `await`.
+The overloads give `stream=True` its stream type and `stream=False` an `Interaction`. The
+bodies only build a `RequestSpec` and hand it to the client; the parameters of `create` are
+declared once, in `CreateParams`. The sync and async classes are twins: keep them identical
+but for `await`.
 """
 
 # The interactions classes are the client's own facade: they use its private members.
@@ -10,22 +11,19 @@ The sync and async classes are twins: keep them identical but for `await`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
+from typing_extensions import Unpack
+
+from agentkit._client_params import CreateParams, Input, JSONObject
 from agentkit._client_stream import AsyncEventStream, EventStream
 from agentkit._http import parse_interaction
-from agentkit.types import Interaction, WireModel
+from agentkit.types import Interaction
 
 if TYPE_CHECKING:
     from agentkit._client import AsyncClient, Client
 
-__all__ = ["AsyncInteractions", "Input", "Interactions", "JSONObject"]
-
-JSONObject = Mapping[str, Any]
-"""A free-form JSON object of the request (a config, a schema, a raw step)."""
-Input = str | WireModel | JSONObject | Sequence[WireModel | JSONObject]
-"""Text, one content block or step, or a list of content blocks or steps (PROTOCOL §3.1)."""
+__all__ = ["AsyncInteractions", "CreateParams", "Input", "Interactions", "JSONObject"]
 
 
 class Interactions:
@@ -38,146 +36,34 @@ class Interactions:
 
     @overload
     def create(
-        self,
-        *,
-        model: str | None = None,
-        agent: str | None = None,
-        input: Input | None = None,
-        system_instruction: str | None = None,
-        tools: Sequence[WireModel | JSONObject] | None = None,
-        generation_config: WireModel | JSONObject | None = None,
-        response_format: WireModel | JSONObject | Sequence[WireModel | JSONObject] | None = None,
-        previous_interaction_id: str | None = None,
-        store: bool | None = None,
-        background: bool | None = None,
-        stream: Literal[False] = False,
-        continuation_token: str | None = None,
-        agent_config: WireModel | JSONObject | None = None,
-        environment: str | WireModel | JSONObject | None = None,
-        safety_settings: Sequence[WireModel | JSONObject] | None = None,
-        service_tier: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        webhook_config: WireModel | JSONObject | None = None,
-        response_modalities: Sequence[str] | None = None,
-        response_mime_type: str | None = None,
-        extra_body: JSONObject | None = None,
+        self, *, stream: Literal[False] = False, **params: Unpack[CreateParams]
     ) -> Interaction: ...
 
     @overload
-    def create(
-        self,
-        *,
-        model: str | None = None,
-        agent: str | None = None,
-        input: Input | None = None,
-        system_instruction: str | None = None,
-        tools: Sequence[WireModel | JSONObject] | None = None,
-        generation_config: WireModel | JSONObject | None = None,
-        response_format: WireModel | JSONObject | Sequence[WireModel | JSONObject] | None = None,
-        previous_interaction_id: str | None = None,
-        store: bool | None = None,
-        background: bool | None = None,
-        stream: Literal[True],
-        continuation_token: str | None = None,
-        agent_config: WireModel | JSONObject | None = None,
-        environment: str | WireModel | JSONObject | None = None,
-        safety_settings: Sequence[WireModel | JSONObject] | None = None,
-        service_tier: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        webhook_config: WireModel | JSONObject | None = None,
-        response_modalities: Sequence[str] | None = None,
-        response_mime_type: str | None = None,
-        extra_body: JSONObject | None = None,
-    ) -> EventStream: ...
+    def create(self, *, stream: Literal[True], **params: Unpack[CreateParams]) -> EventStream: ...
 
     @overload
     def create(
-        self,
-        *,
-        model: str | None = None,
-        agent: str | None = None,
-        input: Input | None = None,
-        system_instruction: str | None = None,
-        tools: Sequence[WireModel | JSONObject] | None = None,
-        generation_config: WireModel | JSONObject | None = None,
-        response_format: WireModel | JSONObject | Sequence[WireModel | JSONObject] | None = None,
-        previous_interaction_id: str | None = None,
-        store: bool | None = None,
-        background: bool | None = None,
-        stream: bool,
-        continuation_token: str | None = None,
-        agent_config: WireModel | JSONObject | None = None,
-        environment: str | WireModel | JSONObject | None = None,
-        safety_settings: Sequence[WireModel | JSONObject] | None = None,
-        service_tier: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        webhook_config: WireModel | JSONObject | None = None,
-        response_modalities: Sequence[str] | None = None,
-        response_mime_type: str | None = None,
-        extra_body: JSONObject | None = None,
+        self, *, stream: bool, **params: Unpack[CreateParams]
     ) -> Interaction | EventStream: ...
 
     def create(
-        self,
-        *,
-        model: str | None = None,
-        agent: str | None = None,
-        input: Input | None = None,
-        system_instruction: str | None = None,
-        tools: Sequence[WireModel | JSONObject] | None = None,
-        generation_config: WireModel | JSONObject | None = None,
-        response_format: WireModel | JSONObject | Sequence[WireModel | JSONObject] | None = None,
-        previous_interaction_id: str | None = None,
-        store: bool | None = None,
-        background: bool | None = None,
-        stream: bool = False,
-        continuation_token: str | None = None,
-        agent_config: WireModel | JSONObject | None = None,
-        environment: str | WireModel | JSONObject | None = None,
-        safety_settings: Sequence[WireModel | JSONObject] | None = None,
-        service_tier: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        webhook_config: WireModel | JSONObject | None = None,
-        response_modalities: Sequence[str] | None = None,
-        response_mime_type: str | None = None,
-        extra_body: JSONObject | None = None,
+        self, *, stream: bool = False, **params: Unpack[CreateParams]
     ) -> Interaction | EventStream:
         """Create an interaction: run a model or an agent on `input`.
 
-        Values may be wire models or plain dicts; arguments left None are not sent.
-        With `stream=True`, returns an event stream that resumes by itself when the
-        connection drops after events arrived.
-
-        Args:
-            extra_body: Extra top-level fields, merged into the body last.
+        Takes the fields of `CreateParams` as keywords (`model` or `agent`, `input`, `tools`,
+        `generation_config`, ...: each one is documented there); values may be wire models or
+        plain dicts, and None is not sent. With `stream=True`, returns an event stream that
+        resumes by itself when the connection drops after events arrived.
 
         Raises:
-            UsageError: `model` and `agent` both or neither, or the other mode's config.
+            UsageError: `model` and `agent` both or neither, the other mode's config, or an
+                unknown parameter.
             APIStatusError: The API answered with an error status (after retries).
             APIConnectionError: No answer (after retries).
         """
-        fields = {
-            "model": model,
-            "agent": agent,
-            "input": input,
-            "system_instruction": system_instruction,
-            "tools": tools,
-            "generation_config": generation_config,
-            "response_format": response_format,
-            "previous_interaction_id": previous_interaction_id,
-            "store": store,
-            "background": background,
-            "continuation_token": continuation_token,
-            "agent_config": agent_config,
-            "environment": environment,
-            "safety_settings": safety_settings,
-            "service_tier": service_tier,
-            "labels": labels,
-            "webhook_config": webhook_config,
-            "response_modalities": response_modalities,
-            "response_mime_type": response_mime_type,
-        }
-        spec = self._client._builder.create(fields, stream=stream, extra_body=extra_body)
+        spec = self._client._builder.create(params, stream=stream)
         if stream:
             return EventStream.open(self._client, spec, interaction_id=None)
         request, response = self._client._send(spec)
@@ -254,146 +140,36 @@ class AsyncInteractions:
 
     @overload
     async def create(
-        self,
-        *,
-        model: str | None = None,
-        agent: str | None = None,
-        input: Input | None = None,
-        system_instruction: str | None = None,
-        tools: Sequence[WireModel | JSONObject] | None = None,
-        generation_config: WireModel | JSONObject | None = None,
-        response_format: WireModel | JSONObject | Sequence[WireModel | JSONObject] | None = None,
-        previous_interaction_id: str | None = None,
-        store: bool | None = None,
-        background: bool | None = None,
-        stream: Literal[False] = False,
-        continuation_token: str | None = None,
-        agent_config: WireModel | JSONObject | None = None,
-        environment: str | WireModel | JSONObject | None = None,
-        safety_settings: Sequence[WireModel | JSONObject] | None = None,
-        service_tier: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        webhook_config: WireModel | JSONObject | None = None,
-        response_modalities: Sequence[str] | None = None,
-        response_mime_type: str | None = None,
-        extra_body: JSONObject | None = None,
+        self, *, stream: Literal[False] = False, **params: Unpack[CreateParams]
     ) -> Interaction: ...
 
     @overload
     async def create(
-        self,
-        *,
-        model: str | None = None,
-        agent: str | None = None,
-        input: Input | None = None,
-        system_instruction: str | None = None,
-        tools: Sequence[WireModel | JSONObject] | None = None,
-        generation_config: WireModel | JSONObject | None = None,
-        response_format: WireModel | JSONObject | Sequence[WireModel | JSONObject] | None = None,
-        previous_interaction_id: str | None = None,
-        store: bool | None = None,
-        background: bool | None = None,
-        stream: Literal[True],
-        continuation_token: str | None = None,
-        agent_config: WireModel | JSONObject | None = None,
-        environment: str | WireModel | JSONObject | None = None,
-        safety_settings: Sequence[WireModel | JSONObject] | None = None,
-        service_tier: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        webhook_config: WireModel | JSONObject | None = None,
-        response_modalities: Sequence[str] | None = None,
-        response_mime_type: str | None = None,
-        extra_body: JSONObject | None = None,
+        self, *, stream: Literal[True], **params: Unpack[CreateParams]
     ) -> AsyncEventStream: ...
 
     @overload
     async def create(
-        self,
-        *,
-        model: str | None = None,
-        agent: str | None = None,
-        input: Input | None = None,
-        system_instruction: str | None = None,
-        tools: Sequence[WireModel | JSONObject] | None = None,
-        generation_config: WireModel | JSONObject | None = None,
-        response_format: WireModel | JSONObject | Sequence[WireModel | JSONObject] | None = None,
-        previous_interaction_id: str | None = None,
-        store: bool | None = None,
-        background: bool | None = None,
-        stream: bool,
-        continuation_token: str | None = None,
-        agent_config: WireModel | JSONObject | None = None,
-        environment: str | WireModel | JSONObject | None = None,
-        safety_settings: Sequence[WireModel | JSONObject] | None = None,
-        service_tier: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        webhook_config: WireModel | JSONObject | None = None,
-        response_modalities: Sequence[str] | None = None,
-        response_mime_type: str | None = None,
-        extra_body: JSONObject | None = None,
+        self, *, stream: bool, **params: Unpack[CreateParams]
     ) -> Interaction | AsyncEventStream: ...
 
     async def create(
-        self,
-        *,
-        model: str | None = None,
-        agent: str | None = None,
-        input: Input | None = None,
-        system_instruction: str | None = None,
-        tools: Sequence[WireModel | JSONObject] | None = None,
-        generation_config: WireModel | JSONObject | None = None,
-        response_format: WireModel | JSONObject | Sequence[WireModel | JSONObject] | None = None,
-        previous_interaction_id: str | None = None,
-        store: bool | None = None,
-        background: bool | None = None,
-        stream: bool = False,
-        continuation_token: str | None = None,
-        agent_config: WireModel | JSONObject | None = None,
-        environment: str | WireModel | JSONObject | None = None,
-        safety_settings: Sequence[WireModel | JSONObject] | None = None,
-        service_tier: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        webhook_config: WireModel | JSONObject | None = None,
-        response_modalities: Sequence[str] | None = None,
-        response_mime_type: str | None = None,
-        extra_body: JSONObject | None = None,
+        self, *, stream: bool = False, **params: Unpack[CreateParams]
     ) -> Interaction | AsyncEventStream:
         """Create an interaction: run a model or an agent on `input`.
 
-        Values may be wire models or plain dicts; arguments left None are not sent.
-        With `stream=True`, returns an event stream that resumes by itself when the
-        connection drops after events arrived.
-
-        Args:
-            extra_body: Extra top-level fields, merged into the body last.
+        Takes the fields of `CreateParams` as keywords (`model` or `agent`, `input`, `tools`,
+        `generation_config`, ...: each one is documented there); values may be wire models or
+        plain dicts, and None is not sent. With `stream=True`, returns an event stream that
+        resumes by itself when the connection drops after events arrived.
 
         Raises:
-            UsageError: `model` and `agent` both or neither, or the other mode's config.
+            UsageError: `model` and `agent` both or neither, the other mode's config, or an
+                unknown parameter.
             APIStatusError: The API answered with an error status (after retries).
             APIConnectionError: No answer (after retries).
         """
-        fields = {
-            "model": model,
-            "agent": agent,
-            "input": input,
-            "system_instruction": system_instruction,
-            "tools": tools,
-            "generation_config": generation_config,
-            "response_format": response_format,
-            "previous_interaction_id": previous_interaction_id,
-            "store": store,
-            "background": background,
-            "continuation_token": continuation_token,
-            "agent_config": agent_config,
-            "environment": environment,
-            "safety_settings": safety_settings,
-            "service_tier": service_tier,
-            "labels": labels,
-            "webhook_config": webhook_config,
-            "response_modalities": response_modalities,
-            "response_mime_type": response_mime_type,
-        }
-        spec = self._client._builder.create(fields, stream=stream, extra_body=extra_body)
+        spec = self._client._builder.create(params, stream=stream)
         if stream:
             return await AsyncEventStream.open(self._client, spec, interaction_id=None)
         request, response = await self._client._send(spec)

@@ -1,7 +1,8 @@
 """Event streams of the Interactions API, resumed after a dropped connection (PROTOCOL §9.5).
 
 `StreamCore` holds every decision (decode, dedupe, when and how to reconnect) and does
-no I/O; `EventStream` and `AsyncEventStream` only move bytes between httpx and the core.
+no I/O; `EventStream` and `AsyncEventStream` only move bytes between httpx and the core,
+and share all but their read, close and wait lines in `_StreamShell`.
 
 A stream is retried like any request until its response opens (see `Client._send`). After
 that, a broken connection, or a body that ends before `interaction.completed`, `error` or
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, Generic, NoReturn, TypeVar, cast
 
 import anyio
 import httpx
@@ -253,7 +254,84 @@ async def _adrain(chunks: AsyncGenerator[bytes]) -> bool:
     return False
 
 
-class EventStream(Iterator[Event]):
+ClientT = TypeVar("ClientT", bound="Client | AsyncClient")
+ChunksT = TypeVar("ChunksT", bound="Generator[bytes] | AsyncGenerator[bytes]")
+
+
+class _StreamShell(Generic[ClientT, ChunksT]):
+    """What both streams share: everything but reading, closing and waiting."""
+
+    def __init__(self, client: ClientT, core: StreamCore) -> None:
+        self._client = client
+        self._core = core
+        self._ready: deque[Event] = deque()
+        self._response: httpx.Response | None = None
+        self._chunks: ChunksT | None = None
+
+    @classmethod
+    def _for(cls, client: ClientT, spec: RequestSpec, interaction_id: str | None) -> Self:
+        """Make the stream that `spec` will open (not sent yet)."""
+        last_event_id = spec.params.get("last_event_id") if spec.params else None
+        core = StreamCore(
+            interaction_id=interaction_id,
+            last_event_id=last_event_id,
+            secret=client._builder.secret,
+        )
+        return cls(client, core)
+
+    @property
+    def interaction_id(self) -> str | None:
+        """The interaction's id, once known."""
+        return self._core.interaction_id
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last event delivered (resume from it with `get(..., stream=True)`)."""
+        return self._core.last_event_id
+
+    def _connected(self, request: httpx.Request, response: httpx.Response, chunks: ChunksT) -> None:
+        self._core.connected(request)
+        self._response = response
+        self._chunks = chunks
+
+    def _detach(self) -> tuple[ChunksT, httpx.Response] | None:
+        """Forget the current response; return it with its chunks for closing, if any."""
+        chunks, response = self._chunks, self._response
+        self._chunks = self._response = None
+        return None if chunks is None or response is None else (chunks, response)
+
+    def _stop(self) -> None:
+        self._core.finished = True
+        self._ready.clear()
+
+    def _reading(self) -> ChunksT | None:
+        """Return the chunks to read next, or None when the stream is over."""
+        core = self._core
+        return None if core.error is not None or core.finished else self._chunks
+
+    def _end(self, stop: type[Exception]) -> NoReturn:
+        """Finish iteration: raise the stream's error, or `stop`."""
+        self._core.finished = True
+        if self._core.error is not None:
+            raise self._core.error
+        raise stop
+
+    def _deliver(self, chunk: bytes | None) -> bool:
+        """Decode a chunk (None: the body ended); return False when the stream must resume."""
+        core = self._core
+        if chunk is not None:
+            self._ready.extend(core.feed(chunk))
+            return True
+        self._ready.extend(core.ended())
+        return core.finished or core.error is not None
+
+    def _reconnection(self, error: APIError) -> tuple[httpx.Request, float]:
+        """Plan the next reconnection after `error`: the request and the wait before it."""
+        spec, delay = self._core.reconnect(self._client._builder, self._client._retry, error)
+        return self._client._build(spec), delay
+
+
+class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
     """The events of one interaction, in order and each once; close it when done.
 
     Use it as `with client.interactions.create(..., stream=True) as stream: for event in
@@ -264,56 +342,29 @@ class EventStream(Iterator[Event]):
         APIConnectionError: The connection broke and could not be resumed.
     """
 
-    def __init__(self, client: Client, core: StreamCore) -> None:
-        self._client = client
-        self._core = core
-        self._ready: deque[Event] = deque()
-        self._response: httpx.Response | None = None
-        self._chunks: Generator[bytes] | None = None
-
     @classmethod
     def open(cls, client: Client, spec: RequestSpec, *, interaction_id: str | None) -> Self:
         """Send `spec` (with retries) and return the stream over its open response."""
-        last_event_id = spec.params.get("last_event_id") if spec.params else None
-        stream = cls(
-            client,
-            StreamCore(
-                interaction_id=interaction_id,
-                last_event_id=last_event_id,
-                secret=client._builder.secret,
-            ),
-        )
+        stream = cls._for(client, spec, interaction_id)
         stream._attach(*client._send(spec))
         return stream
 
-    @property
-    def interaction_id(self) -> str | None:
-        """The interaction's id, once known."""
-        return self._core.interaction_id
-
-    @property
-    def last_event_id(self) -> str | None:
-        """The id of the last event delivered (resume from it with `get(..., stream=True)`)."""
-        return self._core.last_event_id
-
     def _attach(self, request: httpx.Request, response: httpx.Response) -> None:
-        self._core.connected(request)
-        self._response = response
-        self._chunks = cast("Generator[bytes]", response.iter_bytes())  # a generator in fact
+        # iter_bytes() is a generator in fact
+        self._connected(request, response, cast("Generator[bytes]", response.iter_bytes()))
 
     def _release(self, *, finished: bool = True) -> None:
-        chunks, response = self._chunks, self._response
-        self._chunks = self._response = None
-        if chunks is None or response is None:
+        detached = self._detach()
+        if detached is None:
             return
+        chunks, response = detached
         if not (finished and _drain(chunks)):
             chunks.close()  # sync generators are finalised cleanly: no need to drain
         response.close()
 
     def close(self) -> None:
         """Release the connection; iteration stops."""
-        self._core.finished = True
-        self._ready.clear()
+        self._stop()
         self._release(finished=False)
 
     def __enter__(self) -> Self:
@@ -323,45 +374,34 @@ class EventStream(Iterator[Event]):
         self.close()
 
     def __next__(self) -> Event:
-        core = self._core
         while not self._ready:
-            if core.error is not None or core.finished or self._chunks is None:
+            chunks = self._reading()
+            if chunks is None:
                 self._release()
-                core.finished = True
-                if core.error is not None:
-                    raise core.error
-                raise StopIteration
+                self._end(StopIteration)
             broken: httpx.HTTPError | None = None
             try:
-                chunk = next(self._chunks)
-            except StopIteration:
-                self._ready.extend(core.ended())
-                if core.finished or core.error is not None:
+                if self._deliver(next(chunks, None)):
                     continue
             except httpx.TransportError as exc:
                 broken = exc
-            else:
-                self._ready.extend(core.feed(chunk))
-                continue
-            self._resume(core.broken(broken))
+            self._resume(self._core.broken(broken))
         return self._ready.popleft()
 
     def _resume(self, error: APIError) -> None:
         self._release()
         while True:
-            spec, delay = self._core.reconnect(self._client._builder, self._client._retry, error)
+            request, delay = self._reconnection(error)
             self._client._sleep(delay)
-            request = self._client._build(spec)
             try:
-                response = self._client._attempt(request, stream=True)
+                self._attach(request, self._client._attempt(request, stream=True))
             except APIError as exc:
                 error = exc
-                continue
-            self._attach(request, response)
-            return
+            else:
+                return
 
 
-class AsyncEventStream(AsyncIterator[Event]):
+class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], AsyncIterator[Event]):
     """The events of one interaction, in order and each once; close it when done.
 
     Use it as `async with await client.interactions.create(..., stream=True) as stream:
@@ -372,50 +412,24 @@ class AsyncEventStream(AsyncIterator[Event]):
         APIConnectionError: The connection broke and could not be resumed.
     """
 
-    def __init__(self, client: AsyncClient, core: StreamCore) -> None:
-        self._client = client
-        self._core = core
-        self._ready: deque[Event] = deque()
-        self._response: httpx.Response | None = None
-        self._chunks: AsyncGenerator[bytes] | None = None
-
     @classmethod
     async def open(
         cls, client: AsyncClient, spec: RequestSpec, *, interaction_id: str | None
     ) -> Self:
         """Send `spec` (with retries) and return the stream over its open response."""
-        last_event_id = spec.params.get("last_event_id") if spec.params else None
-        stream = cls(
-            client,
-            StreamCore(
-                interaction_id=interaction_id,
-                last_event_id=last_event_id,
-                secret=client._builder.secret,
-            ),
-        )
+        stream = cls._for(client, spec, interaction_id)
         stream._attach(*await client._send(spec))
         return stream
 
-    @property
-    def interaction_id(self) -> str | None:
-        """The interaction's id, once known."""
-        return self._core.interaction_id
-
-    @property
-    def last_event_id(self) -> str | None:
-        """The id of the last event delivered (resume from it with `get(..., stream=True)`)."""
-        return self._core.last_event_id
-
     def _attach(self, request: httpx.Request, response: httpx.Response) -> None:
-        self._core.connected(request)
-        self._response = response
-        self._chunks = cast("AsyncGenerator[bytes]", response.aiter_bytes())  # ditto
+        # aiter_bytes() is an async generator in fact
+        self._connected(request, response, cast("AsyncGenerator[bytes]", response.aiter_bytes()))
 
     async def _release(self, *, finished: bool = True) -> None:
-        chunks, response = self._chunks, self._response
-        self._chunks = self._response = None
-        if chunks is None or response is None:
+        detached = self._detach()
+        if detached is None:
             return
+        chunks, response = detached
         if finished and await _adrain(chunks):
             await response.aclose()
             return
@@ -425,8 +439,7 @@ class AsyncEventStream(AsyncIterator[Event]):
 
     async def aclose(self) -> None:
         """Release the connection; iteration stops."""
-        self._core.finished = True
-        self._ready.clear()
+        self._stop()
         with anyio.CancelScope(shield=True):  # cleanup must finish even in a cancelled task
             await self._release(finished=False)
 
@@ -437,39 +450,28 @@ class AsyncEventStream(AsyncIterator[Event]):
         await self.aclose()
 
     async def __anext__(self) -> Event:
-        core = self._core
         while not self._ready:
-            if core.error is not None or core.finished or self._chunks is None:
+            chunks = self._reading()
+            if chunks is None:
                 await self._release()
-                core.finished = True
-                if core.error is not None:
-                    raise core.error
-                raise StopAsyncIteration
+                self._end(StopAsyncIteration)
             broken: httpx.HTTPError | None = None
             try:
-                chunk = await self._chunks.__anext__()
-            except StopAsyncIteration:
-                self._ready.extend(core.ended())
-                if core.finished or core.error is not None:
+                if self._deliver(await anext(chunks, None)):
                     continue
             except httpx.TransportError as exc:
                 broken = exc
-            else:
-                self._ready.extend(core.feed(chunk))
-                continue
-            await self._resume(core.broken(broken))
+            await self._resume(self._core.broken(broken))
         return self._ready.popleft()
 
     async def _resume(self, error: APIError) -> None:
         await self._release()
         while True:
-            spec, delay = self._core.reconnect(self._client._builder, self._client._retry, error)
+            request, delay = self._reconnection(error)
             await self._client._sleep(delay)
-            request = self._client._build(spec)
             try:
-                response = await self._client._attempt(request, stream=True)
+                self._attach(request, await self._client._attempt(request, stream=True))
             except APIError as exc:
                 error = exc
-                continue
-            self._attach(request, response)
-            return
+            else:
+                return

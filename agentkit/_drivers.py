@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from contextlib import ExitStack, aclosing, closing
 from dataclasses import dataclass, field
 from functools import partial
@@ -49,10 +49,13 @@ __all__ = ["Hooks", "RunSetup", "drive", "drive_sync"]
 
 logger = logging.getLogger("agentkit.agent")
 
+Results = list[FunctionResultStep]
+_RUNNING = ("in_progress", "queued")
+
 
 @dataclass(frozen=True)
 class Hooks:
-    """Optional callbacks around model requests and tool calls.
+    """Optional callbacks around model requests and tool calls, and on cancellation.
 
     They are plain functions called in the run's thread or task; keep them quick (logging,
     metrics, tracing). An exception in a hook ends the run.
@@ -62,6 +65,11 @@ class Hooks:
     after_request: Callable[[Interaction], None] | None = None
     before_tool: Callable[[FunctionCallStep], None] | None = None
     after_tool: Callable[[FunctionCallStep, FunctionResultStep], None] | None = None
+    on_cancel: Callable[[RunResult[Any]], None] | None = None
+    """Receives the run so far when its caller cancels it (anyio cancellation, Ctrl-C):
+    status `cancelled`, with the results of the tools that finished. `Agent.resume()` on it
+    runs only the tools that did not finish. An exception it raises is logged, never
+    raised, so the cancellation goes on."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,8 @@ class RunSetup:
     raise_tool_errors: bool
     on_interrupt: Callable[[RunResult[Any]], None] | None = None
     """Receives the partial result (with finished tool results) when the run is cancelled."""
+    detached: bool = False
+    """A handle's run: a cancelled waiter leaves the server-side interaction running."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,7 @@ class _Next:
 
 @dataclass
 class _Run:
-    """The bookkeeping of one run in progress."""
+    """The bookkeeping of one run in progress, shared by both drivers."""
 
     setup: RunSetup
     machine: RunMachine
@@ -91,26 +101,44 @@ class _Run:
     pending_id: str | None = None
     """A background interaction that is still running server-side (cancel it on interrupt)."""
     finished: list[FunctionResultStep] = field(default_factory=list[FunctionResultStep])
+    announced: tuple[str | None, str] | None = None
+    """The last (interaction id, status) a `StatusEvent` reported."""
 
-    def context(self) -> RunContext[Any]:
-        machine = self.machine
-        return RunContext(
-            deps=self.deps,
-            usage=machine.usage,
-            run_id=self.run_id,
-            interaction_id=machine.state.interaction_id,
-            turn=machine.state.turns,
-        )
-
-    def tool_hooks(self) -> ToolHooks:
+    def tools(self, calls: tuple[FunctionCallStep, ...]) -> Callable[[], Awaitable[Results]]:
+        """The tool batch to await: every call concurrently, results in call order."""
         hooks = self.setup.hooks
-        return ToolHooks(hooks.before_tool, hooks.after_tool)
+        context = RunContext(
+            deps=self.deps,
+            usage=self.machine.usage,
+            run_id=self.run_id,
+            interaction_id=self.machine.state.interaction_id,
+            turn=self.machine.state.turns,
+        )
+        return partial(
+            self.setup.toolset.run_all,
+            calls,
+            context,
+            raise_errors=self.setup.raise_tool_errors,
+            hooks=ToolHooks(hooks.before_tool, hooks.after_tool),
+            finished=self.finished,
+        )
 
     def before_request(self, body: dict[str, Any]) -> None:
         if self.setup.hooks.before_request:
             self.setup.hooks.before_request(body)
 
-    def received(self, interaction: Interaction) -> Action:
+    def streamed(self, event: Event, accumulator: StreamAccumulator) -> Iterator[RunEvent]:
+        """Apply one wire event of a stream; the run events it makes."""
+        accumulator.apply(event)
+        # A background interaction runs server-side from its first event on: an interrupted
+        # stream must cancel it, not only one interrupted while polling.
+        if self.machine.config.background and accumulator.status in _RUNNING:
+            self.pending_id = accumulator.interaction_id
+        yield from self._status(accumulator.interaction_id, accumulator.status)
+        yield from _translate(event, accumulator)
+
+    def settled(self, interaction: Interaction) -> Iterator[RunEvent | _Next]:
+        """Feed a created or polled interaction to the machine: a status change, the action."""
         if self.setup.hooks.after_request:
             self.setup.hooks.after_request(interaction)
         logger.debug("interaction %s is %s", interaction.id, interaction.status)
@@ -119,27 +147,33 @@ class _Run:
         # one that waits for tool results (requires_action) or has ended has nothing to stop.
         background = self.machine.config.background
         self.pending_id = interaction.id if background and isinstance(action, Poll) else None
-        return action
+        yield from self._status(interaction.id, interaction.status)
+        yield _Next(action)
 
-    def streaming(self, accumulator: StreamAccumulator) -> None:
-        # A background interaction runs server-side from its first event on: an interrupted
-        # stream must cancel it, not only one interrupted while polling.
-        if self.machine.config.background and accumulator.status in ("in_progress", "queued"):
-            self.pending_id = accumulator.interaction_id
-
-    def interrupted(self) -> None:
-        partial_result = self.machine.interrupted(self.finished)
-        if self.setup.on_interrupt:
-            self.setup.on_interrupt(partial_result)
-
-    def tool_results(
-        self, calls: tuple[FunctionCallStep, ...], results: list[FunctionResultStep]
+    def tools_done(
+        self, calls: tuple[FunctionCallStep, ...], results: Results
     ) -> Iterator[RunEvent | _Next]:
         """Run events for a finished batch, then the machine's next action."""
         for call, result in zip(calls, results, strict=True):
             yield ToolResultEvent(call, result)
         self.finished = []
         yield _Next(self.machine.tools_finished(results))
+
+    def interrupted(self) -> None:
+        partial_result = self.machine.interrupted(self.finished)
+        for receive in (self.setup.on_interrupt, self.setup.hooks.on_cancel):
+            if receive is None:
+                continue
+            try:
+                receive(partial_result)
+            except Exception:  # raising here would replace the caller's cancellation
+                logger.exception("the on_cancel hook failed")
+
+    def _status(self, interaction_id: str | None, status: str | None) -> Iterator[StatusEvent]:
+        if status is None or (interaction_id, status) == self.announced:
+            return
+        self.announced = (interaction_id, status)
+        yield StatusEvent(status, interaction_id)
 
 
 # -- async ----------------------------------------------------------------------------------------
@@ -166,7 +200,7 @@ async def drive(
         for event in _final_events(action.result):
             yield event
     except anyio.get_cancelled_exc_class():
-        if run.pending_id is not None:
+        if run.pending_id is not None and not setup.detached:
             with anyio.CancelScope(shield=True):
                 await _cancel_quietly(client, run.pending_id)
         run.interrupted()
@@ -176,41 +210,29 @@ async def drive(
 async def _step(
     run: _Run, client: AsyncClient, action: Send | Poll | RunTools
 ) -> AsyncGenerator[RunEvent | _Next, None]:
-    if isinstance(action, Send):
-        run.before_request(action.body)
-        if action.stream:
-            accumulator = StreamAccumulator()
-            async with await client.interactions.create(**action.body, stream=True) as stream:
-                async for event in stream:
-                    accumulator.apply(event)
-                    run.streaming(accumulator)
-                    for run_event in _translate(event, accumulator):
-                        yield run_event
-            interaction = accumulator.result()
-        else:
-            interaction = await client.interactions.create(**action.body, stream=False)
-        next_action = run.received(interaction)
-        yield StatusEvent(interaction.status, interaction.id)
-        yield _Next(next_action)
-    elif isinstance(action, Poll):
-        await client.sleep(action.delay)
-        interaction = await client.interactions.get(action.interaction_id)
-        next_action = run.received(interaction)
-        if not isinstance(next_action, Poll):
-            yield StatusEvent(interaction.status, interaction.id)
-        yield _Next(next_action)
-    else:
+    if isinstance(action, RunTools):
         for call in action.calls:
             yield ToolCallEvent(call)
-        results = await run.setup.toolset.run_all(
-            action.calls,
-            run.context(),
-            raise_errors=run.setup.raise_tool_errors,
-            hooks=run.tool_hooks(),
-            finished=run.finished,
-        )
-        for item in run.tool_results(action.calls, results):
+        results = await run.tools(action.calls)()
+        for item in run.tools_done(action.calls, results):
             yield item
+        return
+    if isinstance(action, Poll):
+        await client.sleep(action.delay)
+        interaction = await client.interactions.get(action.interaction_id)
+    elif action.stream:
+        run.before_request(action.body)
+        accumulator = StreamAccumulator()
+        async with await client.interactions.create(**action.body, stream=True) as stream:
+            async for event in stream:
+                for run_event in run.streamed(event, accumulator):
+                    yield run_event
+        interaction = accumulator.result()
+    else:
+        run.before_request(action.body)
+        interaction = await client.interactions.create(**action.body, stream=False)
+    for item in run.settled(interaction):
+        yield item
 
 
 async def _cancel_quietly(client: AsyncClient, interaction_id: str) -> None:
@@ -225,22 +247,24 @@ async def _cancel_quietly(client: AsyncClient, interaction_id: str) -> None:
 
 def drive_sync(
     setup: RunSetup, client: Client, machine: RunMachine, action: Action, deps: Any
-) -> Iterator[RunEvent]:
+) -> Generator[RunEvent, None, None]:
     """Synchronous `drive`: blocking HTTP on the caller's thread, tool batches in a portal.
 
     The portal (an event loop in a worker thread) is opened only when tools run, so the
     sync API never touches the caller's event loop and works inside one (Jupyter).
     """
     run = _Run(setup, machine, deps)
-    with ExitStack() as stack:
-        portals: list[BlockingPortal] = []
+    try:
+        # Closed before the interruption is handled: the portal then waited for the
+        # cancelled tools, so every result that finished is in `run.finished`.
+        with ExitStack() as stack:
+            portals: list[BlockingPortal] = []
 
-        def portal() -> BlockingPortal:
-            if not portals:
-                portals.append(stack.enter_context(start_blocking_portal()))
-            return portals[0]
+            def portal() -> BlockingPortal:
+                if not portals:
+                    portals.append(stack.enter_context(start_blocking_portal()))
+                return portals[0]
 
-        try:
             while not isinstance(action, Done):
                 if isinstance(action, Fail):
                     if action.cancel is not None:
@@ -252,12 +276,12 @@ def drive_sync(
                             action = item.action
                         else:
                             yield item
-            yield from _final_events(action.result)
-        except KeyboardInterrupt:
-            if run.pending_id is not None:
-                _cancel_quietly_sync(client, run.pending_id)
-            run.interrupted()
-            raise
+        yield from _final_events(action.result)
+    except KeyboardInterrupt:
+        if run.pending_id is not None:
+            _cancel_quietly_sync(client, run.pending_id)
+        run.interrupted()
+        raise
 
 
 def _step_sync(
@@ -266,46 +290,31 @@ def _step_sync(
     action: Send | Poll | RunTools,
     portal: Callable[[], BlockingPortal],
 ) -> Generator[RunEvent | _Next, None, None]:
-    if isinstance(action, Send):
-        run.before_request(action.body)
-        if action.stream:
-            accumulator = StreamAccumulator()
-            with client.interactions.create(**action.body, stream=True) as stream:
-                for event in stream:
-                    accumulator.apply(event)
-                    run.streaming(accumulator)
-                    yield from _translate(event, accumulator)
-            interaction = accumulator.result()
-        else:
-            interaction = client.interactions.create(**action.body, stream=False)
-        next_action = run.received(interaction)
-        yield StatusEvent(interaction.status, interaction.id)
-        yield _Next(next_action)
-    elif isinstance(action, Poll):
-        client.sleep(action.delay)
-        interaction = client.interactions.get(action.interaction_id)
-        next_action = run.received(interaction)
-        if not isinstance(next_action, Poll):
-            yield StatusEvent(interaction.status, interaction.id)
-        yield _Next(next_action)
-    else:
+    if isinstance(action, RunTools):
         for call in action.calls:
             yield ToolCallEvent(call)
-        run_all = partial(
-            run.setup.toolset.run_all,
-            action.calls,
-            run.context(),
-            raise_errors=run.setup.raise_tool_errors,
-            hooks=run.tool_hooks(),
-            finished=run.finished,
-        )
-        future = portal().start_task_soon(run_all)
+        future = portal().start_task_soon(run.tools(action.calls))
         try:
             results = future.result()
         except BaseException:
             future.cancel()  # Ctrl-C lands here, in the caller's thread; the task would go on
             raise
-        yield from run.tool_results(action.calls, results)
+        yield from run.tools_done(action.calls, results)
+        return
+    if isinstance(action, Poll):
+        client.sleep(action.delay)
+        interaction = client.interactions.get(action.interaction_id)
+    elif action.stream:
+        run.before_request(action.body)
+        accumulator = StreamAccumulator()
+        with client.interactions.create(**action.body, stream=True) as stream:
+            for event in stream:
+                yield from run.streamed(event, accumulator)
+        interaction = accumulator.result()
+    else:
+        run.before_request(action.body)
+        interaction = client.interactions.create(**action.body, stream=False)
+    yield from run.settled(interaction)
 
 
 def _cancel_quietly_sync(client: Client, interaction_id: str) -> None:

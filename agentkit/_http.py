@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
+from agentkit._client_params import BODY_FIELDS, CREATE_PARAMS
 from agentkit._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -196,17 +197,27 @@ class RequestBuilder:
             headers[_KEY_HEADER] = self._key.get_secret_value()
         return headers
 
-    def create(
-        self, fields: Mapping[str, Any], *, stream: bool, extra_body: Mapping[str, Any] | None
-    ) -> RequestSpec:
-        """Build `POST /interactions`; fields that are None are left out.
+    def create(self, params: Mapping[str, Any], *, stream: bool) -> RequestSpec:
+        """Build `POST /interactions` from `CreateParams`; fields that are None are left out.
 
         Raises:
-            UsageError: `model` and `agent` both or neither, or a config of the other mode.
+            UsageError: An unknown parameter, `model` and `agent` both or neither, or a config
+                of the other mode.
         """
-        body = {name: to_jsonable(value) for name, value in fields.items() if value is not None}
+        if not CREATE_PARAMS.issuperset(params):
+            unknown = ", ".join(sorted(set(params) - CREATE_PARAMS))
+            raise UsageError(
+                f"create() got unexpected keyword arguments: {unknown}; "
+                "send fields agentkit does not know with extra_body=."
+            )
+        body: dict[str, Any] = {}
+        for name in BODY_FIELDS:  # a fixed order, whatever the caller's
+            value = params.get(name)
+            if value is not None:
+                body[name] = to_jsonable(value)
         if stream:
             body["stream"] = True
+        extra_body = params.get("extra_body")
         if extra_body:
             body.update(to_jsonable(dict(extra_body)))
         _check_create(body)

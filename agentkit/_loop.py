@@ -206,10 +206,17 @@ class RunMachine:
         self._step_ids: list[str | None] = list(self.state.step_interactions)
         self._steps = self._steps[: len(self._step_ids)]
         self._usage = Usage.model_validate(self.state.usage) if self.state.usage else Usage()
-        self._ready: dict[str, FunctionResultStep] = {}
         self._calls: list[FunctionCallStep] = [
             FunctionCallStep.model_validate(raw) for raw in self.state.calls
         ]
+        # A run interrupted while its tools ran keeps the results of those that finished:
+        # they are sent with the others on resume, never run again.
+        waiting = {call.id for call in self._calls}
+        self._ready: dict[str, FunctionResultStep] = {
+            step.call_id: step
+            for step in self._steps
+            if isinstance(step, FunctionResultStep) and step.call_id in waiting
+        }
         self._unassigned: list[int] = []
         self._sent_history: list[dict[str, Any]] = []
         self._last_token: str | None = None
@@ -239,9 +246,9 @@ class RunMachine:
         if self.config.store:
             previous = continue_from or self.state.interaction_id
             sent: Any = input if isinstance(input, str) else steps
-            return self._guarded_send(sent, previous=previous)
+            return self._send(sent, previous=previous)
         self.state.history.extend(steps)
-        return self._guarded_send(list(self.state.history))
+        return self._send(list(self.state.history))
 
     def received(self, interaction: Interaction) -> Action:
         """Feed the interaction a `Send` or `Poll` produced; get the next action."""
@@ -287,16 +294,19 @@ class RunMachine:
         self._ready = {}
         self.state.calls = []
         for step in ordered:
-            self._answered.add(step.call_id)
-            self._record(step, interaction_id=None)
+            if step.call_id not in self._answered:  # else recorded before an interruption
+                self._answered.add(step.call_id)
+                self._record(step, interaction_id=None)
         wire = [step.to_wire() for step in ordered]
         if self.config.store:
-            return self._guarded_send(wire, previous=self.state.interaction_id)
+            return self._send(wire, previous=self.state.interaction_id)
         self.state.history.extend(wire)
-        return self._guarded_send(list(self.state.history))
+        return self._send(list(self.state.history))
 
     def resume(self, approvals: Mapping[str, Approval]) -> Action:
-        """Continue a run paused for approval with the user's decisions.
+        """Continue a run paused for approval, or interrupted while its tools ran.
+
+        Calls whose tools finished before an interruption are not run again.
 
         Args:
             approvals: For each call id that needed approval: True to run it, False to refuse
@@ -304,7 +314,8 @@ class RunMachine:
         """
         if not self._calls:
             raise UsageError("This run is not waiting for approval: there is nothing to resume.")
-        needing = [call for call in self._calls if self._needs_approval(call)]
+        open_calls = [call for call in self._calls if (call.id or "") not in self._ready]
+        needing = [call for call in open_calls if self._needs_approval(call)]
         missing = [call.id for call in needing if call.id not in approvals]
         if missing:
             raise UsageError(
@@ -312,7 +323,7 @@ class RunMachine:
                 "Pass approvals={call_id: True | False | result}."
             )
         to_run: list[FunctionCallStep] = []
-        for call in self._calls:
+        for call in open_calls:
             decision: Approval = approvals.get(call.id or "", True)
             if decision is True:
                 to_run.append(call)
@@ -327,10 +338,18 @@ class RunMachine:
         return self._run_or_skip(to_run)
 
     def interrupted(self, finished: Sequence[FunctionResultStep] = ()) -> RunResult[Any]:
-        """The result of a run cancelled by its caller, keeping results of finished tools."""
+        """The result of a run cancelled by its caller, keeping results of finished tools.
+
+        Its state resumes (`resume()`) with the calls still open when the tools ran.
+        """
         for step in finished:
             self._record(step, interaction_id=None)
         return self._result("cancelled")
+
+    @property
+    def polling(self) -> bool:
+        """Whether the last action was a `Poll` (the interaction is still running)."""
+        return self._polls > 0
 
     @property
     def usage(self) -> Usage:
@@ -423,10 +442,7 @@ class RunMachine:
         if to_run:
             self.state.tool_calls += len(to_run)
             return RunTools(tuple(to_run))
-        try:
-            return self.tools_finished([])
-        except RunError as error:
-            return Fail(error)
+        return self.tools_finished([])
 
     def _needs_approval(self, call: FunctionCallStep) -> bool:
         predicate = self.config.needs_approval
@@ -434,14 +450,11 @@ class RunMachine:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def _guarded_send(self, input: Any, *, previous: str | None = None) -> Action:
+    def _send(self, input: Any, *, previous: str | None = None) -> Action:
         try:
-            return self._send(input, previous=previous)
+            self._check_budget()
         except RunError as error:
             return Fail(error)
-
-    def _send(self, input: Any, *, previous: str | None = None) -> Action:
-        self._check_budget()
         body = self._base_body()
         body["input"] = input
         if previous:

@@ -17,7 +17,6 @@ from agentkit.types import (
     Step,
     Usage,
     VideoContent,
-    parse_step,
 )
 
 __all__ = ["RunResult", "RunState"]
@@ -82,7 +81,8 @@ class RunResult(Generic[OutputT]):
             `cancelled`, `budget_exceeded`), or `requires_action` when paused for approval.
         interaction_id: The id of the last interaction; continue with `previous=result`.
         steps: Every step of the run in order, as typed models; `step_interaction_ids` says
-            which interaction produced each one.
+            which interaction each belongs to: the one that produced it, or for inputs
+            (`user_input`, `function_result`) the one they were sent to (None if unsent).
         usage: Token usage summed over every request of the run.
         output: The validated structured output when the agent has an `output_type`.
         pending_calls: The calls waiting for approval when `status == "requires_action"`.
@@ -140,8 +140,3 @@ class RunResult(Generic[OutputT]):
             f"RunResult(status={self.status!r}, interaction_id={self.interaction_id!r}, "
             f"steps={len(self.steps)}, output_text={shown!r})"
         )
-
-
-def steps_from_state(state: RunState) -> list[Step]:
-    """Typed steps of a saved state."""
-    return [parse_step(raw) for raw in state.steps]

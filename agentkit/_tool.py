@@ -367,6 +367,12 @@ def _unwrap_descriptor(function: object) -> tuple[Callable[..., Any], _Binding]:
         return typing.cast("staticmethod[..., Any]", function).__func__, "static"
     if isinstance(function, classmethod):
         return typing.cast("classmethod[Any, ..., Any]", function).__func__, "classmethod"
+    if inspect.isclass(function):
+        # Calling a class builds an instance: the model would get a repr, not a result.
+        raise UsageError(
+            f"tool() takes a function, not the class {function.__qualname__}: decorate one of "
+            "its methods, or a function that creates and uses it."
+        )
     if not callable(function):
         raise UsageError(f"tool() takes a function, not {function!r}.")
     return function, "none"

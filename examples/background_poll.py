@@ -42,7 +42,7 @@ async def main() -> None:
     while (interaction := await handle.poll()).status in ("queued", "in_progress"):
         print(f"  status: {interaction.status}")
         await anyio.sleep(POLL_EVERY)
-    print(f"  status: {interaction.status}")
+    print(f"  status: {interaction.status}")  # requires_action when the model asked for a tool
 
     # Wait for the end: runs the tools the model asked for, then polls until done.
     result = await handle.result()

@@ -14,7 +14,7 @@ from agentkit import Agent
 
 class Ingredient(BaseModel):
     name: str
-    quantity: str = Field(description="Amount with its unit, e.g. '200 g'.")
+    quantity: str = Field(description="Amount with its unit, e.g. 200 g.")
 
 
 class Recipe(BaseModel):
@@ -33,9 +33,8 @@ agent = Agent(
 )
 
 result = agent.run_sync("A quick recipe for a tomato pasta for two.")
-recipe = result.output  # a Recipe instance, already validated
-
-assert isinstance(recipe, Recipe)
+recipe = result.output  # a Recipe, already validated (None only if the run did not complete)
+assert recipe is not None
 print(f"Title: {recipe.title}")
 print(f"Serves {recipe.servings}, ready in {recipe.minutes} min, vegetarian: {recipe.vegetarian}")
 print("Ingredients:")

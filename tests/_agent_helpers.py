@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
 import anyio
+import httpx
 
 from agentkit import Agent, FunctionTool, RunResult, tool
 from agentkit.testing import Emulator
@@ -113,3 +115,30 @@ class Rendezvous:
 def results_json(emulator: Emulator) -> list[Any]:
     """The JSON values of every function result the emulator received."""
     return [json.loads(result_text(step)) for step in emulator.function_results]
+
+
+class Rewriting(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """The emulator as a transport, with each JSON interaction it answers edited first.
+
+    For statuses and tokens the emulator never produces by itself (`queued`, a continuation
+    that repeats its token).
+    """
+
+    def __init__(
+        self, emulator: Emulator, edit: Callable[[httpx.Request, dict[str, Any]], None]
+    ) -> None:
+        self.emulator = emulator
+        self.edit = edit
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._edited(request, self.emulator.handle_request(request))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self._edited(request, await self.emulator.handle_async_request(request))
+
+    def _edited(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if response.status_code != 200 or "json" not in response.headers["content-type"]:
+            return response
+        body = response.json()
+        self.edit(request, body)
+        return httpx.Response(200, json=body)

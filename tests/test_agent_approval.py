@@ -68,7 +68,7 @@ class Bank:
 
         self.tools: list[FunctionTool[..., Any]] = [
             tool(get_balance),
-            tool(send_payment, needs_approval=needs_approval),
+            tool(needs_approval=needs_approval)(send_payment),
         ]
 
 
@@ -155,6 +155,7 @@ async def test_a_saved_run_resumes_in_a_new_agent(
     bank = Bank()
     agent = Agent(MODEL, tools=bank.tools, store=store, client=emulator.async_client())
     state = RunState.from_json(saved.read_text())
+    assert [(c.id, c.name) for c in state.pending_calls] == [(call_id, "send_payment")]
     with anyio.fail_after(5):
         result = await resume(agent, state, {call_id: decision}, driver)
 
@@ -220,7 +221,11 @@ async def test_a_predicate_pauses_only_the_calls_it_selects(driver: str) -> None
             ]
         )
     )
-    bank = Bank(needs_approval=lambda arguments: arguments["amount"] > 100)
+
+    def over_100(arguments: dict[str, Any]) -> bool:
+        return bool(arguments["amount"] > 100)
+
+    bank = Bank(needs_approval=over_100)
     agent = Agent(MODEL, tools=bank.tools, client=emulator.async_client())
 
     with anyio.fail_after(5):
@@ -395,3 +400,25 @@ async def test_an_agent_tool_with_structured_output_returns_the_data(driver: str
     assert result.output_text == "Bees pollinate."
     (sent,) = outer_emulator.function_results
     assert sent["result"] == text_result(findings.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_an_agent_tool_that_pauses_for_approval_reports_an_error(driver: str) -> None:
+    inner_emulator = Emulator(Script([PAYMENT_CALL]))
+    payer = Agent(MODEL, tools=Bank().tools, client=inner_emulator.async_client())
+    outer_emulator = Emulator(
+        Script([function_call("pay", {"request": "Pay Alice 450."}), "I could not pay."])
+    )
+    orchestrator = Agent(
+        MODEL,
+        tools=[payer.as_tool(name="pay", description="Make payments.")],
+        client=outer_emulator.async_client(),
+    )
+
+    with anyio.fail_after(5):
+        result = await run(orchestrator, "Pay Alice.", driver)
+
+    assert result.output_text == "I could not pay."
+    (sent,) = outer_emulator.function_results
+    assert sent["is_error"] is True
+    assert "needs a person to approve send_payment" in sent["result"][0]["text"]

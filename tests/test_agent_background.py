@@ -14,12 +14,13 @@ from agentkit import (
     Agent,
     FunctionTool,
     Hooks,
+    InteractionFailed,
     PollPolicy,
     RunError,
     RunHandle,
     tool,
 )
-from agentkit.testing import Emulator, Script, function_call
+from agentkit.testing import Emulator, Reply, Script, function_call, text
 from agentkit.types import Interaction
 
 pytestmark = pytest.mark.anyio
@@ -238,6 +239,7 @@ async def test_handle_cancel_ends_a_run_awaited_in_another_task() -> None:
 
     agent = Agent(MODEL, client=emulator.async_client(sleep=gated_sleep))
     awaited: list[str] = []
+    cancelled: list[str] = []
 
     with anyio.fail_after(5):
         handle = await agent.start("Write a long essay.")
@@ -248,10 +250,10 @@ async def test_handle_cancel_ends_a_run_awaited_in_another_task() -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(wait_for_it)
             await polling.wait()
-            cancelled = await handle.cancel()
+            cancelled.append((await handle.cancel()).status)
             go_on.set()
 
-    assert cancelled.status == "cancelled"
+    assert cancelled == ["cancelled"]
     assert awaited == ["cancelled"]
     assert ("POST", "cancel v1_emu_0001") in calls_summary(emulator)
 
@@ -301,6 +303,30 @@ async def test_awaiting_a_handle_twice_gives_the_same_result() -> None:
     assert second.output_text == "Hello."
     assert second.steps == first.steps
     assert len(emulator.requests) == requests
+
+
+async def test_a_failed_handle_raises_the_same_error_on_every_await() -> None:
+    failure = Reply([text("Half")], status="failed", errors=[{"code": "internal", "message": "x"}])
+    emulator = Emulator(Script([failure]), background_polls=1)
+    seen: list[str] = []
+    hooks = Hooks(
+        before_request=lambda body: seen.append("before_request"),
+        after_request=lambda interaction: seen.append(f"after_request {interaction.status}"),
+    )
+    agent = Agent(MODEL, hooks=hooks, client=emulator.async_client())
+
+    with anyio.fail_after(5):
+        handle = await agent.start("Go.")
+        assert seen == ["before_request", "after_request in_progress"]
+        with pytest.raises(InteractionFailed) as first:
+            await handle
+        requests = len(emulator.requests)
+        with pytest.raises(InteractionFailed) as second:
+            await handle.result()
+
+    assert second.value is first.value
+    assert len(emulator.requests) == requests
+    assert seen[-1] == "after_request failed"
 
 
 # -- cancelling the caller --------------------------------------------------------------------
@@ -381,26 +407,6 @@ async def test_cancelling_during_tools_sends_no_pointless_cancel(
     assert emulator.interactions["v1_emu_0001"]["status"] == "requires_action"
     assert not [r for r in calls_summary(emulator) if r[1].startswith("cancel")]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-
-
-async def test_cancelled_handle_keeps_the_results_of_finished_tools() -> None:
-    tools = Blocking()
-    emulator = Emulator(tools.script(), background_polls=1)
-    agent = Agent(MODEL, tools=tools.tools, hooks=tools.hooks, client=emulator.async_client())
-
-    with anyio.fail_after(5):
-        handle = await agent.start("Do both.")
-        async with anyio.create_task_group() as group:
-            group.start_soon(handle.result)
-            await tools.both_busy()
-            group.cancel_scope.cancel()
-
-    partial = handle.partial
-    assert partial is not None
-    assert partial.status == "cancelled"
-    results = [s for s in partial.steps if s.type == "function_result"]
-    assert [(s.call_id, s.name) for s in results] == [("fc_0001", "fast")]
-    assert results[0].to_wire()["result"] == text_result("fast a")
 
 
 # -- the sync driver --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`Agent` runs against the emulator: inputs, outputs (media, structured), request fields,
-managed agents, hooks, logging, and the main scenarios over a real loopback socket.
+managed agents, hooks, logging and the agent's own clients (the loopback socket scenarios are
+in `test_agent_socket.py`).
 
 Every scenario runs through both drivers (`run` and `run_sync`) on asyncio and trio.
 """
@@ -22,14 +23,12 @@ from _agent_helpers import (
     Weather,
     b64,
     bodies,
-    results_json,
-    user_input,
+    get_time,
 )
 from pydantic import BaseModel
 
 from agentkit import (
     Agent,
-    AsyncClient,
     Hooks,
     OutputValidationError,
     UsageError,
@@ -38,7 +37,7 @@ from agentkit import (
     image,
     video,
 )
-from agentkit.testing import Emulator, Script, function_call, model_output, text, thought
+from agentkit.testing import Emulator, Reply, Script, function_call, model_output, thought
 from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction, TextContent
 
 pytestmark = pytest.mark.anyio
@@ -254,8 +253,18 @@ async def test_managed_agent_sends_agent_and_environment_without_a_model(run: Dr
         ({}, "exactly one of `model`"),
         ({"model": MODEL, "agent": "deep-research-preview-04-2026"}, "exactly one of `model`"),
         ({"model": MODEL, "agent_config": {"thinking": "on"}}, "agent_config"),
+        (
+            {"model": MODEL, "output_type": Forecast, "response_format": {"type": "text"}},
+            "output_type or response_format",
+        ),
     ],
-    ids=["agent-with-generation-config", "neither", "both", "model-with-agent-config"],
+    ids=[
+        "agent-with-generation-config",
+        "neither",
+        "both",
+        "model-with-agent-config",
+        "output-type-and-response-format",
+    ],
 )
 def test_invalid_agent_configuration_is_refused_before_sending(
     kwargs: dict[str, Any], says: str
@@ -350,63 +359,85 @@ async def test_debug_logging_shows_tool_runs_and_never_the_api_key(
         assert secret not in repr(record.__dict__)
 
 
-# --- over a real loopback socket ---------------------------------------------------------------
-
-
-async def _run_over_socket(run: Driver, emulator: Emulator, **options: Any) -> Any:
-    with emulator.serve() as base_url:
-        client = AsyncClient(api_key="k", base_url=base_url)
-        agent = Agent(MODEL, client=client, **options)
-        try:
-            return await run(agent, "Weather in Paris and Rome?")
-        finally:
-            await client.aclose()
-            agent.sync_client.close()  # the twin the sync driver built (or builds now, unused)
-
-
-async def test_stateful_tool_run_over_a_loopback_socket(run: Driver) -> None:
+async def test_request_fields_are_sent_as_given_with_every_request(run: Driver) -> None:
+    fields = {
+        "safety_settings": [{"type": "harassment", "threshold": "block_only_high"}],
+        "service_tier": "flex",
+        "labels": {"team": "search"},
+        "future_knob": {"level": 3},  # newer than agentkit: still sent
+    }
     weather = Weather()
-    calls = [
-        thought(),
-        function_call("get_weather", {"city": "Paris"}),
-        function_call("get_weather", {"city": "Rome"}),
-    ]
-    emulator = Emulator(Script([calls, "Sunny in both."]))
-
-    result = await _run_over_socket(run, emulator, tools=[weather.tool])
-
-    first, second = bodies(emulator)
-    assert first["input"] == "Weather in Paris and Rome?"
-    assert second["previous_interaction_id"] == "v1_emu_0001"
-    assert [r["call_id"] for r in emulator.function_results] == ["fc_0001", "fc_0002"]
-    assert results_json(emulator) == [
-        {"city": "Paris", "temperature_c": 21},
-        {"city": "Rome", "temperature_c": 21},
-    ]
-    assert result.output_text == "Sunny in both."
-    assert result.interaction_id == "v1_emu_0002"
-
-
-async def test_stateless_tool_run_over_a_loopback_socket(run: Driver) -> None:
-    weather = Weather()
-    hologram = {"type": "hologram_call", "beam": {"angle": 2}}
-    script = Script(
-        [
-            [thought(), hologram, function_call("get_weather", {"city": "Paris"})],
-            [thought(), function_call("get_weather", {"city": "Rome"})],
-            text("Sunny in both."),
-        ]
+    emulator = Emulator(Script([[function_call("get_weather", {"city": "Paris"})], "Sunny."]))
+    agent = Agent(
+        MODEL, tools=[weather.tool], request_fields=fields, client=emulator.async_client()
     )
-    emulator = Emulator(script)
 
-    result = await _run_over_socket(run, emulator, tools=[weather.tool], store=False)
+    await run(agent, "Weather?")
 
     sent = bodies(emulator)
-    assert len(sent) == 3
-    assert all(body["store"] is False for body in sent)
-    assert all("previous_interaction_id" not in body for body in sent)
-    assert sent[0]["input"] == [user_input("Weather in Paris and Rome?")]
-    assert sent[2]["input"][: len(sent[1]["input"])] == sent[1]["input"]
-    assert hologram in sent[2]["input"]
-    assert weather.cities == ["Paris", "Rome"]
-    assert result.output_text == "Sunny in both."
+    assert len(sent) == 2
+    assert all(body.items() >= fields.items() for body in sent)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"model": MODEL, "request_fields": {"previous_interaction_id": "v1"}}, "loop sets it"),
+        ({"model": MODEL, "request_fields": {"store": False}}, "loop sets it"),
+        ({"model": MODEL, "request_fields": {"generation_config": {}}}, "generation_config="),
+        (
+            {"agent": "deep-research-preview-04-2026", "request_fields": {"cached_content": "c"}},
+            "cached_content",
+        ),
+    ],
+    ids=["chaining", "store", "own-parameter", "agent-with-cached-content"],
+)
+def test_request_fields_the_agent_owns_are_refused(kwargs: dict[str, Any], says: str) -> None:
+    with pytest.raises(UsageError, match=says):
+        Agent(**kwargs)
+
+
+# --- the agent's own clients -------------------------------------------------------------------
+
+
+async def test_an_agent_closes_only_the_clients_it_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "from-the-environment")
+    async with Agent(MODEL) as agent:
+        made = (agent.async_client, agent.sync_client)
+        assert agent.async_client is made[0]
+    # Closed and forgotten: the next use makes new ones.
+    assert agent.async_client is not made[0]
+    assert agent.sync_client is not made[1]
+    with agent:
+        sync = agent.sync_client
+    assert agent.sync_client is not sync
+    await agent.aclose()
+
+    emulator = Emulator(Script(["Still open.", "Again."]))
+    given = emulator.async_client()
+    async with Agent(MODEL, client=given) as borrowing:
+        await borrowing.run("Hi")
+    # A client passed in stays open for its owner.
+    assert (await Agent(MODEL, client=given).run("Hi")).output_text == "Again."
+
+
+def test_an_agent_shows_its_model_or_agent_and_tools() -> None:
+    client = Emulator().async_client()
+    model = Agent(MODEL, tools=[Weather().tool, get_time], client=client)
+    assert repr(model) == f"Agent(model={MODEL!r}, tools=['get_time', 'get_weather'])"
+    managed = Agent(agent="deep-research-preview-04-2026", client=client)
+    assert repr(managed) == "Agent(agent='deep-research-preview-04-2026', tools=[])"
+
+
+async def test_a_result_shows_its_status_id_and_a_short_text(run: Driver) -> None:
+    emulator = Emulator(Script(["x" * 80, Reply([], status="cancelled")]))
+    agent = Agent(MODEL, client=emulator.async_client())
+
+    long = await run(agent, "Long")
+    empty = await run(agent, "Nothing")
+
+    assert repr(long) == (
+        f"RunResult(status='completed', interaction_id='v1_emu_0001', steps=2, "
+        f"output_text='{'x' * 57}...')"
+    )
+    assert repr(empty).endswith("steps=1, output_text=None)")

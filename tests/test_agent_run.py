@@ -14,11 +14,13 @@ from urllib.parse import quote
 
 import anyio
 import anyio.lowlevel
+import httpx
 import pytest
 from _agent_helpers import (
     MODEL,
     Driver,
     Rendezvous,
+    Rewriting,
     Weather,
     bodies,
     get_time,
@@ -622,6 +624,49 @@ async def test_stateless_continuation_resends_the_request_with_the_token(run: Dr
         assert hop == {**sent[1], "continuation_token": token}
     assert result.output_text == LONG
     assert weather.cities == ["Paris"]
+
+
+@pytest.mark.parametrize("stall", ["no-token", "same-token"])
+async def test_a_continuation_that_makes_no_progress_stops(run: Driver, stall: str) -> None:
+    emulator = Emulator(Script([Reply([text(LONG)], hops=3)]))
+
+    def no_progress(request: httpx.Request, body: dict[str, Any]) -> None:
+        if body.get("status") == "requires_continuation":
+            if stall == "no-token":
+                del body["continuation_token"]
+            else:  # every hop hands back the first hop's token
+                body["continuation_token"] = "emu-ct-0001"
+
+    client = emulator.async_client(transport=Rewriting(emulator, no_progress))
+    agent = Agent(MODEL, client=client)
+
+    with pytest.raises(UnexpectedStatusError, match="no progress") as caught:
+        await run(agent, "Count")
+
+    assert len(bodies(emulator)) == (1 if stall == "no-token" else 2)
+    assert caught.value.status == "requires_continuation"
+    partial = caught.value.partial
+    assert partial is not None
+    assert partial.output_text
+    assert LONG.startswith(partial.output_text)
+
+
+async def test_queued_is_polled_like_in_progress(run: Driver) -> None:
+    emulator = Emulator(Script(["Done."]), background_polls=2)
+
+    def queued(request: httpx.Request, body: dict[str, Any]) -> None:
+        if body.get("status") == "in_progress":
+            body["status"] = "queued"
+
+    client = emulator.async_client(transport=Rewriting(emulator, queued))
+    agent = Agent(MODEL, background=True, client=client)
+
+    result = await run(agent, "Go.")
+
+    assert result.status == "completed"
+    assert result.output_text == "Done."
+    gets = [r for r in emulator.requests if r.method == "GET"]
+    assert len(gets) == len(emulator.sleeps) == 3
 
 
 async def test_unknown_status_raises_unexpected_status_error(run: Driver) -> None:

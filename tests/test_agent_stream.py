@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import logging
 import warnings
 from contextlib import aclosing
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 from _agent_bg_helpers import (
     DRIVERS,
@@ -26,9 +28,11 @@ from _agent_bg_helpers import (
 from agentkit import (
     Agent,
     FunctionTool,
+    RunCompleteEvent,
     RunEvent,
     ServerToolEvent,
     StatusEvent,
+    StreamError,
     TextDeltaEvent,
     ThoughtSummaryEvent,
     ToolCallEvent,
@@ -36,7 +40,7 @@ from agentkit import (
     google_search,
     tool,
 )
-from agentkit.testing import Emulator, Script, function_call, text, thought
+from agentkit.testing import Emulator, Reply, Script, function_call, text, thought
 from agentkit.testing import google_search as search_steps
 
 pytestmark = pytest.mark.anyio
@@ -86,6 +90,7 @@ async def test_stream_yields_typed_events_across_every_turn(driver: str) -> None
 
     # The same sequence through both drivers.
     assert kinds(events) == [
+        "status",
         "thought_summary",
         "server_tool",
         "server_tool",
@@ -94,6 +99,7 @@ async def test_stream_yields_typed_events_across_every_turn(driver: str) -> None
         "tool_call",
         "tool_result",
         "tool_result",
+        "status",
         "thought_summary",
         "text",
         "status",
@@ -111,7 +117,13 @@ async def test_stream_yields_typed_events_across_every_turn(driver: str) -> None
     server = [e.step.type for e in events if isinstance(e, ServerToolEvent)]
     assert server == ["google_search_call", "google_search_result"]
     statuses = [(e.status, e.interaction_id) for e in events if isinstance(e, StatusEvent)]
-    assert statuses == [("requires_action", "v1_emu_0001"), ("completed", "v1_emu_0002")]
+    # Each status change once: created (in_progress), then how the interaction settled.
+    assert statuses == [
+        ("in_progress", "v1_emu_0001"),
+        ("requires_action", "v1_emu_0001"),
+        ("in_progress", "v1_emu_0002"),
+        ("completed", "v1_emu_0002"),
+    ]
 
     tool_calls = [e for e in events if isinstance(e, ToolCallEvent)]
     assert [(e.name, e.arguments) for e in tool_calls] == [
@@ -130,6 +142,40 @@ async def test_stream_yields_typed_events_across_every_turn(driver: str) -> None
         "google_search_call",
         "google_search_result",
     ]
+
+
+LONG = "One two three four five six seven eight nine ten eleven twelve."
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_a_streamed_continuation_goes_on_until_the_last_hop(driver: str) -> None:
+    emulator = Emulator(Script([Reply([text(LONG)], hops=3)]))
+    agent = Agent(MODEL, client=emulator.async_client())
+
+    with anyio.fail_after(5):
+        events = await stream(agent, "Count.", driver)
+
+    result = final_result(events)
+    assert streamed_text(events) == result.output_text == LONG
+    assert result.interaction_id == "v1_emu_0003"
+    statuses = [(e.status, e.interaction_id) for e in events if isinstance(e, StatusEvent)]
+    assert statuses == [
+        ("in_progress", "v1_emu_0001"),
+        ("requires_continuation", "v1_emu_0001"),
+        ("in_progress", "v1_emu_0002"),
+        ("requires_continuation", "v1_emu_0002"),
+        ("in_progress", "v1_emu_0003"),
+        ("completed", "v1_emu_0003"),
+    ]
+    bodies = creates(emulator)
+    assert [body.get("continuation_token") for body in bodies] == [
+        None,
+        "emu-ct-0001",
+        "emu-ct-0002",
+    ]
+    # Usage is per HTTP request in a stream: the run sums every hop.
+    total = sum(record["usage"]["total_tokens"] for record in emulator.interactions.values())
+    assert result.usage.total_tokens == total > 0
 
 
 @pytest.mark.parametrize("summaries", ["auto", None])
@@ -317,3 +363,62 @@ async def test_breaking_out_of_a_stream_stops_and_cleans_up(stop_at: type[RunEve
     assert sorted(calls) == ([] if stop_at is ToolCallEvent else ["Atlantis", "Paris"])
     assert len(creates(emulator)) == (1 if stop_at is ToolCallEvent else 2)
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_cancelling_a_background_stream_cancels_the_server_interaction(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator = Emulator(Script([LONG]), background_polls=3)
+    agent = Agent(MODEL, background=True, client=emulator.async_client())
+    seen: list[RunEvent] = []
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+
+            async def consume() -> None:
+                async with aclosing(agent.stream("Count.")) as events:
+                    async for event in events:
+                        seen.append(event)
+                        if isinstance(event, TextDeltaEvent):
+                            group.cancel_scope.cancel()  # lands in the stream's next read
+
+            group.start_soon(consume)
+
+    assert kinds(seen)[-1] == "text"
+    assert calls_summary(emulator)[-1] == ("POST", "cancel v1_emu_0001")
+    # The emulator finishes streamed work at once, so it refuses the cancel: the run logs
+    # that and lets the cancellation go on.
+    assert emulator.interactions["v1_emu_0001"]["status"] == "completed"
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "could not cancel background interaction v1_emu_0001"
+    ]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_an_error_event_ends_the_run_with_stream_error(driver: str) -> None:
+    emulator = Emulator(Script([LONG]))
+    agent = Agent(MODEL, client=emulator.async_client())
+    emulator.error_stream_after(4, code="resource_exhausted", message="Quota exceeded.")
+    seen: list[RunEvent] = []
+
+    async def consume() -> None:
+        if driver == "async":
+            async with aclosing(agent.stream("Count.")) as events:
+                async for event in events:
+                    seen.append(event)
+        else:
+
+            def consume_sync() -> None:
+                for event in agent.stream_sync("Count."):
+                    seen.append(event)
+
+            await anyio.to_thread.run_sync(consume_sync)
+
+    with anyio.fail_after(5), pytest.raises(StreamError, match="Quota exceeded") as caught:
+        await consume()
+
+    assert caught.value.code == "resource_exhausted"
+    # What arrived before the error was delivered, once.
+    assert kinds(seen)[0] == "status"
+    assert LONG.startswith(streamed_text(seen))
+    assert not any(isinstance(e, RunCompleteEvent) for e in seen)

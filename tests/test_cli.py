@@ -53,6 +53,19 @@ def numbers(n: int):
     yield n
 
 
+class Shop:
+    """A class: calling it makes a Shop, which is no tool's result."""
+
+    def price(self, item: str) -> int:
+        """A method: through the class, `self` would be a parameter for the model."""
+        return 3
+
+    @staticmethod
+    def discount(item: str) -> int:
+        """A static method: a fine tool."""
+        return 10
+
+
 ANSWER = 42
 '''
 
@@ -85,6 +98,8 @@ def project(tmp_path: Path) -> Path:
     """A folder with a module of tools, used as the current directory."""
     (tmp_path / "mytools.py").write_text(textwrap.dedent(TOOLS_MODULE), encoding="utf-8")
     (tmp_path / "broken.py").write_text("raise RuntimeError('boom at import')\n")
+    # Imports a missing module whose name is a prefix of its own: still an import failure.
+    (tmp_path / "mytools_extra.py").write_text("import mytools_\n")
     return tmp_path
 
 
@@ -178,7 +193,10 @@ def test_missing_key_is_one_line(project: Path) -> None:
         ("mytools:nosuchfunction", ["has no function 'nosuchfunction'"]),
         ("mytools:ANSWER", ["'ANSWER' is not a function"]),
         ("mytools:numbers", ["not a valid tool", "generator"]),
+        ("mytools:Shop", ["'Shop' is not a function (type: class)"]),
+        ("mytools:Shop.price", ["'Shop.price' is a method"]),
         ("broken:anything", ["importing 'broken' failed", "RuntimeError: boom at import"]),
+        ("mytools_extra:f", ["importing 'mytools_extra' failed", "No module named 'mytools_'"]),
         ("mytools", ["expected MODULE:FUNCTION"]),
     ],
 )
@@ -187,6 +205,21 @@ def test_bad_tool_is_one_line(project: Path, spec: str, needles: list[str]) -> N
 
     assert completed.returncode == 2
     assert_one_error_line(completed, repr(spec), *needles)
+
+
+def test_two_tools_with_one_name_is_one_line(project: Path) -> None:
+    tool = "mytools:get_weather"
+    completed = agentkit("run", "hi", "--tool", tool, "--tool", tool, "--offline", cwd=project)
+
+    assert completed.returncode == 2
+    assert_one_error_line(completed, "Two tools are named 'get_weather'")
+
+
+def test_a_static_method_is_a_tool(project: Path) -> None:
+    completed = agentkit("run", "hi", "--tool", "mytools:Shop.discount", "--offline", cwd=project)
+
+    assert completed.returncode == 0, completed.stderr
+    assert "<- discount [ok]: 10" in completed.stderr.splitlines()
 
 
 def test_emulator_serves_other_programs() -> None:
@@ -209,6 +242,16 @@ def test_emulator_serves_other_programs() -> None:
     # SIGTERM stops it as cleanly as Ctrl-C: no traceback, exit 0.
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(("port", "message"), [("99999", "0 to 65535"), ("http", "'http'")])
+def test_emulator_refuses_a_bad_port(port: str, message: str) -> None:
+    completed = agentkit("emulator", "--port", port)
+
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.splitlines()[-1].startswith("agentkit emulator: error: argument --port")
+    assert message in completed.stderr
 
 
 def test_emulator_refuses_a_non_loopback_host() -> None:
@@ -248,8 +291,8 @@ def in_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 
 def use_emulator(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, **options: str) -> None:
-    def client(*, offline: bool) -> Client:
-        return emulator.client(**options)
+    def client(*, offline: bool) -> tuple[Client, str]:
+        return emulator.client(**options), "Backend: a test emulator"
 
     monkeypatch.setattr(_cli, "_client", client)
 
@@ -297,8 +340,9 @@ def test_main_shows_errors_server_tools_and_text_around_them(
     assert code == 0
     assert out == "Let me check.\nDone.\n"
     lines = err.splitlines()
-    assert lines[0] == '-> add({"x": "not a number", "y": 1})'
-    assert lines[1].startswith("<- add [error]: ")
+    assert lines[0] == "Backend: a test emulator"
+    assert lines[1] == '-> add({"x": "not a number", "y": 1})'
+    assert lines[2].startswith("<- add [error]: ")
     assert "-- server tool: google_search_call" in lines
     assert "-- server tool: google_search_result" in lines
 
@@ -312,8 +356,9 @@ def test_main_reports_an_api_error_in_one_line(
 
     _, err = capsys.readouterr()
     assert code == 1
-    assert len(err.splitlines()) == 1
-    assert err.startswith("agentkit: error: ")
+    assert err.splitlines()[0] == "Backend: a test emulator"
+    assert err.splitlines()[1].startswith("agentkit: error: ")
+    assert len(err.splitlines()) == 2
     assert "a-wrong-key" not in err
 
 
@@ -327,7 +372,7 @@ def test_main_fails_when_the_run_does_not_complete(
     out, err = capsys.readouterr()
     assert code == 1
     assert out == "Half an ans\n"
-    assert err == "agentkit: the run ended with status 'incomplete'\n"
+    assert err.splitlines()[-1] == "agentkit: the run ended with status 'incomplete'"
 
 
 def test_main_stops_at_a_call_that_needs_approval(
@@ -360,9 +405,11 @@ def test_main_reports_a_missing_key_and_bad_tools(
     assert main(["run", "hi", "--tool", "mytools:numbers"]) == 2
     assert main(["run", "hi", "--tool", "broken:f"]) == 2
     assert main(["run", "hi", "--tool", "nosuchmodule:f"]) == 2
+    twice = ["--tool", "mytools:add", "--tool", "mytools:add"]
+    assert main(["run", "hi", *twice, "--offline"]) == 2
 
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 5
     assert all(line.startswith("agentkit: error: ") for line in lines)
 
 
@@ -379,7 +426,7 @@ def test_main_reports_an_import_error_inside_the_module(
 def test_main_interrupted(
     in_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def interrupted(*, offline: bool) -> Client:
+    def interrupted(*, offline: bool) -> tuple[Client, str]:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_cli, "_client", interrupted)
@@ -430,6 +477,15 @@ def test_main_reports_a_port_in_use(
     )
 
 
+@pytest.mark.parametrize("port", ["65536", "-1", "http"])
+def test_main_refuses_a_bad_port(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["emulator", "--port", port])
+
+    assert exited.value.code == 2
+    assert "agentkit emulator: error: argument --port/-p: " in capsys.readouterr().err
+
+
 def test_main_refuses_a_non_loopback_host(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -447,6 +503,9 @@ def test_main_refuses_a_non_loopback_host(
         ("mytools:", "expected MODULE:FUNCTION"),
         ("mytools:nope", "module 'mytools' has no function 'nope'"),
         ("mytools:ANSWER", "'ANSWER' is not a function (type: int)"),
+        ("mytools:Shop", "'Shop' is not a function (type: class)"),
+        ("mytools:Shop.price", "'Shop.price' is a method; use a module-level function"),
+        ("mytools_extra:f", "importing 'mytools_extra' failed: No module named 'mytools_'"),
     ],
 )
 def test_load_tool_errors(in_project: Path, spec: str, message: str) -> None:
@@ -463,12 +522,14 @@ def test_load_tool_takes_plain_functions_and_tools(in_project: Path) -> None:
     assert _cli.load_tool("mytools:get_weather") is decorated  # an @tool is used as it is
 
 
-def test_online_client_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_online_client_needs_a_key_and_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.setenv("GOOGLE_API_KEY", "not-a-real-key")
 
-    with _cli._client(offline=False) as client:  # pyright: ignore[reportPrivateUsage]
+    client, backend = _cli._client(offline=False)  # pyright: ignore[reportPrivateUsage]
+    with client:
         assert isinstance(client, Client)
+    assert backend == "Backend: Gemini API (GOOGLE_API_KEY is set)"
 
 
 def test_results_are_shown_briefly() -> None:

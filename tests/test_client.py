@@ -175,6 +175,15 @@ async def test_extra_body_is_merged_last(api: Api) -> None:
 
 
 @pytest.mark.anyio
+async def test_an_unknown_create_field_is_refused_before_sending(api: Api) -> None:
+    with pytest.raises(
+        exc.UsageError, match=r"unexpected keyword arguments: temprature.*extra_body"
+    ):
+        await api.call(ok, "create", model="m", input="hi", temprature=0.2)
+    assert api.requests == []
+
+
+@pytest.mark.anyio
 async def test_agent_mode_body(api: Api) -> None:
     await api.call(
         ok,

@@ -200,6 +200,22 @@ def test_a_required_key_must_match() -> None:
     assert "right" not in repr(emulator.requests)
 
 
+def test_recorded_requests_hide_every_credential() -> None:
+    # A Vertex-style bearer token, a proxy credential and a `?key=` query parameter (which
+    # Google APIs accept too) are as secret as the API key header.
+    emulator = Emulator()
+    secrets = {"authorization": "Bearer tok-SECRET-1", "proxy-authorization": "Basic SECRET-2"}
+    with httpx.Client(transport=emulator, base_url=BASE) as http:
+        http.get("/interactions/v1_x", headers={**KEY, **secrets}, params={"key": "SECRET-3"})
+    [request] = emulator.requests
+    assert request.headers["x-goog-api-key"] == "***"
+    assert request.headers["authorization"] == "***"
+    assert request.headers["proxy-authorization"] == "***"
+    assert request.query == {"key": "***"}
+    assert "SECRET" not in repr(emulator.requests)
+    assert "test-key" not in repr(emulator.requests)
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import socket
 import subprocess
@@ -170,6 +171,20 @@ def test_agentkit_client_over_the_socket(served: tuple[Emulator, str]) -> None:
         made = client.interactions.create(model="m", input="Hello", tools=[WEATHER])
     assert made.status == "requires_action"
     assert emulator.requests[0].headers["x-goog-api-key"] == "***"
+
+
+def test_the_server_log_hides_a_key_sent_in_the_url(
+    served: tuple[Emulator, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="agentkit.testing")
+    emulator, base_url = served
+    with httpx.Client(base_url=base_url) as http:
+        http.get("/v1beta/interactions/v1_x", params={"a": "1", "key": "SECRET-Q", "z": "2"})
+        http.get("/v1beta/interactions/v1_x?key=SECRET-R")
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("key=***&z=2" in line for line in lines), lines
+    assert not [line for line in lines if "SECRET" in line]
+    assert [r.query["key"] for r in emulator.requests] == ["***", "***"]
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])

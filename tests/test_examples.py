@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import runpy
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from agentkit.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -22,7 +28,12 @@ EXPECTED: dict[str, list[str]] = {
         "function_result  track_parcel ok",
         "Status: completed",
     ],
-    "function_calling_stateless.py": ["Turn 1: convert_currency returned", "Turn 2: "],
+    "function_calling_stateless.py": [
+        "Turn 1: convert_currency returned",
+        "history kept on the client: 6 steps",
+        "Turn 2: convert_currency returned",
+        "history kept on the client: 12 steps",
+    ],
     "parallel_tools.py": ["3 tool calls", "Up to 3 tools ran at the same time"],
     "google_search_citations.py": ["Searches run by the server: 1", "[1] ", "supports: "],
     "structured_output.py": ["Title: ", "Serves ", "vegetarian: ", "Ingredients:\n  - "],
@@ -135,3 +146,110 @@ def test_examples_use_the_real_api_when_a_key_is_set(variable: str) -> None:
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == f"Backend: Gemini API ({variable} is set)\n"
     assert "not-a-real-key" not in completed.stdout + completed.stderr
+
+
+# -- in-process: each example's emulator shows that it used the protocol it demonstrates ------
+
+RunExample = Callable[[str], tuple[Emulator, str]]
+
+
+@pytest.fixture
+def run_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[RunExample]:
+    """Run an example as `__main__` in this process; return its emulator and its output."""
+    for variable in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(sys, "path", [str(EXAMPLES), *sys.path])
+
+    def run(name: str) -> tuple[Emulator, str]:
+        sys.modules.pop("_backend", None)  # a fresh emulator for each example
+        monkeypatch.setattr(sys, "argv", [name])
+        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+        emulator = sys.modules["_backend"]._emulator
+        assert isinstance(emulator, Emulator)
+        return emulator, capsys.readouterr().out
+
+    yield run
+    sys.modules.pop("_backend", None)
+
+
+def creates(emulator: Emulator) -> list[dict[str, Any]]:
+    """The bodies of the create requests, in order."""
+    return [
+        dict(request.body)
+        for request in emulator.requests
+        if request.method == "POST" and request.path.endswith("/interactions")
+    ]
+
+
+def test_stateful_example_chains_interactions(run_in_process: RunExample) -> None:
+    emulator, _ = run_in_process("function_calling_stateful.py")
+
+    first, second = creates(emulator)
+    assert "previous_interaction_id" not in first
+    assert second["previous_interaction_id"] in emulator.interactions
+    # Only the new steps travel: the results of the two calls.
+    assert [step["type"] for step in second["input"]] == ["function_result"] * 2
+
+
+def test_stateless_example_resends_the_whole_history(run_in_process: RunExample) -> None:
+    emulator, _ = run_in_process("function_calling_stateless.py")
+
+    bodies = creates(emulator)
+    assert len(bodies) == 4  # two turns, each a call and an answer
+    assert all(body["store"] is False for body in bodies)
+    assert all("previous_interaction_id" not in body for body in bodies)
+    for before, after in itertools.pairwise(bodies):
+        assert after["input"][: len(before["input"])] == before["input"]
+
+
+def test_parallel_example_sends_all_results_in_call_order(run_in_process: RunExample) -> None:
+    emulator, output = run_in_process("parallel_tools.py")
+
+    results = creates(emulator)[1]["input"]
+    assert [step["call_id"] for step in results] == [call["id"] for call in emulator.function_calls]
+    assert [step["name"] for step in results] == ["get_weather", "get_air_quality", "get_pollen"]
+    assert "Up to 3 tools ran at the same time" in output
+
+
+def test_background_examples_poll_and_cancel(run_in_process: RunExample) -> None:
+    emulator, _ = run_in_process("background_poll.py")
+    assert creates(emulator)[0]["background"] is True
+    assert any(request.method == "GET" for request in emulator.requests)
+
+    emulator, _ = run_in_process("background_cancel.py")
+    (started,) = emulator.interactions
+    assert emulator.requests[-1].path.endswith(f"/interactions/{started}/cancel")
+    assert emulator.interactions[started]["status"] == "cancelled"
+
+
+def test_structured_output_example_sends_the_schema(run_in_process: RunExample) -> None:
+    emulator, _ = run_in_process("structured_output.py")
+
+    response_format = creates(emulator)[0]["response_format"]
+    assert response_format["mime_type"] == "application/json"
+    assert response_format["schema"]["title"] == "Recipe"
+
+
+def test_agent_as_tool_example_runs_the_researcher(run_in_process: RunExample) -> None:
+    emulator, _ = run_in_process("agent_as_tool.py")
+
+    tools = [
+        [tool.get("name", tool["type"]) for tool in body["tools"]] for body in creates(emulator)
+    ]
+    assert tools == [
+        ["research", "word_count", "save_note"],  # the orchestrator asks for its tools
+        ["google_search"],  # `research` runs the researcher's own loop
+        ["research", "word_count", "save_note"],  # the orchestrator gets the results
+    ]
+
+
+def test_human_approval_example_pays_only_after_approval(run_in_process: RunExample) -> None:
+    emulator, output = run_in_process("human_approval.py")
+
+    paused, resumed = creates(emulator)
+    assert "send_payment" not in [step.get("name") for step in paused["input"]]
+    assert [step["name"] for step in emulator.function_results] == ["get_balance", "send_payment"]
+    assert resumed["input"][-1]["name"] == "send_payment"
+    assert "Resumed: completed" in output

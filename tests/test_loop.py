@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import random
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pydantic
@@ -26,6 +29,7 @@ from _loop_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentkit import _loop, _result
 from agentkit._exceptions import (
     InteractionFailed,
     MaxTurnsExceeded,
@@ -60,6 +64,34 @@ FIELDS = {
     "generation_config": {"thinking_level": "low", "max_output_tokens": 256},
     "response_format": {"type": "text", "mime_type": "text/plain"},
 }
+
+
+# What the machine and the result it builds may import: data handling only, no IO, no
+# clock, no threads, no event loop.
+PURE_IMPORTS = {
+    "__future__",
+    "collections.abc",
+    "dataclasses",
+    "json",
+    "typing",
+    "typing_extensions",
+    "pydantic",
+    "agentkit._exceptions",
+    "agentkit._result",
+    "agentkit.types",
+}
+
+
+@pytest.mark.parametrize("module", [_loop, _result], ids=["_loop", "_result"])
+def test_the_machine_imports_nothing_that_does_io(module: ModuleType) -> None:
+    tree = ast.parse(Path(module.__file__ or "").read_text())
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert imported <= PURE_IMPORTS, imported - PURE_IMPORTS
 
 
 def wire(steps: list[Any]) -> list[dict[str, Any]]:
@@ -679,33 +711,30 @@ def test_requires_action_without_unanswered_calls_fails() -> None:
 # --- limits ------------------------------------------------------------------------------------
 
 
-def test_max_turns_fails_with_the_partial_run() -> None:
-    machine = RunMachine(config(max_turns=2))
+@pytest.mark.parametrize(
+    ("limit", "error", "message"),
+    [
+        ({"max_turns": 2}, MaxTurnsExceeded, "max_turns=2"),
+        ({"limits": UsageLimits(request_limit=2)}, UsageLimitExceeded, "request_limit of 2"),
+    ],
+    ids=["max_turns", "request_limit"],
+)
+def test_request_limits_stop_before_the_next_request_with_the_partial_run(
+    limit: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    machine = RunMachine(config(**limit))
     machine.start("hi")
     tool_turn(machine, "i1", call("c1", city="a"))
     tools = expect(
         machine.received(interaction("i2", "requires_action", [call("c2", city="b")])), RunTools
     )
     fail = expect(machine.tools_finished([ok(tools.calls[0].id or "")]), Fail)
-    assert isinstance(fail.error, MaxTurnsExceeded)
-    assert "max_turns=2" in str(fail.error)
+    assert isinstance(fail.error, error)
+    assert message in str(fail.error)
     partial = fail.error.partial
     assert partial is not None
     assert [s.type for s in partial.steps][-2:] == ["function_call", "function_result"]
     assert partial.interaction_id == "i2"
-
-
-def test_request_limit_stops_before_the_next_request() -> None:
-    machine = RunMachine(config(limits=UsageLimits(request_limit=2)))
-    machine.start("hi")
-    tool_turn(machine, "i1", call("c1", city="a"))
-    tools = expect(
-        machine.received(interaction("i2", "requires_action", [call("c2", city="b")])), RunTools
-    )
-    fail = expect(machine.tools_finished([ok(tools.calls[0].id or "")]), Fail)
-    assert isinstance(fail.error, UsageLimitExceeded)
-    assert "request_limit of 2" in str(fail.error)
-    assert fail.error.partial is not None
 
 
 def test_tool_call_limit_stops_before_running_the_calls() -> None:
@@ -826,6 +855,39 @@ def test_interrupted_keeps_the_results_of_finished_tools() -> None:
     assert wire(result.steps) == [user("hi"), call("c1"), call("c2", city="b"), ok("c2").to_wire()]
     assert result.step_interaction_ids == ["i1", "i1", "i1", None]
     assert machine.snapshot("in_progress").status == "in_progress"
+
+
+@pytest.mark.parametrize("store", [True, False])
+def test_an_interrupted_run_resumes_running_only_the_unfinished_calls(store: bool) -> None:
+    machine = RunMachine(config(store=store))
+    machine.start("hi")
+    machine.received(interaction("i1", "requires_action", [call("c1"), call("c2", city="b")]))
+    partial = machine.interrupted([ok("c2")])
+
+    resumed = RunMachine(config(store=store), RunState.from_json(partial.state.to_json()))
+    tools = expect(resumed.resume({}), RunTools)
+    assert [c.id for c in tools.calls] == ["c1"]
+    send = expect(resumed.tools_finished([ok("c1")]), Send)
+
+    sent = send.body["input"]
+    assert [step["call_id"] for step in sent[-2:]] == ["c1", "c2"]
+    if store:
+        assert send.body["previous_interaction_id"] == "i1"
+        assert len(sent) == 2
+    else:
+        assert sent == [user("hi"), call("c1"), call("c2", city="b"), *wire([ok("c1"), ok("c2")])]
+    done = expect(resumed.received(interaction("i2", "completed", [output("ok")])), Done)
+    results = [s.call_id for s in done.result.steps if isinstance(s, FunctionResultStep)]
+    assert results == ["c2", "c1"]  # each once, c2 since it finished before the interruption
+
+
+def test_an_interrupted_run_whose_tools_all_finished_resumes_by_sending_them() -> None:
+    machine = RunMachine(config())
+    machine.start("hi")
+    machine.received(interaction("i1", "requires_action", [call("c1")]))
+    partial = machine.interrupted([ok("c1")])
+    send = expect(RunMachine(config(), partial.state).resume({}), Send)
+    assert [step["call_id"] for step in send.body["input"]] == ["c1"]
 
 
 # --- input normalisation -----------------------------------------------------------------------

@@ -775,9 +775,22 @@ def test_an_annotation_that_fails_to_evaluate() -> None:
         tool(f)
 
 
+class _Opaque:
+    """A callable whose signature cannot be read (like some C builtins)."""
+
+    __name__ = "opaque"
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        raise ValueError("no signature found")
+
+    def __call__(self, *args: Any) -> None:
+        return None
+
+
 def test_a_callable_without_signature_is_refused() -> None:
-    with pytest.raises(UsageError, match=r"Tool 'int': cannot read the signature"):
-        tool(int)
+    with pytest.raises(UsageError, match=r"Tool 'opaque': cannot read the signature"):
+        tool(_Opaque())
 
 
 @pytest.mark.parametrize(

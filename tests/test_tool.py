@@ -388,3 +388,12 @@ def test_run_context_is_injected_not_declared() -> None:
 
     assert greet.parameters["properties"] == {"name": {"type": "string"}}
     assert greet(RunContext(deps="Hello"), "Ada") == "Hello Ada"
+
+
+def test_a_class_is_refused_with_what_to_do_instead() -> None:
+    class Weather:
+        def __init__(self, city: str) -> None:
+            self.city = city
+
+    with pytest.raises(UsageError, match=r"not the class .*Weather: decorate one of its methods"):
+        tool(Weather)

@@ -926,3 +926,87 @@ def interactions(draw: st.DrawFn) -> JsonDict:
 @given(payload=interactions())
 def test_any_steps_round_trip(payload: JsonDict) -> None:
     assert Interaction.from_json(json.dumps(payload)).to_wire() == payload
+
+
+# --- Unknown members deep inside known containers ----------------------------------------------
+
+HOLO_STEP: JsonDict = {"type": "hologram_call", "id": "h1", "beam": {"x": [1, 2.5]}}
+HOLO_CONTENT: JsonDict = {"type": "smell", "scent": "rose", "n": 1}
+HOLO_NOTE: JsonDict = {"type": "emoji_citation", "glyph": "*", "start_index": 0}
+HOLO_TOOL: JsonDict = {"type": "teleport", "range": 9}
+HOLO_DELTA: JsonDict = {"type": "smell_delta", "scent": "ro"}
+TEXT_WITH_NOTE: JsonDict = {"type": "text", "text": "t", "annotations": [HOLO_NOTE], "x_new": 1}
+DEEP_INTERACTION: JsonDict = {
+    "id": "v1_D",
+    "status": "paused_for_lunch",
+    "x_top": {"a": None},
+    "tools": [HOLO_TOOL],
+    "usage": {"total_tokens": 3, "x_future_tokens": 2},
+    "steps": [
+        HOLO_STEP,
+        {"type": "model_output", "content": [HOLO_CONTENT, TEXT_WITH_NOTE]},
+        {"type": "thought", "signature": "c2ln", "summary": [HOLO_CONTENT]},
+        {"type": "function_result", "call_id": "c", "result": [HOLO_CONTENT]},
+        {"type": "user_input", "content": [HOLO_CONTENT]},
+    ],
+}
+DEEP_EVENTS: list[JsonDict] = [
+    {"event_type": "step.start", "index": 0, "step": HOLO_STEP, "event_id": "e1"},
+    {"event_type": "step.delta", "index": 0, "delta": HOLO_DELTA, "x_new": True},
+    {
+        "event_type": "step.delta",
+        "index": 1,
+        "delta": {"type": "thought_summary", "content": HOLO_CONTENT},
+    },
+    {
+        "event_type": "step.delta",
+        "index": 2,
+        "delta": {"type": "text_annotation_delta", "annotations": [HOLO_NOTE]},
+    },
+    {
+        "event_type": "step.delta",
+        "index": 3,
+        "delta": {"type": "function_result", "result": [HOLO_CONTENT]},
+    },
+    {"event_type": "interaction.created", "interaction": DEEP_INTERACTION},
+    {"event_type": "interaction.completed", "interaction": DEEP_INTERACTION, "event_id": "e9"},
+    {
+        "event_type": "interaction.status_update",
+        "interaction_id": "v1_D",
+        "status": "paused_for_lunch",
+    },
+]
+
+
+def unknown_members(value: Any) -> set[type[WireModel]]:
+    """The `Unknown*` models anywhere inside a parsed model."""
+    found: set[type[WireModel]] = set()
+    if isinstance(value, WireModel):
+        if type(value) in UNKNOWN_CLASSES.values():
+            found.add(type(value))
+        for name in type(value).model_fields:
+            found |= unknown_members(getattr(value, name))
+    elif isinstance(value, list):
+        for item in value:  # pyright: ignore[reportUnknownVariableType]
+            found |= unknown_members(item)
+    return found
+
+
+def test_unknown_members_deep_inside_an_interaction_round_trip() -> None:
+    interaction = Interaction.from_json(json.dumps(DEEP_INTERACTION))
+    assert interaction.to_wire() == DEEP_INTERACTION
+    assert interaction.status == "paused_for_lunch"
+    assert unknown_members(interaction) == {
+        UnknownStep,
+        UnknownContent,
+        UnknownAnnotation,
+        UnknownTool,
+    }
+
+
+@pytest.mark.parametrize("payload", DEEP_EVENTS, ids=lambda e: str(e["event_type"]))
+def test_unknown_members_deep_inside_events_round_trip(payload: JsonDict) -> None:
+    event = parse_event(json.dumps(payload))
+    assert event.to_wire() == payload
+    assert not isinstance(event, UnknownEvent)
+    assert unknown_members(event) or payload["event_type"] == "interaction.status_update"

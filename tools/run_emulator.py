@@ -40,6 +40,8 @@ def main() -> None:
         )
     except KeyboardInterrupt:
         print("Stopped.")
+    except (ValueError, OSError, OverflowError) as exc:  # not loopback, port taken or invalid
+        parser.error(f"cannot serve on {args.host}:{args.port}: {exc}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,10 @@ from agentkit.testing._wire import (
 __all__ = ["EmulatorCore", "Fault"]
 
 
+# Credentials a request may carry, hidden from `emulator.requests` (a `key` query parameter too).
+_SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization", "proxy-authorization"})
+
+
 @dataclass(frozen=True)
 class Fault:
     status: int
@@ -146,8 +150,8 @@ class EmulatorCore:
                 parsed = json.loads(body)
             except ValueError:
                 parsed = body.decode(errors="replace")
-        if "x-goog-api-key" in headers:
-            headers = {**headers, "x-goog-api-key": "***"}
+        headers = {k: "***" if k in _SECRET_HEADERS else v for k, v in headers.items()}
+        query = {k: "***" if k == "key" else v for k, v in query.items()}
         self._requests.append(RecordedRequest(method, path, query, headers, parsed))
 
     def _authenticate(self, headers: Mapping[str, str]) -> None:

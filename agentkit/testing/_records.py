@@ -29,8 +29,9 @@ class RecordedRequest:
     Attributes:
         method: The HTTP method.
         path: The URL path, e.g. `/v1beta/interactions`.
-        query: The query parameters.
-        headers: The headers (lower-case names; the API key value replaced by `"***"`).
+        query: The query parameters (a `key` parameter's value replaced by `"***"`).
+        headers: The headers (lower-case names; the values of `x-goog-api-key`,
+            `authorization` and `proxy-authorization` replaced by `"***"`).
         body: The parsed JSON body; None when empty; the raw text when it was not JSON.
     """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -17,6 +18,8 @@ from agentkit.testing._wire import EmuResponse, StreamDropped, error_response
 __all__ = ["serve", "serve_forever"]
 
 _log = logging.getLogger("agentkit.testing")
+# A `key=` query parameter (Google APIs accept the API key there too), hidden in log lines.
+_KEY_PARAM = re.compile(r"([?&]key=)[^&\s\"]*")
 
 
 class Handles(Protocol):
@@ -124,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("emulator: %s", format % args)
+        _log.debug("emulator: %s", _KEY_PARAM.sub(r"\1***", format % args))
 
 
 def _make_server(core: Handles, host: str, port: int, latency: Callable[[], None]) -> _Server:

@@ -1,0 +1,106 @@
+"""Issue 2, points 1 and 7 and "Speed": the repository's shape, README, CI script and bench.
+
+These read files of the clone (and run `tools/bench.py --quick` once, for a few seconds,
+without asserting any timing: the ratio is for the closing note, not a test).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TOP_LEVEL = {"pyproject.toml", "README.md", "LICENSE", "agentkit", "tools", "examples", "tests"}
+RUNTIME_DEPENDENCIES = ["pydantic>=2", "httpx", "anyio", "docstring-parser"]
+
+
+def pyproject() -> dict[str, Any]:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+; 3.10 runs the other checks
+    data: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return data
+
+
+def ignored(name: str) -> bool:
+    patterns = (ROOT / ".gitignore").read_text().split()
+    return any(fnmatch.fnmatch(name, pattern.strip("/")) for pattern in patterns)
+
+
+def test_the_top_level_holds_exactly_the_agreed_entries() -> None:
+    visible = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")}
+    assert {name for name in visible if not ignored(name)} == TOP_LEVEL
+    run = ROOT / ".ci" / "run"
+    assert run.is_file()
+    assert os.access(run, os.X_OK)
+
+
+def test_the_package_is_typed_and_licensed() -> None:
+    assert files("agentkit").joinpath("py.typed").is_file()
+    license_text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in license_text
+    assert "Version 2.0, January 2004" in license_text
+
+
+def test_pyproject_dependencies_build_backend_and_python() -> None:
+    data = pyproject()
+    assert data["build-system"]["build-backend"] == "hatchling.build"
+    project = data["project"]
+    assert project["dependencies"] == RUNTIME_DEPENDENCIES
+    assert project["requires-python"] == ">=3.10"
+    assert project["license"] == "Apache-2.0"
+    test_extra = {
+        re.split(r"[=<>~\[ ]", requirement)[0]
+        for requirement in project["optional-dependencies"]["test"]
+    }
+    assert {"pytest", "hypothesis", "google-genai"} <= test_extra
+
+
+def test_the_type_checks_are_strict() -> None:
+    data = pyproject()
+    assert data["tool"]["mypy"]["strict"] is True
+    assert data["tool"]["pyright"]["typeCheckingMode"] == "strict"
+
+
+def test_the_readme_states_the_two_set_up_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv")]
+    assert commands == [
+        "python3 -m venv .venv && . .venv/bin/activate && pip install -e . "
+        "&& python examples/quickstart.py",
+        'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pytest',
+    ]
+
+
+def test_ci_runs_the_readme_test_command_ruff_and_the_strict_type_checks() -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "python3 -m venv .venv && . .venv/bin/activate" in script
+    assert re.search(r'pip install .*-e "\.\[test\]"', script)
+    checks = re.findall(r"^check (.+)$", script, flags=re.MULTILINE)
+    for command in ("pytest", "ruff format --check", "ruff check", "mypy", "pyright"):
+        assert [check for check in checks if check.startswith(command)], command
+    # Any failing check fails the run.
+    assert 'exit "$status"' in script
+
+
+def test_the_bench_runs_and_reports_the_create_ratio() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "bench.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert re.search(
+        r"^create round trip : httpx\+json [\d.]+ ms, AsyncClient [\d.]+ ms, ratio [\d.]+x",
+        completed.stdout,
+        flags=re.MULTILINE,
+    ), completed.stdout
