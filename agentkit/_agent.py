@@ -106,11 +106,11 @@ class Agent(Generic[DepsT, OutputT]):
             raise UsageError("Give output_type or response_format, not both.")
         self.model = model
         self.agent = agent
-        self.name = name or model or agent or "agent"
-        self.toolset = ToolSet(tools)
+        self.name: str = name or model or agent or "agent"
+        self.toolset: ToolSet = ToolSet(tools)
         self.output_type = output_type
         self.raise_tool_errors = raise_tool_errors
-        self.hooks = hooks or Hooks()
+        self.hooks: Hooks = hooks or Hooks()
         self._async_client = client if isinstance(client, AsyncClient) else None
         self._sync_client = client if isinstance(client, Client) else None
         self._owned: list[AsyncClient | Client] = []

@@ -89,13 +89,13 @@ class StreamCore:
         """Known from `get(id)`, else from the first event that names it."""
         self.last_event_id = last_event_id
         """The id of the last event delivered: where a reconnection resumes."""
-        self.finished = False
+        self.finished: bool = False
         """A terminal event (`interaction.completed`, `error`, `[DONE]`) arrived."""
         self.error: APIError | None = None
         """Set by an `error` event or an invalid one; the shell raises it after earlier events."""
-        self.reconnects = 0
+        self.reconnects: int = 0
         """Reconnections since the last new event; capped by `max_retries`."""
-        self.delivered = 0
+        self.delivered: int = 0
         """Events let through so far, across connections."""
         self.request: httpx.Request | None = None
         """The current request, redacted, for exceptions."""

@@ -196,7 +196,7 @@ class InteractionFailed(RunError):
     ) -> None:
         super().__init__(message, partial=partial)
         self.interaction_id = interaction_id
-        self.errors = errors or []
+        self.errors: list[Any] = errors or []
 
 
 class UnexpectedStatusError(RunError):

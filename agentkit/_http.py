@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final, cast
 from urllib.parse import quote
@@ -113,6 +113,13 @@ def resolve_api_key(
             "No API key: pass api_key=... or set the GEMINI_API_KEY (or GOOGLE_API_KEY) "
             "environment variable."
         )
+    if not (key.isascii() and key.isprintable()):
+        # httpx would fail deep inside with the key in its message (or a bare
+        # UnicodeEncodeError); say what is wrong instead, without the key.
+        raise UsageError(
+            "The API key holds a character that cannot be sent in an HTTP header (a line "
+            "break, a control or a non-ASCII character): check how it was read."
+        )
     return pydantic.SecretStr(key)
 
 
@@ -122,7 +129,7 @@ class RequestSpec:
 
     method: str
     url: str
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # holds the key: keep it out of reprs
     params: dict[str, str] | None = None
     content: bytes | None = None
     stream: bool = False
@@ -270,8 +277,17 @@ def redact(request: httpx.Request) -> httpx.Request:
 
 
 def scrub(text: str, secret: str | None) -> str:
+    """Replace the key, also in its escaped forms, in text bound for a message or a log."""
     # Defence in depth: a proxy or a fake server could echo the key back in an error body.
-    return text.replace(secret, REDACTED) if secret and secret in text else text
+    if not secret:
+        return text
+    for form in {
+        secret,
+        repr(secret)[1:-1],
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+    }:
+        text = text.replace(form, REDACTED)
+    return text
 
 
 def _error_details(response: httpx.Response) -> tuple[Any, str | int | None, str]:
@@ -330,8 +346,14 @@ def connection_error(
     # message can hold the key, e.g. h11's "Illegal header value" for a key read with "\n".
     if isinstance(exc, httpx.RequestError):
         exc.request = request
-    if secret and secret in str(exc):
-        exc.args = tuple(scrub(str(arg), secret) for arg in exc.args)
+    # Tracebacks print the whole chain (httpx -> httpcore -> h11): clean every link.
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if secret and any(scrub(str(arg), secret) != str(arg) for arg in link.args):
+            link.args = tuple(scrub(str(arg), secret) for arg in link.args)
+        link = link.__cause__ or link.__context__
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"Request timed out ({detail}).", request=request)

@@ -199,7 +199,7 @@ class RunMachine:
 
     def __init__(self, config: LoopConfig, state: RunState | None = None) -> None:
         self.config = config
-        self.state = state.model_copy(deep=True) if state else RunState()
+        self.state: RunState = state.model_copy(deep=True) if state else RunState()
         self.state.store = config.store
         self.state.background = config.background
         self._steps: list[Step] = [parse_step(raw) for raw in self.state.steps]

@@ -85,7 +85,7 @@ class ToolSet:
                 )
             self.functions[function.name] = function
             declarations.append(function.declaration)
-        self.declarations = tuple(declarations)
+        self.declarations: tuple[dict[str, Any], ...] = tuple(declarations)
 
     @property
     def names(self) -> frozenset[str]:

@@ -337,18 +337,9 @@ async def test_the_key_never_shows_in_errors_logs_urls_or_records(
     assert not [r for r in emulator.requests if KEY in r.path or KEY in json.dumps(r.query)]
 
 
-# Both xfails are gaps in agentkit/_http.py (owned by another engineer at the time of writing):
-# resolve_api_key() accepts a key that cannot be an HTTP header value, and scrub() only
-# replaces the key verbatim. Strict: fixing either makes its test pass, and the marker must go.
+# A key that cannot be an HTTP header value is refused up front, and never echoed.
 
 
-@pytest.mark.xfail(
-    reason="The key goes into h11's 'Illegal header value' message repr-escaped, which scrub() "
-    "in agentkit/_http.py misses, and the chained httpx/httpcore/h11 exceptions are never "
-    "scrubbed.",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_key_with_a_line_break_inside_never_leaks_in_a_traceback() -> None:
     key = "AIzaSy-LEAKY\nsecond-half-of-the-key"
     emulator = Emulator()
@@ -362,12 +353,6 @@ def test_a_key_with_a_line_break_inside_never_leaks_in_a_traceback() -> None:
     assert "second-half-of-the-key" not in text
 
 
-@pytest.mark.xfail(
-    reason="resolve_api_key() in agentkit/_http.py accepts a non-ASCII key; httpx then raises "
-    "a bare UnicodeEncodeError, outside the AgentkitError tree.",
-    raises=UnicodeEncodeError,
-    strict=True,
-)
 def test_a_key_that_cannot_be_sent_is_a_usage_error() -> None:
     with (
         pytest.raises(UsageError, match="API key"),

@@ -12,23 +12,26 @@ The model is pluggable:
 - the default `EchoToolsBehaviour`: calls every declared function tool once with
   arguments generated from its JSON schema, then answers from the results.
 
-Example:
+Example, a unit test of your own agent:
     ```python
+    from agentkit import Agent
     from agentkit.testing import Emulator, Script, function_call
 
-    script = Script([function_call("get_weather", {"city": "Paris"}), "Sunny in Paris."])
-    emulator = Emulator(script)
-    with emulator.client() as client:
-        first = client.interactions.create(model="gemini-3-flash-preview", input="Weather?")
-        call = first.function_calls[0]
-        result = {"type": "function_result", "call_id": call.id, "result": "sunny"}
-        final = client.interactions.create(
-            model="gemini-3-flash-preview", previous_interaction_id=first.id, input=[result]
-        )
-    assert final.output_text == "Sunny in Paris."
-    assert emulator.function_calls[0]["arguments"] == {"city": "Paris"}
-    assert emulator.function_results[0]["result"] == "sunny"
+    def test_the_agent_looks_up_the_weather() -> None:
+        emulator = Emulator(Script([
+            function_call("get_weather", {"city": "Paris"}),  # turn 1: the model calls the tool
+            "Sunny in Paris.",                                # turn 2: it answers
+        ]))
+        with emulator.client() as client:
+            agent = Agent("gemini-3.5-flash", tools=[get_weather], client=client)
+            result = agent.run_sync("Weather in Paris?")
+        assert result.output_text == "Sunny in Paris."
+        assert emulator.function_calls[0]["arguments"] == {"city": "Paris"}
+        assert emulator.function_results[0]["call_id"] == emulator.function_calls[0]["id"]
     ```
+
+A function `(ModelRequest) -> str | step | Reply` can decide each turn instead, from
+`request.user_text`, `request.function_results` and `request.history`.
 
 Faults for resilience tests: `emulator.fail_next(2, 429, retry_after=1)`,
 `emulator.drop_stream_after(3)` (the stream breaks; a GET with `last_event_id` resumes),

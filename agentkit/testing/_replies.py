@@ -125,7 +125,7 @@ class Script:
 
     def __init__(self, replies: Iterable[Any]) -> None:
         self.replies: list[Any] = list(replies)
-        self.position = 0
+        self.position: int = 0
         self._lock = threading.Lock()
 
     def __call__(self, request: ModelRequest) -> Any:

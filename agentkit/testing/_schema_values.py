@@ -228,7 +228,7 @@ def _hint(s: dict[str, Json]) -> str | None:
         return examples[0]
     description = s.get("description")
     if isinstance(description, str) and (match := _EXAMPLE_IN_TEXT.search(description)):
-        return match.group(1).strip() or None
+        return match.group(1).strip().strip("'\"`") or None
     return None
 
 

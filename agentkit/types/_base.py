@@ -22,7 +22,7 @@ class WireModel(BaseModel):
     received or set, plus the `type` / `event_type` discriminator, which always counts as set.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", populate_by_name=True)
 
     # Discriminators with a default value: filled per class by __pydantic_init_subclass__.
     _wire_tags: ClassVar[tuple[str, ...]] = ()
