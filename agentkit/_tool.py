@@ -293,11 +293,35 @@ class ToolDecorator(Protocol):
 
 
 @overload
-def tool(function: staticmethod[P, R], /) -> FunctionTool[P, R]: ...
+def tool(
+    function: staticmethod[P, R],
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    needs_approval: NeedsApproval = False,
+) -> FunctionTool[P, R]: ...
 @overload
-def tool(function: classmethod[Any, P, R], /) -> FunctionTool[P, R]: ...
+def tool(
+    function: classmethod[Any, P, R],
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    needs_approval: NeedsApproval = False,
+) -> FunctionTool[P, R]: ...
 @overload
-def tool(function: Callable[P, R], /) -> FunctionTool[P, R]: ...
+def tool(
+    function: Callable[P, R],
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    needs_approval: NeedsApproval = False,
+) -> FunctionTool[P, R]: ...
 @overload
 def tool(
     *,

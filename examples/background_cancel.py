@@ -1,8 +1,10 @@
 """Background run, cancelled: start a long task, then change your mind.
 
 `handle.cancel()` asks the server to stop the interaction (POST .../cancel) and returns
-the run's result with status `cancelled`. Cancelling the task that awaits a background run
-(anyio cancellation, or Ctrl-C in sync code) cancels the interaction on the server too.
+the run's result with status `cancelled`. Cancelling a task that runs
+`agent.run(..., background=True)` (anyio cancellation, or Ctrl-C in `run_sync`) cancels the
+interaction on the server too; cancelling a task that awaits a handle does not, because a
+handle stands for a run you may re-attach to later (`agent.attach(interaction_id)`).
 
     python examples/background_cancel.py
 """
