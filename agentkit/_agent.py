@@ -223,8 +223,6 @@ class Agent(Generic[DepsT, OutputT]):
         self, state: Previous, approvals: Mapping[str, Any] | None
     ) -> tuple[RunMachine, Action]:
         saved = state.state if isinstance(state, RunResult) else state
-        if not saved.calls:
-            raise UsageError("This run is not paused for approval: there is nothing to resume.")
         machine = RunMachine(self._config, saved)
         return machine, machine.resume(_approvals(approvals or {}))
 

@@ -13,6 +13,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, Generic, TypeVar
 
@@ -24,7 +25,7 @@ import pydantic
 from typing_extensions import Self
 
 from agentkit._client_interactions import AsyncInteractions, Interactions
-from agentkit._exceptions import APIConnectionError, APIError, APIStatusError, UsageError
+from agentkit._exceptions import APIError, APIStatusError, UsageError
 from agentkit._http import (
     DEFAULT_API_REVISION,
     DEFAULT_API_VERSION,
@@ -37,7 +38,7 @@ from agentkit._http import (
     resolve_api_key,
     status_error,
 )
-from agentkit._retry import RetryPolicy, should_retry
+from agentkit._retry import RetryPolicy
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -52,6 +53,18 @@ HttpT = TypeVar("HttpT", bound="httpx.Client | httpx.AsyncClient")
 TransportT = TypeVar("TransportT", bound="httpx.BaseTransport | httpx.AsyncBaseTransport")
 SleepT = TypeVar("SleepT", bound="Callable[[float], None] | Callable[[float], Awaitable[None]]")
 TwinT = TypeVar("TwinT", bound="_BaseClient[Any, Any, Any]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """What a twin needs besides the key, which stays a SecretStr inside the builder."""
+
+    base_url: str
+    api_version: str
+    api_revision: str | None
+    timeout: Timeout
+    max_retries: int
+    headers: Mapping[str, str] | None = field(repr=False)  # may hold credentials
 
 
 class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
@@ -97,8 +110,9 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
             raise UsageError("Pass transport= or http_client=, not both.")
         if not isinstance(max_retries, int) or max_retries < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise UsageError(f"max_retries must be an int >= 0, not {max_retries!r}.")
-        self._base_url = base_url.rstrip("/")
-        self._api_version = api_version
+        self._settings = _Settings(
+            base_url.rstrip("/"), api_version, api_revision, timeout, max_retries, headers
+        )
         self._builder = RequestBuilder(
             base_url=base_url,
             api_version=api_version,
@@ -107,15 +121,6 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
             headers=headers,
         )
         self._retry = RetryPolicy(max_retries=max_retries)
-        # What a twin needs besides the key, which stays a SecretStr inside the builder.
-        self._settings: dict[str, Any] = {
-            "base_url": base_url,
-            "api_version": api_version,
-            "api_revision": api_revision,
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "headers": headers,
-        }
         # An external http_client keeps its own timeout unless one was passed explicitly.
         explicit = http_client is not None and timeout is not DEFAULT_TIMEOUT
         self._timeout_kwargs: dict[str, Any] = {"timeout": timeout} if explicit else {}
@@ -132,19 +137,21 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
     def _open_http(self, transport: TransportT | None, timeout: Timeout) -> HttpT: ...
 
     def __repr__(self) -> str:
+        settings = self._settings
         return (
-            f"{type(self).__name__}(base_url={self._base_url!r}, api_version={self._api_version!r})"
+            f"{type(self).__name__}(base_url={settings.base_url!r}, "
+            f"api_version={settings.api_version!r})"
         )
 
     @property
     def base_url(self) -> str:
         """The API host, e.g. `https://generativelanguage.googleapis.com`."""
-        return self._base_url
+        return self._settings.base_url
 
     @property
     def api_version(self) -> str:
         """The version path segment, e.g. `v1beta`."""
-        return self._api_version
+        return self._settings.api_version
 
     @property
     def max_retries(self) -> int:
@@ -166,11 +173,17 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
                 f"The transport of this {type(self).__name__} is not an "
                 f"{transport_kind.__qualname__}: build its sync/async counterpart yourself."
             )
+        settings = self._settings
         twin = cls(
             api_key=self._builder.key,
+            base_url=settings.base_url,
+            api_version=settings.api_version,
+            api_revision=settings.api_revision,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            headers=settings.headers,
             transport=transport,
             sleep=sleep if self._custom_sleep else None,
-            **self._settings,
         )
         twin._retry = self._retry
         return twin
@@ -186,22 +199,14 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         )
 
     def _connection_error(self, exc: httpx.HTTPError, request: httpx.Request) -> APIError:
-        return connection_error(exc, redact(request), secret=self._builder.secret)
+        return connection_error(exc, redact(request), secrets=self._builder.secrets)
 
     def _status_error(self, response: httpx.Response, request: httpx.Request) -> APIStatusError:
-        return status_error(response, redact(request), secret=self._builder.secret)
+        return status_error(response, redact(request), secrets=self._builder.secrets)
 
     def _retry_delay(self, error: APIError, retries_done: int) -> float | None:
         """Return the wait before retrying after `error`, or None to give up."""
-        if isinstance(error, APIStatusError):
-            if not should_retry(error.status_code):
-                return None
-            headers = error.response.headers if error.response is not None else None
-            delay = self._retry.delay(retries_done, headers)
-        elif isinstance(error, APIConnectionError):
-            delay = self._retry.delay(retries_done)
-        else:  # pragma: no cover - _attempt raises nothing else
-            return None
+        delay = self._retry.delay_after(error, retries_done)
         if delay is not None:
             logger.debug(
                 "retrying in %.3f s (retry %d of %d) after: %s",

@@ -35,7 +35,7 @@ from agentkit._http import (
     response_validation_error,
     scrub,
 )
-from agentkit._retry import RetryPolicy, retry_delay, should_retry
+from agentkit._retry import RetryPolicy, should_retry
 from agentkit._streaming import EventDeduper, ServerSentEvent, SSEDecoder, is_done
 from agentkit.types import (
     ErrorEvent,
@@ -68,7 +68,7 @@ class StreamCore:
     __slots__ = (
         "_decoder",
         "_deduper",
-        "_secret",
+        "_secrets",
         "delivered",
         "error",
         "finished",
@@ -83,7 +83,7 @@ class StreamCore:
         *,
         interaction_id: str | None,
         last_event_id: str | None = None,
-        secret: str | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.interaction_id = interaction_id
         """Known from `get(id)`, else from the first event that names it."""
@@ -104,7 +104,7 @@ class StreamCore:
         if last_event_id is not None:
             # The caller has seen it: a server that resumes inclusively must not repeat it.
             self._deduper.admit(UnknownEvent(event_id=last_event_id))
-        self._secret = secret  # the API key, to scrub from server text
+        self._secrets = secrets  # the credentials, to scrub from server text
 
     def connected(self, request: httpx.Request) -> None:
         """Start decoding a new response body (a partial event of the old one is dropped)."""
@@ -145,7 +145,7 @@ class StreamCore:
             if self.interaction_id is None:
                 self.interaction_id = _interaction_id(event)
             if isinstance(event, ErrorEvent):
-                self.error = _stream_error(event, self.request, self._secret)
+                self.error = _stream_error(event, self.request, self._secrets)
                 self.finished = True
                 break
             if isinstance(event, InteractionCompletedEvent):
@@ -179,11 +179,9 @@ class StreamCore:
                 f"{error.message}",
                 request=error.request,
             )
-        if self.reconnects >= policy.max_retries:
+        delay = policy.delay_after(error, self.reconnects)
+        if delay is None:  # the budget is spent
             raise error
-        response = error.response if isinstance(error, APIStatusError) else None
-        headers = response.headers if response is not None else None
-        delay = retry_delay(self.reconnects, headers, rng=policy.rng, now=policy.now)
         self.reconnects += 1
         spec = builder.get(self.interaction_id, stream=True, last_event_id=self.last_event_id)
         logger.debug(
@@ -204,7 +202,7 @@ class StreamCore:
             return APIConnectionError(
                 "The stream ended before the interaction completed.", request=request
             )
-        error = connection_error(exc, request, secret=self._secret)
+        error = connection_error(exc, request, secrets=self._secrets)
         error.__cause__ = exc
         return error
 
@@ -218,12 +216,12 @@ def _interaction_id(event: Event) -> str | None:
 
 
 def _stream_error(
-    event: ErrorEvent, request: httpx.Request | None, secret: str | None
+    event: ErrorEvent, request: httpx.Request | None, secrets: tuple[str, ...]
 ) -> StreamError:
     code = event.error.code if event.error is not None else None
     message = (event.error.message if event.error is not None else None) or "no message"
     prefix = f"Stream error {code}" if code is not None else "Stream error"
-    return StreamError(scrub(f"{prefix}: {message}", secret), code=code, request=request)
+    return StreamError(scrub(f"{prefix}: {message}", secrets), code=code, request=request)
 
 
 def _drain(chunks: Generator[bytes]) -> bool:
@@ -275,7 +273,7 @@ class _StreamShell(Generic[ClientT, ChunksT]):
         core = StreamCore(
             interaction_id=interaction_id,
             last_event_id=last_event_id,
-            secret=client._builder.secret,
+            secrets=client._builder.secrets,
         )
         return cls(client, core)
 
@@ -339,7 +337,9 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
 
     Raises (while iterating):
         StreamError: The server sent an `error` event.
+        APIResponseValidationError: An event does not fit the wire models.
         APIConnectionError: The connection broke and could not be resumed.
+        APIStatusError: A reconnection was answered with an error status that is not retried.
     """
 
     @classmethod
@@ -409,7 +409,9 @@ class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], Asy
 
     Raises (while iterating):
         StreamError: The server sent an `error` event.
+        APIResponseValidationError: An event does not fit the wire models.
         APIConnectionError: The connection broke and could not be resumed.
+        APIStatusError: A reconnection was answered with an error status that is not retried.
     """
 
     @classmethod

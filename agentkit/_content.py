@@ -260,7 +260,7 @@ def media_from_bytes(
     `application/octet-stream`.
     """
     mime = sniff_mime_type(data)
-    encoded = base64.b64encode(data).decode("ascii")
+    encoded = _b64(data)
     kind = (mime or "").partition("/")[0]
     if kind == "image":
         return ImageContent(data=encoded, mime_type=mime)

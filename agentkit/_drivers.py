@@ -8,10 +8,9 @@ events as they happen and, last, a `_Next` holding the machine's next action.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from contextlib import ExitStack, aclosing, closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -30,7 +29,7 @@ from agentkit._events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agentkit._loop import Action, Done, Fail, Poll, RunMachine, RunTools, Send
+from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
 from agentkit._result import RunResult
 from agentkit._streaming import StreamAccumulator
 from agentkit._toolset import ToolHooks, ToolSet
@@ -50,7 +49,6 @@ __all__ = ["Hooks", "RunSetup", "drive", "drive_sync"]
 logger = logging.getLogger("agentkit.agent")
 
 Results = list[FunctionResultStep]
-_RUNNING = ("in_progress", "queued")
 
 
 @dataclass(frozen=True)
@@ -96,8 +94,8 @@ class _Run:
 
     setup: RunSetup
     machine: RunMachine
-    deps: Any
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    context: RunContext[Any]
+    """Copied for each tool batch: its `run_id` and `metadata` are the same for the whole run."""
     pending_id: str | None = None
     """A background interaction that is still running server-side (cancel it on interrupt)."""
     finished: list[FunctionResultStep] = field(default_factory=list[FunctionResultStep])
@@ -107,10 +105,9 @@ class _Run:
     def tools(self, calls: tuple[FunctionCallStep, ...]) -> Callable[[], Awaitable[Results]]:
         """The tool batch to await: every call concurrently, results in call order."""
         hooks = self.setup.hooks
-        context = RunContext(
-            deps=self.deps,
+        context = replace(
+            self.context,
             usage=self.machine.usage,
-            run_id=self.run_id,
             interaction_id=self.machine.state.interaction_id,
             turn=self.machine.state.turns,
         )
@@ -132,7 +129,7 @@ class _Run:
         accumulator.apply(event)
         # A background interaction runs server-side from its first event on: an interrupted
         # stream must cancel it, not only one interrupted while polling.
-        if self.machine.config.background and accumulator.status in _RUNNING:
+        if self.machine.config.background and accumulator.status in PENDING_STATUSES:
             self.pending_id = accumulator.interaction_id
         yield from self._status(accumulator.interaction_id, accumulator.status)
         yield from _translate(event, accumulator)
@@ -183,7 +180,7 @@ async def drive(
     setup: RunSetup, client: AsyncClient, machine: RunMachine, action: Action, deps: Any
 ) -> AsyncGenerator[RunEvent, None]:
     """Carry out the machine's actions until the run ends, yielding run events."""
-    run = _Run(setup, machine, deps)
+    run = _Run(setup, machine, RunContext(deps=deps))
     try:
         while not isinstance(action, Done):
             if isinstance(action, Fail):
@@ -253,7 +250,7 @@ def drive_sync(
     The portal (an event loop in a worker thread) is opened only when tools run, so the
     sync API never touches the caller's event loop and works inside one (Jupyter).
     """
-    run = _Run(setup, machine, deps)
+    run = _Run(setup, machine, RunContext(deps=deps))
     try:
         # Closed before the interruption is handled: the portal then waited for the
         # cancelled tools, so every result that finished is in `run.finished`.

@@ -164,7 +164,7 @@ def _path_id(interaction_id: str) -> str:
 class RequestBuilder:
     """Builds the requests of one client; made once, in the client's constructor."""
 
-    __slots__ = ("_json_headers", "_key", "_sse_headers", "_url")
+    __slots__ = ("_json_headers", "_key", "_secrets", "_sse_headers", "_url")
 
     def __init__(
         self,
@@ -181,6 +181,11 @@ class RequestBuilder:
         if api_revision is not None:
             common["Api-Revision"] = api_revision
         user = dict(headers or {})
+        secrets = [] if api_key is None else [api_key.get_secret_value()]
+        for name, value in user.items():
+            if name.lower() in _SECRET_HEADERS:
+                secrets += [value, value.partition(" ")[2]]  # "Bearer <token>": the token too
+        self._secrets = tuple(secret for secret in dict.fromkeys(secrets) if secret)
         self._json_headers = {**common, "Accept": "application/json", **user}
         self._sse_headers = {**common, "Accept": "text/event-stream", **user}
 
@@ -193,9 +198,9 @@ class RequestBuilder:
         return self._key
 
     @property
-    def secret(self) -> str | None:
-        """The API key, for scrubbing it from server-provided text."""
-        return None if self._key is None else self._key.get_secret_value()
+    def secrets(self) -> tuple[str, ...]:
+        """The API key or the credentials in `headers`, to scrub from server-provided text."""
+        return self._secrets
 
     def headers(self, *, stream: bool = False) -> dict[str, str]:
         """Return a fresh header dict for one request, the API key included."""
@@ -276,17 +281,16 @@ def redact(request: httpx.Request) -> httpx.Request:
     return httpx.Request(request.method, request.url, headers=headers, content=content)
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """Replace the key, also in its escaped forms, in text bound for a message or a log."""
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace each secret, also in its escaped forms, in text bound for a message or a log."""
     # Defence in depth: a proxy or a fake server could echo the key back in an error body.
-    if not secret:
-        return text
-    for form in {
-        secret,
-        repr(secret)[1:-1],
-        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
-    }:
-        text = text.replace(form, REDACTED)
+    for secret in secrets:
+        for form in {
+            secret,
+            repr(secret)[1:-1],
+            repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+        }:
+            text = text.replace(form, REDACTED)
     return text
 
 
@@ -317,7 +321,7 @@ def _error_details(response: httpx.Response) -> tuple[Any, str | int | None, str
 
 
 def status_error(
-    response: httpx.Response, request: httpx.Request, *, secret: str | None
+    response: httpx.Response, request: httpx.Request, *, secrets: tuple[str, ...]
 ) -> APIStatusError:
     """Translate a read 4xx/5xx response into its exception class (PROTOCOL §10).
 
@@ -329,7 +333,7 @@ def status_error(
     cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     response.request = request
     return cls(
-        scrub(f"Error code: {status} - {message}", secret),
+        scrub(f"Error code: {status} - {message}", secrets),
         status_code=status,
         code=code,
         body=body,
@@ -339,20 +343,21 @@ def status_error(
 
 
 def connection_error(
-    exc: httpx.HTTPError, request: httpx.Request, *, secret: str | None
+    exc: httpx.HTTPError, request: httpx.Request, *, secrets: tuple[str, ...]
 ) -> APIConnectionError:
     """Translate an httpx transport failure; `request` must already be redacted."""
-    # The httpx exception is chained as __cause__, so tracebacks print it: clean it too. Its
-    # message can hold the key, e.g. h11's "Illegal header value" for a key read with "\n".
     if isinstance(exc, httpx.RequestError):
         exc.request = request
-    # Tracebacks print the whole chain (httpx -> httpcore -> h11): clean every link.
+    # The httpx exception is chained as __cause__, and tracebacks print the whole chain
+    # (httpx -> httpcore -> h11): clean every link. A message can hold the key, e.g. h11's
+    # "Illegal header value" for a credential header read with its "\n".
     seen: set[int] = set()
     link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
+    while secrets and link is not None and id(link) not in seen:
         seen.add(id(link))
-        if secret and any(scrub(str(arg), secret) != str(arg) for arg in link.args):
-            link.args = tuple(scrub(str(arg), secret) for arg in link.args)
+        cleaned = tuple(scrub(str(arg), secrets) for arg in link.args)
+        if cleaned != tuple(str(arg) for arg in link.args):
+            link.args = cleaned
         link = link.__cause__ or link.__context__
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):

@@ -1,6 +1,6 @@
 """The agent loop as a sans-IO state machine: the last interaction in, the next action out.
 
-No sockets, no threads, no clock: the drivers in `_agent.py` (async, sync) carry out each
+No sockets, no threads, no clock: the drivers in `_drivers.py` (async, sync) carry out each
 action and feed its outcome back, so every decision of the loop is written, and tested, once.
 """
 
@@ -37,6 +37,7 @@ from agentkit.types import (
 )
 
 __all__ = [
+    "PENDING_STATUSES",
     "Action",
     "Done",
     "Fail",
@@ -49,7 +50,8 @@ __all__ = [
     "UsageLimits",
 ]
 
-_PENDING = frozenset({"in_progress", "queued"})
+PENDING_STATUSES = frozenset({"in_progress", "queued"})
+"""Statuses of an interaction still working server-side: poll it, or cancel it to stop it."""
 _FINAL_RESULT = frozenset({"completed", "incomplete", "cancelled", "budget_exceeded"})
 _INPUT_ECHOES = ("user_input", "function_result")
 _CONTENT_TYPES = frozenset({"text", "image", "audio", "video", "document"})
@@ -203,8 +205,9 @@ class RunMachine:
         self.state.store = config.store
         self.state.background = config.background
         self._steps: list[Step] = [parse_step(raw) for raw in self.state.steps]
-        self._step_ids: list[str | None] = list(self.state.step_interactions)
-        self._steps = self._steps[: len(self._step_ids)]
+        # A hand-built state may carry steps without their interaction ids: keep the steps.
+        ids = self.state.step_interactions[: len(self._steps)]
+        self._step_ids: list[str | None] = [*ids, *[None] * (len(self._steps) - len(ids))]
         self._usage = Usage.model_validate(self.state.usage) if self.state.usage else Usage()
         self._calls: list[FunctionCallStep] = [
             FunctionCallStep.model_validate(raw) for raw in self.state.calls
@@ -256,7 +259,7 @@ class RunMachine:
         self.state.interaction_id = interaction.id
         # Background and managed-agent interactions continue server-side (PROTOCOL §11).
         server_continues = self.config.background or self.config.agent is not None
-        if status in _PENDING or (status == "requires_continuation" and server_continues):
+        if status in PENDING_STATUSES or (status == "requires_continuation" and server_continues):
             return self._poll(interaction)
         self._polls = 0
         self._waited = 0.0
@@ -313,7 +316,10 @@ class RunMachine:
                 it, or a `FunctionResultStep` to send instead of running it.
         """
         if not self._calls:
-            raise UsageError("This run is not waiting for approval: there is nothing to resume.")
+            raise UsageError(
+                "This run is not paused for approval, nor cancelled while its tools ran: "
+                "there is nothing to resume."
+            )
         open_calls = [call for call in self._calls if (call.id or "") not in self._ready]
         needing = [call for call in open_calls if self._needs_approval(call)]
         missing = [call.id for call in needing if call.id not in approvals]
@@ -476,7 +482,6 @@ class RunMachine:
 
     def _emit(self, body: dict[str, Any]) -> Send:
         self.state.turns += 1
-        self.state.requests += 1
         return Send(body, stream=self.config.stream)
 
     def _base_body(self) -> dict[str, Any]:
@@ -502,7 +507,7 @@ class RunMachine:
                 partial=self._result("requires_action"),
             )
         limits = self.config.limits
-        if limits.request_limit is not None and self.state.requests >= limits.request_limit:
+        if limits.request_limit is not None and self.state.turns >= limits.request_limit:
             raise UsageLimitExceeded(
                 f"The run reached its request_limit of {limits.request_limit}.",
                 partial=self._result("requires_action"),
@@ -522,7 +527,6 @@ class RunMachine:
         if interaction.usage is not None:
             self._usage = self._usage + interaction.usage
             self.state.usage = self._usage.to_wire()
-        self.state.interaction_id = interaction.id
         for index in self._unassigned:
             self._step_ids[index] = interaction.id
         self._unassigned = []

@@ -49,7 +49,7 @@ class RunState(BaseModel):
     pending: list[str] = Field(default_factory=list[str])
     """Ids of the calls in `calls` that wait for a person's approval."""
     turns: int = 0
-    requests: int = 0
+    """Model requests sent so far (what `max_turns` and `request_limit` count)."""
     tool_calls: int = 0
     usage: dict[str, Any] = Field(default_factory=dict[str, Any])
     call_counts: dict[str, int] = Field(default_factory=dict[str, int])

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from agentkit._exceptions import APIConnectionError, APIError, APIStatusError
+
 __all__ = [
     "INITIAL_DELAY",
     "MAX_DELAY",
@@ -114,3 +116,18 @@ class RetryPolicy:
         if retries_done >= self.max_retries:
             return None
         return retry_delay(retries_done, headers, rng=self.rng, now=self.now)
+
+    def delay_after(self, error: APIError, retries_done: int) -> float | None:
+        """Return the wait before retrying after `error`, or None to give up.
+
+        Connection errors and timeouts are retried; status errors when `should_retry` says
+        so, waiting as their `retry-after` headers ask; other errors never.
+        """
+        if isinstance(error, APIStatusError):
+            if not should_retry(error.status_code):
+                return None
+            response = error.response
+            return self.delay(retries_done, None if response is None else response.headers)
+        if isinstance(error, APIConnectionError):
+            return self.delay(retries_done)
+        return None

@@ -111,7 +111,6 @@ class FunctionTool(Generic[P, R]):
         self._source = source
         # Where the tool was made: resolves string annotations naming a function's locals.
         self._namespace = _namespace if _namespace is not None else _caller_namespace()
-        self._skip_first = self._binding == "classmethod"
         self._built: FunctionSchema | None = None
         self._hints: dict[str, Any] | None = None
         # A forward reference to a name defined further down: built on first use instead.
@@ -129,9 +128,13 @@ class FunctionTool(Generic[P, R]):
                 self._source, tool_name=self.name, namespace=self._namespace
             )
             self._namespace = None  # not needed any more; may hold a function's locals
-        hints = self._hints
-        signature = _signature(self._function, skip_first=self._skip_first, tool_name=self.name)
-        return FunctionSchema.build(signature, hints, self._doc, tool_name=self.name)
+        signature = _signature(self._function, skip_first=self._is_method, tool_name=self.name)
+        return FunctionSchema.build(signature, self._hints, self._doc, tool_name=self.name)
+
+    @property
+    def _is_method(self) -> bool:
+        """Whether the function's first parameter is the instance or class it is bound to."""
+        return self._binding in ("method", "classmethod")
 
     @property
     def _schema(self) -> FunctionSchema:
@@ -196,7 +199,7 @@ class FunctionTool(Generic[P, R]):
         Raises:
             UsageError: The tool is a method taken from its class instead of an instance.
         """
-        if self._binding in ("method", "classmethod") and self._bound_to is _UNBOUND:
+        if self._is_method and self._bound_to is _UNBOUND:
             raise UsageError(
                 f"Tool {self.name!r} is a method: use it through an instance "
                 f"(obj.{self.name}), not through its class."
@@ -257,7 +260,6 @@ class FunctionTool(Generic[P, R]):
         # gives. Known only now, so the schema is built again without it.
         if self._binding == "none" and inspect.isfunction(self._function):
             self._binding = "method"
-            self._skip_first = True
             if self._built is not None:
                 self._built = self._build()
 
@@ -420,8 +422,7 @@ def _checked_name(function: object, source: Callable[..., Any], name: str | None
 
 
 def _default_name(function: object) -> str:
-    while isinstance(function, functools.partial):
-        function = typing.cast("functools.partial[object]", function).func
+    function = _without_partials(function)
     name = getattr(function, "__name__", None)
     return name if isinstance(name, str) else type(function).__name__
 
@@ -429,11 +430,16 @@ def _default_name(function: object) -> str:
 def _docstring(function: object, source: Callable[..., Any]) -> str | None:
     # __doc__ itself, not inspect.getdoc: that one inherits texts such as object's docstring.
     doc = source.__doc__
-    while isinstance(function, functools.partial):
-        function = typing.cast("functools.partial[object]", function).func
+    function = _without_partials(function)
     if doc is None and not inspect.isroutine(function):
         doc = type(function).__doc__  # a callable instance: its class says what it does
     return inspect.cleandoc(doc) if doc else None
+
+
+def _without_partials(function: object) -> object:
+    while isinstance(function, functools.partial):
+        function = typing.cast("functools.partial[object]", function).func
+    return function
 
 
 def _signature(

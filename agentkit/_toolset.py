@@ -124,10 +124,10 @@ class ToolSet:
             try:
                 if hooks and hooks.before:
                     hooks.before(call)
-                ctx = dataclasses.replace(context, call_id=call.id, tool_name=call.name)
                 logger.debug("running tool %s (call %s)", call.name, call.id)
+                # invoke() fills in call_id and tool_name, only for a tool that takes a context.
                 result = await self.functions[call.name].invoke(
-                    call, ctx, raise_errors=raise_errors, limiter=limiter
+                    call, context, raise_errors=raise_errors, limiter=limiter
                 )
                 results[index] = result
                 if finished is not None:

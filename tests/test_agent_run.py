@@ -35,6 +35,7 @@ from agentkit import (
     InteractionFailed,
     MaxTurnsExceeded,
     RepeatedCallError,
+    RunContext,
     RunResult,
     RunState,
     UnexpectedStatusError,
@@ -138,6 +139,33 @@ async def test_usage_is_summed_over_every_request_of_the_run(run: Driver) -> Non
     assert len(emulator.interactions) == 3
     for key in ("total_tokens", "total_input_tokens", "total_output_tokens"):
         assert getattr(result.usage, key) == stored_usage(emulator, key) > 0
+
+
+async def test_tools_see_one_run_context_across_turns(run: Driver) -> None:
+    seen: list[RunContext[str]] = []
+
+    def count(ctx: RunContext[str]) -> int:
+        """Count the calls of this run."""
+        seen.append(ctx)
+        ctx.metadata["calls"] = ctx.metadata.get("calls", 0) + 1
+        return int(ctx.metadata["calls"])
+
+    script = Script([[function_call("count", {})], [function_call("count", {})], "Twice."])
+    emulator = Emulator(script)
+    agent = Agent(MODEL, tools=[count], client=emulator.async_client())
+
+    await run(agent, "Count twice.", deps="d")
+
+    first, second = seen
+    assert results_json(emulator) == [1, 2]  # the metadata of one call reached the next turn
+    assert (first.deps, first.run_id, first.tool_name) == (second.deps, second.run_id, "count")
+    assert first.deps == "d"
+    assert (first.turn, second.turn) == (1, 2)
+    assert first.interaction_id != second.interaction_id
+    assert (first.call_id, second.call_id) == (
+        bodies(emulator)[1]["input"][0]["call_id"],
+        bodies(emulator)[2]["input"][0]["call_id"],
+    )
 
 
 async def test_parallel_calls_in_one_response_all_run(run: Driver) -> None:

@@ -499,6 +499,16 @@ def test_policy_budget() -> None:
     assert policy.delay(1) is None
 
 
+def test_policy_retries_connection_and_retryable_status_errors_only() -> None:
+    policy = fixed()
+    throttled = httpx.Response(429, headers={"retry-after": "3"})
+    assert policy.delay_after(exc.RateLimitError("slow", status_code=429, response=throttled), 0)
+    assert policy.delay_after(exc.RateLimitError("slow", status_code=429), 0) == 0.5
+    assert policy.delay_after(exc.BadRequestError("bad", status_code=400), 0) is None
+    assert policy.delay_after(exc.APITimeoutError(), 1) == 1.0
+    assert policy.delay_after(exc.APIResponseValidationError("odd"), 0) is None
+
+
 # --- configuration -------------------------------------------------------------------------
 
 
@@ -742,6 +752,26 @@ async def test_key_never_leaks_from_errors(
         await api.call(handler, "create", model="m", policy=fixed(max_retries=2))
     assert api.requests[0].headers["x-goog-api-key"] == KEY  # it was really sent
     _leak_checks(info.value, api.client, caplog)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "headers", [{"x-goog-api-key": KEY}, {"Authorization": f"Bearer {KEY}"}], ids=["key", "bearer"]
+)
+@pytest.mark.parametrize("make_reply", LEAKY_REPLIES)
+async def test_credentials_in_headers_never_leak_either(
+    api: Api,
+    caplog: pytest.LogCaptureFixture,
+    headers: dict[str, str],
+    make_reply: Callable[[], httpx.Response | Exception],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    handler = replies(make_reply())
+    options = {"api_key": None, "headers": headers}
+    with pytest.raises(exc.APIError) as info:
+        await api.call(handler, "create", model="m", client_options=options, policy=fixed(0))
+    _leak_checks(info.value, api.client, caplog)
+    assert KEY not in repr(vars(api.client))
 
 
 def test_repr_shows_no_key() -> None:

@@ -655,6 +655,21 @@ def test_streamed_hop_carries_the_token(http: httpx.Client, emulator: Emulator) 
     assert completed["interaction"]["status"] == "requires_continuation"
 
 
+def test_a_text_that_cannot_be_cut_for_hops_still_completes(
+    http: httpx.Client, emulator: Emulator
+) -> None:
+    # "a b " splits into one piece only (its last word is empty): the other hops stay empty.
+    emulator.behaviour = Script([Reply([text("a b ")], hops=3)])
+    hop = create(http, input="x")
+    hops = [hop]
+    while hop["status"] == "requires_continuation":
+        token = hop["continuation_token"]
+        hop = create(http, previous_interaction_id=hop["id"], continuation_token=token)
+        hops.append(hop)
+    assert [h["status"] for h in hops] == ["requires_continuation"] * 2 + ["completed"]
+    assert [s["content"][0]["text"] for h in hops for s in h["steps"]] == ["a b "]
+
+
 # -- faults ----------------------------------------------------------------------------
 
 

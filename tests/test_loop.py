@@ -226,7 +226,7 @@ def test_completed_run_gives_text_steps_their_interactions_and_summed_usage() ->
     assert result.function_calls == [FunctionCallStep.model_validate(call("c1", city="Oslo"))]
     assert result.state.steps == wire(result.steps)
     assert result.state.step_interactions == result.step_interaction_ids
-    assert (result.state.turns, result.state.requests, result.state.tool_calls) == (2, 2, 1)
+    assert (result.state.turns, result.state.tool_calls) == (2, 1)
 
 
 def test_usage_of_pending_snapshots_is_not_counted() -> None:
@@ -983,9 +983,17 @@ def test_random_tool_turns_end_done_and_answer_every_call_once(
             assert send.body["input"][: len(history)] == history
             history = send.body["input"]
     done = expect(machine.received(interaction("last", "completed", [output("end")])), Done)
-    assert done.result.state.requests == requests == len(turns) + 1
+    assert done.result.state.turns == requests == len(turns) + 1
     expected_ids = [f"c{t}-{n}" for t, count in enumerate(turns) for n in range(count)]
     assert answered == expected_ids
     results = [s for s in done.result.steps if isinstance(s, FunctionResultStep)]
     assert [r.call_id for r in results] == expected_ids
     assert done.result.output_text == "end"
+
+
+def test_a_state_with_steps_but_no_interaction_ids_keeps_its_steps() -> None:
+    state = RunState(steps=[{"type": "user_input", "content": [{"type": "text", "text": "hi"}]}])
+    machine = RunMachine(config(), state)
+    result = machine.snapshot("completed")
+    assert [step.type for step in result.steps] == ["user_input"]
+    assert result.step_interaction_ids == [None]

@@ -21,6 +21,20 @@ __all__ = [
     "status_event",
 ]
 
+# The fields of the partial interaction in `interaction.created` / `.completed` events.
+_LIFECYCLE_KEYS = (
+    "id",
+    "status",
+    "object",
+    "model",
+    "agent",
+    "created",
+    "updated",
+    "usage",
+    "continuation_token",
+    "errors",
+)
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -109,12 +123,7 @@ class Record:
 
     def lifecycle(self) -> dict[str, Any]:
         """The partial interaction carried by `interaction.created` / `.completed` events."""
-        keys = ("id", "status", "object", "model", "agent", "created", "updated", "usage")
-        part = {k: self.view[k] for k in keys if k in self.view}
-        for key in ("continuation_token", "errors"):
-            if key in self.view:
-                part[key] = self.view[key]
-        return part
+        return {k: self.view[k] for k in _LIFECYCLE_KEYS if k in self.view}
 
 
 def expand_for_hops(steps: list[StepDict], hops: int) -> list[StepDict]:
@@ -127,14 +136,13 @@ def expand_for_hops(steps: list[StepDict], hops: int) -> list[StepDict]:
         for index in range(len(steps) - 1, -1, -1):
             step = steps[index]
             content = [as_dict(c) for c in as_list(step.get("content"))]
-            pieces = split_text(str(content[0].get("text", ""))) if len(content) == 1 else []
+            pieces = split_text(str(content[0].get("text", "")), 2) if len(content) == 1 else []
             if (
-                len(pieces) >= 2
+                len(pieces) == 2
                 and step.get("type") == "model_output"
                 and content[0].get("type") == "text"
                 and not content[0].get("annotations")
             ):
-                pieces = split_text(str(content[0]["text"]), 2)
                 parts = [{**step, "content": [{"type": "text", "text": p}]} for p in pieces]
                 steps[index : index + 1] = parts
                 break
@@ -151,8 +159,11 @@ def split_hops(steps: list[StepDict], hops: int) -> list[list[StepDict]]:
 
 def status_event(record: Record) -> Event:
     """The `interaction.status_update` event for the record's current status."""
-    event: Event = {"event_type": "interaction.status_update", "interaction_id": record.id}
-    event["status"] = record.status
+    event: Event = {
+        "event_type": "interaction.status_update",
+        "interaction_id": record.id,
+        "status": record.status,
+    }
     for key in ("continuation_token", "usage"):
         if key in record.view:
             event[key] = record.view[key]

@@ -5,8 +5,6 @@ Every model keeps unknown fields and `to_wire()` gives back what was received. U
 an `Unknown*` model that keeps every field.
 """
 
-from __future__ import annotations
-
 from agentkit.types._base import (
     WireModel,
     to_jsonable,
