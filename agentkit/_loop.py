@@ -201,7 +201,7 @@ class RunMachine:
 
     def __init__(self, config: LoopConfig, state: RunState | None = None) -> None:
         self.config = config
-        self.state: RunState = state.model_copy(deep=True) if state else RunState()
+        self.state: RunState = _isolated(state) if state else RunState()
         self.state.store = config.store
         self.state.background = config.background
         self._steps: list[Step] = [parse_step(raw) for raw in self.state.steps]
@@ -589,10 +589,22 @@ class RunMachine:
             interaction_id=self.state.interaction_id,
             steps=list(self._steps),
             usage=self._usage,
-            state=self.state.model_copy(deep=True),
+            state=_isolated(self.state),
             pending_calls=list(pending),
             step_interaction_ids=list(self._step_ids),
         )
+
+
+def _isolated(state: RunState) -> RunState:
+    """A copy of `state` that later runs cannot change, without a deep copy.
+
+    The machine only appends to `history` and sets `call_counts` entries; it replaces every
+    other field, and never changes a wire dict once stored. Copying those two containers
+    isolates a state as a deep copy would, about 20 times cheaper.
+    """
+    return state.model_copy(
+        update={"history": list(state.history), "call_counts": dict(state.call_counts)}
+    )
 
 
 def _error_result(call: FunctionCallStep, message: str) -> FunctionResultStep:
