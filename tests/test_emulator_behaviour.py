@@ -1,3 +1,5 @@
+# jsonschema ships no types; pyright reads typeshed's bundled stubs, mypy needs types-jsonschema.
+# mypy: disable-error-code="import-untyped"
 """Emulator model behaviours: scripts, functions, the default one and its schema values."""
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import httpx
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema.validators import validator_for
 
 from agentkit.testing import (
     EchoToolsBehaviour,
@@ -71,13 +74,16 @@ def answer(interaction: dict[str, Any]) -> str:
 
 
 def test_script_replies_one_per_model_turn(http: httpx.Client, emulator: Emulator) -> None:
+    def report(request: ModelRequest) -> str:
+        return f"Turn {request.turn} saw {len(request.function_results)} results"
+
     script = Script(
         [
             "Plain text.",
             function_call("lookup", {"q": "x"}),
             [thought("thinking"), [function_call("a"), function_call("b", id="my_call")]],
             Reply([text("Broken")], status="failed", errors=[{"code": "x/y", "message": "boom"}]),
-            lambda request: f"Turn {request.turn} saw {len(request.function_results)} results",
+            report,
             Reply(["partial"], status="incomplete"),
             Reply(["?"], status="mystery_status", usage={"total_tokens": 7}),
         ]
@@ -375,7 +381,7 @@ class Everything(pydantic.BaseModel):
 
 
 def validate(schema: dict[str, Any], value: Any) -> None:
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls = validator_for(schema, default=jsonschema.Draft202012Validator)
     cls(schema, format_checker=cls.FORMAT_CHECKER).validate(value)
 
 
@@ -440,61 +446,106 @@ def test_everything_model_accepts_the_generated_arguments() -> None:
     Everything.model_validate(example_value(Everything.model_json_schema()))
 
 
-SENTINEL = {"const": "sentinel"}  # keeps oneOf branches disjoint, so the schema is satisfiable
+# Keeps oneOf branches disjoint, so the schema is satisfiable.
+SENTINEL: dict[str, Any] = {"const": "sentinel"}
 # The formats jsonschema checks without extra packages (not date-time or time).
-FORMATS = st.sampled_from(["date", "email", "uuid", "ipv4", "ipv6"])
+FORMATS: st.SearchStrategy[str] = st.sampled_from(["date", "email", "uuid", "ipv4", "ipv6"])
+
+# Typed builders for the strategies below (a lambda's parameters would be untyped).
+
+
+def sized_string(n: int, x: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": n, "maxLength": n + x}
+
+
+def formatted_string(f: str) -> dict[str, Any]:
+    return {"type": "string", "format": f}
+
+
+def bounded_integer(lo: int, span: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": lo, "maximum": lo + span}
+
+
+def multiple_integer(lo: int, m: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": lo, "multipleOf": m}
+
+
+def above_number(lo: int) -> dict[str, Any]:
+    return {"type": "number", "exclusiveMinimum": lo}
+
+
+def multiple_number(m: float) -> dict[str, Any]:
+    return {"type": "number", "multipleOf": m, "maximum": 100}
+
+
+def enum_of(v: list[int | str]) -> dict[str, Any]:
+    return {"enum": v}
+
+
+def const_of(v: int | str | None) -> dict[str, Any]:
+    return {"const": v}
 
 
 def leaf_schemas() -> st.SearchStrategy[dict[str, Any]]:
-    bounds = st.integers(-50, 50)
+    bounds: st.SearchStrategy[int] = st.integers(-50, 50)
     return st.one_of(
-        st.builds(
-            lambda n, x: {"type": "string", "minLength": n, "maxLength": n + x},
-            st.integers(0, 5),
-            st.integers(0, 5),
-        ),
-        st.builds(lambda f: {"type": "string", "format": f}, FORMATS),
-        st.builds(
-            lambda lo, span: {"type": "integer", "minimum": lo, "maximum": lo + span},
-            bounds,
-            st.integers(0, 20),
-        ),
-        st.builds(
-            lambda lo, m: {"type": "integer", "minimum": lo, "multipleOf": m},
-            bounds,
-            st.integers(1, 9),
-        ),
-        st.builds(lambda lo: {"type": "number", "exclusiveMinimum": lo}, bounds),
-        st.builds(
-            lambda m: {"type": "number", "multipleOf": m, "maximum": 100},
-            st.sampled_from([0.5, 0.25, 2]),
-        ),
+        st.builds(sized_string, st.integers(0, 5), st.integers(0, 5)),
+        st.builds(formatted_string, FORMATS),
+        st.builds(bounded_integer, bounds, st.integers(0, 20)),
+        st.builds(multiple_integer, bounds, st.integers(1, 9)),
+        st.builds(above_number, bounds),
+        st.builds(multiple_number, st.sampled_from([0.5, 0.25, 2])),
         st.just({"type": "boolean"}),
         st.just({"type": "null"}),
         st.builds(
-            lambda v: {"enum": v},
+            enum_of,
             st.lists(
                 st.one_of(st.integers(), st.text(max_size=3)), min_size=1, max_size=4, unique=True
             ),
         ),
-        st.builds(lambda v: {"const": v}, st.one_of(st.integers(), st.text(max_size=5), st.none())),
+        st.builds(const_of, st.one_of(st.integers(), st.text(max_size=5), st.none())),
         st.just({"type": ["integer", "null"]}),
     )
 
 
+def obj(props: dict[str, dict[str, Any]], required: list[bool], closed: bool) -> dict[str, Any]:
+    keys = list(props)
+    needed = [k for k, flag in zip(keys, required, strict=False) if flag]
+    return {
+        "type": "object",
+        "properties": props,
+        "required": needed,
+        "additionalProperties": not closed,
+    }
+
+
+def sized_array(item: dict[str, Any], lo: int, span: int) -> dict[str, Any]:
+    return {"type": "array", "items": item, "minItems": lo, "maxItems": lo + span}
+
+
+def tuple_array(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "array", "prefixItems": items}
+
+
+def any_of(branches: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"anyOf": branches}
+
+
+def one_of_with_sentinel(s: dict[str, Any], first: bool) -> dict[str, Any]:
+    return {"oneOf": [s, SENTINEL] if first else [SENTINEL, s]}
+
+
+def unique_integers(s: int) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0},
+        "minItems": s,
+        "uniqueItems": True,
+    }
+
+
 def composite(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    names = st.text("abcdefgh", min_size=1, max_size=4)
-
-    def obj(props: dict[str, dict[str, Any]], required: list[bool], closed: bool) -> dict[str, Any]:
-        keys = list(props)
-        needed = [k for k, flag in zip(keys, required, strict=False) if flag]
-        return {
-            "type": "object",
-            "properties": props,
-            "required": needed,
-            "additionalProperties": not closed,
-        }
-
+    names: st.SearchStrategy[str] = st.text("abcdefgh", min_size=1, max_size=4)
     return st.one_of(
         st.builds(
             obj,
@@ -502,35 +553,11 @@ def composite(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[
             st.lists(st.booleans(), max_size=4),
             st.booleans(),
         ),
-        st.builds(
-            lambda item, lo, span: {
-                "type": "array",
-                "items": item,
-                "minItems": lo,
-                "maxItems": lo + span,
-            },
-            children,
-            st.integers(0, 3),
-            st.integers(0, 3),
-        ),
-        st.builds(
-            lambda items: {"type": "array", "prefixItems": items}, st.lists(children, max_size=3)
-        ),
-        st.builds(lambda branches: {"anyOf": branches}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(
-            lambda s, first: {"oneOf": [s, SENTINEL] if first else [SENTINEL, s]},
-            children,
-            st.booleans(),
-        ),
-        st.builds(
-            lambda s: {
-                "type": "array",
-                "items": {"type": "integer", "minimum": 0},
-                "minItems": s,
-                "uniqueItems": True,
-            },
-            st.integers(0, 6),
-        ),
+        st.builds(sized_array, children, st.integers(0, 3), st.integers(0, 3)),
+        st.builds(tuple_array, st.lists(children, max_size=3)),
+        st.builds(any_of, st.lists(children, min_size=1, max_size=3)),
+        st.builds(one_of_with_sentinel, children, st.booleans()),
+        st.builds(unique_integers, st.integers(0, 6)),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pydantic
@@ -222,7 +222,7 @@ def walk(value: Any, path: str, allowed: dict[str, set[str]]) -> None:
         for field in type(value).model_fields:
             walk(value.__dict__.get(field), f"{path}.{field}", allowed)
     elif isinstance(value, list):
-        for item in value:
+        for item in cast("list[object]", value):
             walk(item, f"{path}[]", allowed)
 
 

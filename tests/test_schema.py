@@ -210,7 +210,9 @@ def test_unannotated_parameters_take_any_value() -> None:
     def f(a, b=2):  # type: ignore[no-untyped-def]
         del a, b
 
-    assert tool(f).parameters["properties"] == {"a": {}, "b": {"default": 2}}
+    # Unannotated on purpose: its parameter types are unknown.
+    made = tool(f)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    assert made.parameters["properties"] == {"a": {}, "b": {"default": 2}}
 
 
 def test_required_lists_exactly_the_parameters_without_defaults() -> None:
@@ -246,7 +248,9 @@ def test_unannotated_star_args_and_kwargs() -> None:
     def f(*args, **kwargs):  # type: ignore[no-untyped-def]
         del args, kwargs
 
-    assert tool(f).parameters["properties"] == {
+    # Unannotated on purpose: its parameter types are unknown.
+    made = tool(f)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    assert made.parameters["properties"] == {
         "args": {"items": {}, "type": "array"},
         "kwargs": {"additionalProperties": True, "type": "object"},
     }
@@ -550,7 +554,9 @@ def test_an_unknown_name_in_an_annotation_fails_on_first_use() -> None:
     def f(x: DoesNotExist) -> None:  # type: ignore[name-defined]  # noqa: F821
         ...
 
-    made = tool(f)  # may be defined later in the module: not an error yet
+    # An undefined name on purpose: the parameter type is unknown.
+    made = tool(f)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    # It may be defined later in the module: not an error yet.
     with pytest.raises(UsageError, match=r"Tool 'f': cannot resolve the type hints .*DoesNotExist"):
         made.parameters  # noqa: B018
 
@@ -632,7 +638,7 @@ def test_clean_json_schema_keeps_mutually_recursive_definitions_only() -> None:
 
 
 def test_clean_json_schema_lets_siblings_of_a_ref_win() -> None:
-    schema = {
+    schema: dict[str, Any] = {
         "$defs": {"M": {"description": "Model text.", "type": "object"}},
         "properties": {"m": {"$ref": "#/$defs/M", "description": "Field text.", "default": {}}},
     }
@@ -752,7 +758,8 @@ def test_a_method_whose_hints_resolve_later_has_no_self() -> None:
 def test_a_signature_without_annotations_dict() -> None:
     def f(*args: Any, **kwargs: Any) -> None: ...
 
-    f.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    # inspect.signature() reads it; a function's type declares no __signature__ attribute.
+    vars(f)["__signature__"] = inspect.Signature(
         [inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=int)]
     )
     f.__annotations__ = {}
@@ -764,7 +771,8 @@ def test_resolve_hints_without_a_namespace() -> None:
         ...
 
     with pytest.raises(UnresolvedHintsError, match="name 'Missing' is not defined"):
-        resolve_hints(f, tool_name="f")
+        # An undefined name on purpose: the parameter type is unknown.
+        resolve_hints(f, tool_name="f")  # pyright: ignore[reportUnknownArgumentType]
 
 
 def test_an_annotation_that_fails_to_evaluate() -> None:
@@ -772,7 +780,8 @@ def test_an_annotation_that_fails_to_evaluate() -> None:
         ...
 
     with pytest.raises(UsageError, match=r"Tool 'f': cannot evaluate the type hints .*TypeError"):
-        tool(f)
+        # An invalid annotation on purpose: the parameter type is unknown.
+        tool(f)  # pyright: ignore[reportUnknownArgumentType]
 
 
 class _Opaque:

@@ -1,3 +1,5 @@
+# jsonschema ships no types; pyright reads typeshed's bundled stubs, mypy needs types-jsonschema.
+# mypy: disable-error-code="import-untyped"
 """Conformance with the official SDK: declarations and result steps fit its types exactly."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# jsonschema ships no types; pyright reads typeshed's bundled stubs, mypy needs types-jsonschema.
+# mypy: disable-error-code="import-untyped"
 """Property tests: random signatures of supported types, random arguments they accept.
 
 For each generated function: the arguments, as JSON, validate against the generated schema
@@ -14,6 +16,7 @@ import functools
 import inspect
 import pathlib
 import string
+import types
 import uuid
 from collections.abc import Callable, Container
 from typing import Annotated, Any, Literal, Optional, Union
@@ -24,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.internal.conjecture import optimiser as _optimiser  # imported now: see KEYS
 from hypothesis.strategies._internal import random as _random  # imported now: see KEYS
+from jsonschema.protocols import Validator
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 from typing_extensions import NotRequired, TypedDict
@@ -165,29 +169,44 @@ DISJOINT = [
 ]
 
 
+# Annotations built at runtime: `GenericAlias(list, (int,))` is `list[int]`, spelled so type
+# checkers don't read a subscript of a runtime value as a type expression.
+
+
 def list_of(kind: Kind) -> Kind:
-    return Kind(list[kind.annotation], st.lists(kind.values, max_size=3))
+    return Kind(types.GenericAlias(list, (kind.annotation,)), st.lists(kind.values, max_size=3))
 
 
 def tuple_of(kind: Kind) -> Kind:
-    return Kind(tuple[kind.annotation, ...], st.lists(kind.values, max_size=3).map(tuple))
+    return Kind(
+        types.GenericAlias(tuple, (kind.annotation, ...)),
+        st.lists(kind.values, max_size=3).map(tuple),
+    )
 
 
 def pair_of(kinds: tuple[Kind, Kind]) -> Kind:
     first, second = kinds
-    return Kind(tuple[first.annotation, second.annotation], st.tuples(first.values, second.values))
+    return Kind(
+        types.GenericAlias(tuple, (first.annotation, second.annotation)),
+        st.tuples(first.values, second.values),
+    )
 
 
 def set_of(kind: Kind) -> Kind:
-    return Kind(set[kind.annotation], st.sets(kind.values, max_size=3))
+    return Kind(types.GenericAlias(set, (kind.annotation,)), st.sets(kind.values, max_size=3))
 
 
 def frozenset_of(kind: Kind) -> Kind:
-    return Kind(frozenset[kind.annotation], st.frozensets(kind.values, max_size=3))
+    return Kind(
+        types.GenericAlias(frozenset, (kind.annotation,)), st.frozensets(kind.values, max_size=3)
+    )
 
 
 def dict_of(kind: Kind) -> Kind:
-    return Kind(dict[str, kind.annotation], st.dictionaries(KEYS, kind.values, max_size=3))
+    return Kind(
+        types.GenericAlias(dict, (str, kind.annotation)),
+        st.dictionaries(KEYS, kind.values, max_size=3),
+    )
 
 
 def not_none(kind: Kind) -> bool:
@@ -203,7 +222,7 @@ def annotation_repr(kind: Kind) -> str:
 
 
 def union_of(kinds: list[Kind]) -> Kind:
-    annotation = Union[tuple(kind.annotation for kind in kinds)]  # noqa: UP007
+    annotation: Any = Union[tuple(kind.annotation for kind in kinds)]  # noqa: UP007
     return Kind(annotation, st.one_of([kind.values for kind in kinds]))
 
 
@@ -303,7 +322,8 @@ def functions(draw: st.DrawFn) -> Generated:
         bound.apply_defaults()
         calls.append(bound)
 
-    generated.__signature__ = signature  # type: ignore[attr-defined]
+    # inspect.signature() reads it; a function's type declares no __signature__ attribute.
+    vars(generated)["__signature__"] = signature
     generated.__annotations__ = {p.name: p.annotation for p in parameters}
     return Generated(generated, signature, kinds, calls)
 
@@ -364,6 +384,13 @@ def takes_no_kwargs(generated: Generated) -> bool:
     return "kwargs" not in generated.signature.parameters
 
 
+def draft_2020_12_validator(schema: dict[str, Any]) -> Validator:
+    # Typed as the protocol: the stubs leave the concrete class's `validate` untyped.
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
 @PROPERTY_SETTINGS
 @given(case=cases())
 async def test_accepted_arguments_validate_against_the_schema_and_invoke(
@@ -373,9 +400,7 @@ async def test_accepted_arguments_validate_against_the_schema_and_invoke(
     made = tool(generated.function)
     schema = made.parameters
     jsonschema.Draft202012Validator.check_schema(schema)
-    validator = jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    validator = draft_2020_12_validator(schema)
     arguments = to_jsonable_python(values)
     validator.validate(arguments)
 
