@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import httpx
 import pytest
+from _emulator_helpers import BASE, KEY
+
+from agentkit.testing import Emulator
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -13,3 +19,16 @@ def _no_real_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a real key, so nothing can reach Google by accident."""
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    """A fresh emulator with the default behaviour."""
+    return Emulator()
+
+
+@pytest.fixture
+def http(emulator: Emulator) -> Iterator[httpx.Client]:
+    """Plain httpx over the emulator transport, for raw wire-level tests."""
+    with httpx.Client(transport=emulator, base_url=BASE, headers=KEY) as client:
+        yield client

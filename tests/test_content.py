@@ -194,10 +194,10 @@ def test_a_missing_file_raises() -> None:
         ),
         ("gs://bucket/object", {"type": "image", "uri": "gs://bucket/object"}),
         (
-            "https://generativelanguage.googleapis.com/v1beta/files/abc123",
+            "https://files.example.com/v1beta/files/abc123",
             {
                 "type": "image",
-                "uri": "https://generativelanguage.googleapis.com/v1beta/files/abc123",
+                "uri": "https://files.example.com/v1beta/files/abc123",
             },
         ),
         (

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from _emulator_helpers import BASE, KEY, create
 
 import agentkit.testing
 from agentkit.testing import (
@@ -22,8 +22,6 @@ from agentkit.testing import (
     thought,
 )
 
-KEY = {"x-goog-api-key": "test-key"}
-BASE = "http://emulator.invalid/v1beta"
 WEATHER = {
     "type": "function",
     "name": "get_weather",
@@ -35,25 +33,6 @@ WEATHER = {
     },
 }
 TIME = {"type": "function", "name": "get_time", "parameters": {"type": "object"}}
-
-
-@pytest.fixture
-def emulator() -> Emulator:
-    return Emulator()
-
-
-@pytest.fixture
-def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=emulator, base_url=BASE, headers=KEY) as client:
-        yield client
-
-
-def create(http: httpx.Client, **body: Any) -> dict[str, Any]:
-    body.setdefault("model", "gemini-3-flash-preview")
-    response = http.post("/interactions", json=body)
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def rejected(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -9,13 +9,13 @@ import enum
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import httpx
 import jsonschema
 import pydantic
 import pytest
+from _emulator_helpers import create
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema.validators import validator_for
@@ -37,28 +37,6 @@ from agentkit.testing import (
     url_context,
 )
 from agentkit.testing._regex_sample import regex_sample
-
-KEY = {"x-goog-api-key": "test-key"}
-BASE = "http://emulator.invalid/v1beta"
-
-
-@pytest.fixture
-def emulator() -> Emulator:
-    return Emulator()
-
-
-@pytest.fixture
-def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=emulator, base_url=BASE, headers=KEY) as client:
-        yield client
-
-
-def create(http: httpx.Client, **body: Any) -> dict[str, Any]:
-    body.setdefault("model", "m")
-    response = http.post("/interactions", json=body)
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def function(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
