@@ -13,8 +13,8 @@ from typing_extensions import TypeVar
 
 from agentkit._client import AsyncClient, Client
 from agentkit._content import result_content
-from agentkit._context import RunContext
-from agentkit._drivers import Hooks, RunSetup, drive, drive_sync
+from agentkit._context import RunContext, new_run_id
+from agentkit._drivers import Hooks, RunSetup, drive, drive_sync, send_first
 from agentkit._events import RunCompleteEvent, RunEvent
 from agentkit._exceptions import RunError, UsageError
 from agentkit._loop import (
@@ -23,15 +23,14 @@ from agentkit._loop import (
     Done,
     Fail,
     LoopConfig,
-    Poll,
     PollPolicy,
     RunMachine,
-    Send,
     UsageLimits,
 )
 from agentkit._result import RunResult, RunState
 from agentkit._tool import FunctionTool, tool
-from agentkit._toolset import AgentTool, ToolSet
+from agentkit._toolset import AgentTool, ToolSet, UnknownOutcome
+from agentkit.journal import InMemoryJournal, Journal
 from agentkit.types import FunctionResultStep, Interaction
 
 __all__ = ["Agent", "RunHandle"]
@@ -75,6 +74,8 @@ class Agent(Generic[DepsT, OutputT]):
         request_fields: Mapping[str, Any] | None = None,
         client: AsyncClient | Client | None = None,
         hooks: Hooks | None = None,
+        journal: Journal | None = None,
+        unknown_outcome: UnknownOutcome | None = None,
         name: str | None = None,
     ) -> None:
         """Configure an agent; nothing is sent until a run starts.
@@ -98,6 +99,13 @@ class Agent(Generic[DepsT, OutputT]):
                 (safety_settings, service_tier, labels, or a field newer than agentkit);
                 not those the agent sets itself or has a parameter for.
             hooks: Callbacks around requests and tool calls, and on cancellation.
+            journal: Records each tool call under its idempotency key, and each run's latest
+                state, so no call runs twice across resumes (and, with a `SQLiteJournal`,
+                across processes and crashes). Default: an in-memory journal of this agent.
+            unknown_outcome: Decides a call that started earlier and never recorded an
+                outcome, for a tool that is not `idempotent`: return True to run it again,
+                False to tell the model its outcome is unknown (the default), or a value to
+                send as its result.
             client: An `AsyncClient` or `Client`; by default one is made from the environment.
         """
         _check_target(model, agent, generation_config, agent_config)
@@ -111,6 +119,8 @@ class Agent(Generic[DepsT, OutputT]):
         self.output_type = output_type
         self.raise_tool_errors = raise_tool_errors
         self.hooks: Hooks = hooks or Hooks()
+        self.journal: Journal = journal if journal is not None else InMemoryJournal()
+        self.unknown_outcome = unknown_outcome
         self._async_client = client if isinstance(client, AsyncClient) else None
         self._sync_client = client if isinstance(client, Client) else None
         self._owned: list[AsyncClient | Client] = []
@@ -214,7 +224,8 @@ class Agent(Generic[DepsT, OutputT]):
             changes["background"] = background
         config = dataclasses.replace(self._config, **changes)
         state = previous.state if isinstance(previous, RunResult) else previous
-        fresh = RunState(history=list(state.history)) if state is not None else None
+        history = list(state.history) if state is not None else []
+        fresh = RunState(history=history, run_id=new_run_id())
         continue_from = state.interaction_id if state is not None and config.store else None
         machine = RunMachine(config, fresh)
         return machine, machine.start(input, continue_from=continue_from)
@@ -223,16 +234,23 @@ class Agent(Generic[DepsT, OutputT]):
         self, state: Previous, approvals: Mapping[str, Any] | None
     ) -> tuple[RunMachine, Action]:
         saved = state.state if isinstance(state, RunResult) else state
+        if saved.run_id is None:  # saved by an older agentkit
+            saved = saved.model_copy(update={"run_id": new_run_id()})
         machine = RunMachine(self._config, saved)
         return machine, machine.resume(_approvals(approvals or {}))
 
     def _setup(self, handle: RunHandle[Any] | None = None) -> RunSetup:
-        if handle is None:
-            return RunSetup(self.toolset, self.hooks, self.raise_tool_errors)
-        return RunSetup(
+        setup = RunSetup(
             self.toolset,
             self.hooks,
             self.raise_tool_errors,
+            self.journal,
+            self.unknown_outcome,
+        )
+        if handle is None:
+            return setup
+        return dataclasses.replace(
+            setup,
             on_interrupt=handle._interrupted,  # pyright: ignore[reportPrivateUsage]
             detached=True,
         )
@@ -358,21 +376,22 @@ class Agent(Generic[DepsT, OutputT]):
         The handle's `interaction_id` lets another process re-attach with `attach()`.
         """
         machine, action = self._begin(input, previous, background=True)
-        if isinstance(action, Send):
-            body = action.body
-            if self.hooks.before_request:
-                self.hooks.before_request(body)
-            interaction = await self.async_client.interactions.create(**body, stream=False)
-            if self.hooks.after_request:
-                self.hooks.after_request(interaction)
-            action = machine.received(interaction)
+        action = await send_first(self._setup(), self.async_client, machine, action, deps)
+        if isinstance(action, Fail):
+            raise action.error
         return RunHandle(self, machine, action, deps)
 
     def attach(self, interaction_id: str, *, deps: DepsT | None = None) -> RunHandle[OutputT]:
         """Re-attach to a background run started elsewhere (e.g. by another process)."""
         config = dataclasses.replace(self._config, background=True)
-        machine = RunMachine(config, RunState(interaction_id=interaction_id, background=True))
-        return RunHandle(self, machine, Poll(interaction_id, 0.0), deps)
+        state = RunState(
+            interaction_id=interaction_id,
+            awaiting=interaction_id,
+            background=True,
+            run_id=new_run_id(),
+        )
+        machine = RunMachine(config, state)
+        return RunHandle(self, machine, machine.resume({}), deps)
 
     # -- composition --------------------------------------------------------------------------
 
@@ -445,16 +464,10 @@ class RunHandle(Generic[OutputT]):
 
     def _interrupted(self, partial: RunResult[Any]) -> None:
         self.partial = partial
-        # Awaiting again goes on from here: tools that finished do not run again.
-        state = partial.state
-        machine = RunMachine(self._machine.config, state)
-        if self._machine.polling and state.interaction_id is not None:
-            self._action = Poll(state.interaction_id, 0.0)
-        elif state.calls:
-            # The calls were running, so approved: only the unfinished ones run again.
-            self._action = machine.resume({call["id"]: True for call in state.calls})
-        else:  # cancelled mid-request: what the server got is unknown, start over
-            return
+        # Awaiting again goes on from here: tools that finished do not run again, and an
+        # interaction already made is fetched, not made again.
+        machine = RunMachine(self._machine.config, partial.state)
+        self._action = machine.resume({})
         self._machine = machine
 
     def __await__(self) -> Generator[Any, None, RunResult[OutputT]]:

@@ -87,6 +87,7 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         headers: Mapping[str, str] | None = None,
         sleep: SleepT | None = None,
         http_client: HttpT | None = None,
+        resend_lost_creates: bool = False,
     ) -> None:
         """Configure the client.
 
@@ -102,6 +103,11 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
                 to `time.sleep`, or `anyio.sleep` for `AsyncClient`.
             http_client: An `httpx.Client` (`httpx.AsyncClient` for `AsyncClient`) to use as
                 is; it is not closed by `close()` (`aclose()`).
+            resend_lost_creates: When the connection breaks after a create of a stored
+                interaction was sent (a reset, a read timeout), the server may have made it.
+                By default such a create is not sent again and `ResponseLostError` is raised
+                (an agent run re-attaches or keeps a resumable state); True re-sends it, which
+                may make a second interaction.
 
         Raises:
             UsageError: No API key could be found, or conflicting arguments.
@@ -120,7 +126,7 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
             api_key=resolve_api_key(api_key, headers),
             headers=headers,
         )
-        self._retry = RetryPolicy(max_retries=max_retries)
+        self._retry = RetryPolicy(max_retries=max_retries, resend_lost_creates=resend_lost_creates)
         # An external http_client keeps its own timeout unless one was passed explicitly.
         explicit = http_client is not None and timeout is not DEFAULT_TIMEOUT
         self._timeout_kwargs: dict[str, Any] = {"timeout": timeout} if explicit else {}
@@ -199,10 +205,12 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         )
 
     def _connection_error(self, exc: httpx.HTTPError, request: httpx.Request) -> APIError:
-        return connection_error(exc, redact(request), secrets=self._builder.secrets)
+        secrets = self._builder.secrets
+        return connection_error(exc, redact(request, secrets), secrets=secrets)
 
     def _status_error(self, response: httpx.Response, request: httpx.Request) -> APIStatusError:
-        return status_error(response, redact(request), secrets=self._builder.secrets)
+        secrets = self._builder.secrets
+        return status_error(response, redact(request, secrets), secrets=secrets)
 
     def _retry_delay(self, error: APIError, retries_done: int) -> float | None:
         """Return the wait before retrying after `error`, or None to give up."""
@@ -216,6 +224,11 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
                 error.message,
             )
         return delay
+
+
+def _unread(response: httpx.Response) -> httpx.Response:
+    """An error response whose body broke while being read, with an empty body instead."""
+    return httpx.Response(response.status_code, headers=response.headers, request=response.request)
 
 
 def _log_response(request: httpx.Request, response: httpx.Response) -> None:
@@ -273,17 +286,27 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport, Callable[[float], No
 
     def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         """Send once: return a 2xx response or raise the translated error."""
+        # Always opened as a stream: a body that breaks is told apart from no answer at all.
         try:
-            response = self._http.send(request, stream=stream)
-            _log_response(request, response)
-            if response.is_success:
-                return response
-            try:
-                response.read()
-            finally:
-                response.close()
+            response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             raise self._connection_error(exc, request) from exc
+        _log_response(request, response)
+        if response.is_success:
+            if not stream:
+                try:
+                    response.read()
+                except httpx.TransportError as exc:
+                    response.close()
+                    raise self._connection_error(exc, request) from exc
+            return response
+        try:
+            response.read()
+        except httpx.TransportError:
+            response.close()
+            response = _unread(response)  # the status arrived: the answer is still an error
+        else:
+            response.close()
         raise self._status_error(response, request)
 
     def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
@@ -294,6 +317,9 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport, Callable[[float], No
             try:
                 return request, self._attempt(request, stream=spec.stream)
             except APIError as error:
+                lost = self._retry.lost(error, creates=spec.creates)
+                if lost is not None:
+                    raise lost from error.__cause__
                 delay = self._retry_delay(error, retries)
                 if delay is None:
                     raise
@@ -367,17 +393,27 @@ class AsyncClient(
 
     async def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         """Send once: return a 2xx response or raise the translated error."""
+        # Always opened as a stream: a body that breaks is told apart from no answer at all.
         try:
-            response = await self._http.send(request, stream=stream)
-            _log_response(request, response)
-            if response.is_success:
-                return response
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
+            response = await self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             raise self._connection_error(exc, request) from exc
+        _log_response(request, response)
+        if response.is_success:
+            if not stream:
+                try:
+                    await response.aread()
+                except httpx.TransportError as exc:
+                    await response.aclose()
+                    raise self._connection_error(exc, request) from exc
+            return response
+        try:
+            await response.aread()
+        except httpx.TransportError:
+            await response.aclose()
+            response = _unread(response)  # the status arrived: the answer is still an error
+        else:
+            await response.aclose()
         raise self._status_error(response, request)
 
     async def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
@@ -388,6 +424,9 @@ class AsyncClient(
             try:
                 return request, await self._attempt(request, stream=spec.stream)
             except APIError as error:
+                lost = self._retry.lost(error, creates=spec.creates)
+                if lost is not None:
+                    raise lost from error.__cause__
                 delay = self._retry_delay(error, retries)
                 if delay is None:
                     raise

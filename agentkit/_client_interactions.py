@@ -67,7 +67,7 @@ class Interactions:
         if stream:
             return EventStream.open(self._client, spec, interaction_id=None)
         request, response = self._client._send(spec)
-        return parse_interaction(response, request)
+        return parse_interaction(response, request, secrets=self._client._builder.secrets)
 
     @overload
     def get(
@@ -118,12 +118,12 @@ class Interactions:
         if stream:
             return EventStream.open(self._client, spec, interaction_id=interaction_id)
         request, response = self._client._send(spec)
-        return parse_interaction(response, request)
+        return parse_interaction(response, request, secrets=self._client._builder.secrets)
 
     def cancel(self, interaction_id: str) -> Interaction:
         """Cancel a background interaction that is still running."""
         request, response = self._client._send(self._client._builder.cancel(interaction_id))
-        return parse_interaction(response, request)
+        return parse_interaction(response, request, secrets=self._client._builder.secrets)
 
     def delete(self, interaction_id: str) -> None:
         """Delete a stored interaction."""
@@ -173,7 +173,7 @@ class AsyncInteractions:
         if stream:
             return await AsyncEventStream.open(self._client, spec, interaction_id=None)
         request, response = await self._client._send(spec)
-        return parse_interaction(response, request)
+        return parse_interaction(response, request, secrets=self._client._builder.secrets)
 
     @overload
     async def get(
@@ -224,12 +224,12 @@ class AsyncInteractions:
         if stream:
             return await AsyncEventStream.open(self._client, spec, interaction_id=interaction_id)
         request, response = await self._client._send(spec)
-        return parse_interaction(response, request)
+        return parse_interaction(response, request, secrets=self._client._builder.secrets)
 
     async def cancel(self, interaction_id: str) -> Interaction:
         """Cancel a background interaction that is still running."""
         request, response = await self._client._send(self._client._builder.cancel(interaction_id))
-        return parse_interaction(response, request)
+        return parse_interaction(response, request, secrets=self._client._builder.secrets)
 
     async def delete(self, interaction_id: str) -> None:
         """Delete a stored interaction."""

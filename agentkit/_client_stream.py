@@ -6,7 +6,8 @@ and share all but their read, close and wait lines in `_StreamShell`.
 
 A stream is retried like any request until its response opens (see `Client._send`). After
 that, a broken connection, or a body that ends before `interaction.completed`, `error` or
-`[DONE]`, is never re-sent blindly: the stream reconnects with
+`[DONE]` (an event the end of the body cuts short is dropped, per the SSE spec, and fetched
+again), is never re-sent blindly: the stream reconnects with
 `GET /interactions/{id}?stream=true&last_event_id=...`, waiting as for a retry, at most
 `max_retries` times in a row without a new event, and drops the events the server replays.
 """
@@ -66,6 +67,7 @@ class StreamCore:
     """
 
     __slots__ = (
+        "_cut",
         "_decoder",
         "_deduper",
         "_secrets",
@@ -100,6 +102,7 @@ class StreamCore:
         self.request: httpx.Request | None = None
         """The current request, redacted, for exceptions."""
         self._decoder = SSEDecoder()
+        self._cut = False  # the last body ended cleanly, but inside an event
         self._deduper = EventDeduper()
         if last_event_id is not None:
             # The caller has seen it: a server that resumes inclusively must not repeat it.
@@ -108,16 +111,22 @@ class StreamCore:
 
     def connected(self, request: httpx.Request) -> None:
         """Start decoding a new response body (a partial event of the old one is dropped)."""
-        self.request = redact(request)
+        self.request = redact(request, self._secrets)
         self._decoder = SSEDecoder()
+        self._cut = False
 
     def feed(self, chunk: bytes) -> list[Event]:
         """Decode a chunk of the body; return the events to deliver, in order."""
         return self._events(self._decoder.feed(chunk))
 
-    def ended(self) -> list[Event]:
-        """The body ended cleanly: return the last events (the stream may still be unfinished)."""
-        return self._events(self._decoder.flush())
+    def ended(self) -> None:
+        """The body ended cleanly; unless `finished`, the stream must resume (`broken(None)`).
+
+        An event the end of the body cut short (no blank line closed it) is dropped, as the
+        SSE spec says: its data may be cut too, and resuming from the last event fetches it
+        again.
+        """
+        self._cut = self._decoder.end()
 
     def _events(self, sses: list[ServerSentEvent]) -> list[Event]:
         events: list[Event] = []
@@ -133,8 +142,9 @@ class StreamCore:
                 event = parse_event(sse.data)
             except pydantic.ValidationError as exc:
                 request = self.request or httpx.Request("GET", "/")
-                self.error = response_validation_error(exc, request, what="stream event")
-                self.error.__cause__ = exc
+                self.error = response_validation_error(
+                    exc, request, what="stream event", secrets=self._secrets
+                )
                 self.finished = True
                 break
             if not self._deduper.admit(event):
@@ -199,8 +209,9 @@ class StreamCore:
         """Describe why the current connection stopped before the stream finished."""
         request = self.request or httpx.Request("GET", "/")
         if exc is None:
+            inside = " in the middle of an event," if self._cut else ""
             return APIConnectionError(
-                "The stream ended before the interaction completed.", request=request
+                f"The stream ended{inside} before the interaction completed.", request=request
             )
         error = connection_error(exc, request, secrets=self._secrets)
         error.__cause__ = exc
@@ -219,6 +230,8 @@ def _stream_error(
     event: ErrorEvent, request: httpx.Request | None, secrets: tuple[str, ...]
 ) -> StreamError:
     code = event.error.code if event.error is not None else None
+    if isinstance(code, str):
+        code = scrub(code, secrets)
     message = (event.error.message if event.error is not None else None) or "no message"
     prefix = f"Stream error {code}" if code is not None else "Stream error"
     return StreamError(scrub(f"{prefix}: {message}", secrets), code=code, request=request)
@@ -320,7 +333,7 @@ class _StreamShell(Generic[ClientT, ChunksT]):
         if chunk is not None:
             self._ready.extend(core.feed(chunk))
             return True
-        self._ready.extend(core.ended())
+        core.ended()
         return core.finished or core.error is not None
 
     def _reconnection(self, error: APIError) -> tuple[httpx.Request, float]:

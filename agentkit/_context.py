@@ -10,13 +10,14 @@ from typing_extensions import TypeVar
 
 from agentkit.types import Usage
 
-__all__ = ["DepsT", "RunContext"]
+__all__ = ["DepsT", "RunContext", "new_run_id"]
 
 DepsT = TypeVar("DepsT", default=None)
 """The type of the dependencies a run hands to its tools (`None` when there are none)."""
 
 
-def _new_run_id() -> str:
+def new_run_id() -> str:
+    """A fresh, unique run id."""
     return uuid.uuid4().hex
 
 
@@ -40,7 +41,7 @@ class RunContext(Generic[DepsT]):
     """The dependencies passed to the run (a database handle, an HTTP client, settings...)."""
     usage: Usage = dataclasses.field(default_factory=Usage)
     """Token usage of the run so far."""
-    run_id: str = dataclasses.field(default_factory=_new_run_id)
+    run_id: str = dataclasses.field(default_factory=new_run_id)
     """Identifies the run (stable across its turns and requests)."""
     interaction_id: str | None = None
     """The interaction whose `function_call` step is being answered."""
@@ -48,6 +49,9 @@ class RunContext(Generic[DepsT]):
     """The `id` of the `function_call` step being answered."""
     tool_name: str | None = None
     """The name of the tool being called."""
+    idempotency_key: str | None = None
+    """Stable for one call across retries, resumes and processes (derived from the interaction
+    and call ids); pass it on to downstream APIs that accept one (payment providers do)."""
     turn: int = 0
     """How many requests the run has sent so far."""
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict[str, Any])

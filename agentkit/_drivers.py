@@ -29,10 +29,12 @@ from agentkit._events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
-from agentkit._result import RunResult
+from agentkit._exceptions import APIError, RunError, ToolOutcomeUnknown
+from agentkit._loop import Action, Done, Fail, Poll, RunMachine, RunTools, Send
+from agentkit._result import RunResult, RunState
 from agentkit._streaming import StreamAccumulator
-from agentkit._toolset import ToolHooks, ToolSet
+from agentkit._toolset import ToolHooks, ToolSet, UnknownOutcome
+from agentkit.journal import Journal
 from agentkit.types import (
     Event,
     FunctionCallStep,
@@ -44,7 +46,7 @@ from agentkit.types import (
     ThoughtSummaryDelta,
 )
 
-__all__ = ["Hooks", "RunSetup", "drive", "drive_sync"]
+__all__ = ["Hooks", "RunSetup", "drive", "drive_sync", "send_first"]
 
 logger = logging.getLogger("agentkit.agent")
 
@@ -77,6 +79,8 @@ class RunSetup:
     toolset: ToolSet
     hooks: Hooks
     raise_tool_errors: bool
+    journal: Journal
+    unknown_outcome: UnknownOutcome | None = None
     on_interrupt: Callable[[RunResult[Any]], None] | None = None
     """Receives the partial result (with finished tool results) when the run is cancelled."""
     detached: bool = False
@@ -88,6 +92,11 @@ class _Next:
     action: Action
 
 
+# What ends the action in flight for good, leaving a run that resumes: the API gave up (after
+# its retries), or a call's outcome is unknown and the agent raises tool errors.
+_RUN_ENDING = (APIError, ToolOutcomeUnknown)
+
+
 @dataclass
 class _Run:
     """The bookkeeping of one run in progress, shared by both drivers."""
@@ -96,13 +105,11 @@ class _Run:
     machine: RunMachine
     context: RunContext[Any]
     """Copied for each tool batch: its `run_id` and `metadata` are the same for the whole run."""
-    pending_id: str | None = None
-    """A background interaction that is still running server-side (cancel it on interrupt)."""
     finished: list[FunctionResultStep] = field(default_factory=list[FunctionResultStep])
     announced: tuple[str | None, str] | None = None
     """The last (interaction id, status) a `StatusEvent` reported."""
 
-    def tools(self, calls: tuple[FunctionCallStep, ...]) -> Callable[[], Awaitable[Results]]:
+    def tools(self, action: RunTools) -> Callable[[], Awaitable[Results]]:
         """The tool batch to await: every call concurrently, results in call order."""
         hooks = self.setup.hooks
         context = replace(
@@ -113,10 +120,13 @@ class _Run:
         )
         return partial(
             self.setup.toolset.run_all,
-            calls,
+            action.calls,
+            action.keys,
             context,
+            self.setup.journal,
             raise_errors=self.setup.raise_tool_errors,
             hooks=ToolHooks(hooks.before_tool, hooks.after_tool),
+            unknown_outcome=self.setup.unknown_outcome,
             finished=self.finished,
         )
 
@@ -126,11 +136,12 @@ class _Run:
 
     def streamed(self, event: Event, accumulator: StreamAccumulator) -> Iterator[RunEvent]:
         """Apply one wire event of a stream; the run events it makes."""
+        known = accumulator.interaction_id
         accumulator.apply(event)
-        # A background interaction runs server-side from its first event on: an interrupted
-        # stream must cancel it, not only one interrupted while polling.
-        if self.machine.config.background and accumulator.status in PENDING_STATUSES:
-            self.pending_id = accumulator.interaction_id
+        if known is None and accumulator.interaction_id is not None:
+            # From here on a lost connection re-attaches to this interaction, never re-sends.
+            self.machine.created(accumulator.interaction_id)
+            self.checkpoint()
         yield from self._status(accumulator.interaction_id, accumulator.status)
         yield from _translate(event, accumulator)
 
@@ -140,10 +151,7 @@ class _Run:
             self.setup.hooks.after_request(interaction)
         logger.debug("interaction %s is %s", interaction.id, interaction.status)
         action = self.machine.received(interaction)
-        # Only an interaction still working server-side can be cancelled (PROTOCOL §13.5):
-        # one that waits for tool results (requires_action) or has ended has nothing to stop.
-        background = self.machine.config.background
-        self.pending_id = interaction.id if background and isinstance(action, Poll) else None
+        self.checkpoint()
         yield from self._status(interaction.id, interaction.status)
         yield _Next(action)
 
@@ -154,10 +162,26 @@ class _Run:
         for call, result in zip(calls, results, strict=True):
             yield ToolResultEvent(call, result)
         self.finished = []
-        yield _Next(self.machine.tools_finished(results))
+        action = self.machine.tools_finished(results)
+        self.checkpoint()
+        yield _Next(action)
+
+    def checkpoint(self, state: RunState | None = None) -> None:
+        """Save the run's state (by default, as it stands) to the journal."""
+        state = state or self.machine.checkpoint()
+        if state.run_id is not None:  # a machine driven by hand may have none
+            self.setup.journal.checkpoint(state.run_id, state)
+
+    def failed(self, error: RunError | APIError) -> Fail:
+        """The machine's verdict on an error that ended the action in flight."""
+        finished, self.finished = self.finished, []
+        action = self.machine.failed(error, finished)
+        self.checkpoint()
+        return action
 
     def interrupted(self) -> None:
         partial_result = self.machine.interrupted(self.finished)
+        self.checkpoint(partial_result.state)
         for receive in (self.setup.on_interrupt, self.setup.hooks.on_cancel):
             if receive is None:
                 continue
@@ -180,28 +204,49 @@ async def drive(
     setup: RunSetup, client: AsyncClient, machine: RunMachine, action: Action, deps: Any
 ) -> AsyncGenerator[RunEvent, None]:
     """Carry out the machine's actions until the run ends, yielding run events."""
-    run = _Run(setup, machine, RunContext(deps=deps))
+    run = _Run(setup, machine, _context(machine, deps))
     try:
         while not isinstance(action, Done):
             if isinstance(action, Fail):
                 if action.cancel is not None:
                     await _cancel_quietly(client, action.cancel)
                 raise action.error
-            # Closed explicitly: a consumer that stops early must not leave it to the GC.
-            async with aclosing(_step(run, client, action)) as steps:
-                async for item in steps:
-                    if isinstance(item, _Next):
-                        action = item.action
-                    else:
-                        yield item
+            try:
+                # Closed explicitly: a consumer that stops early must not leave it to the GC.
+                async with aclosing(_step(run, client, action)) as steps:
+                    async for item in steps:
+                        if isinstance(item, _Next):
+                            action = item.action
+                        else:
+                            yield item
+            except _RUN_ENDING as error:
+                action = run.failed(error)
         for event in _final_events(action.result):
             yield event
     except anyio.get_cancelled_exc_class():
-        if run.pending_id is not None and not setup.detached:
+        cancellable = machine.cancellable
+        if cancellable is not None and not setup.detached:
             with anyio.CancelScope(shield=True):
-                await _cancel_quietly(client, run.pending_id)
+                await _cancel_quietly(client, cancellable)
         run.interrupted()
         raise
+
+
+async def send_first(
+    setup: RunSetup, client: AsyncClient, machine: RunMachine, action: Action, deps: Any
+) -> Action:
+    """Carry out the first request of a run, if `action` is one; the machine's next action."""
+    if not isinstance(action, Send):
+        return action
+    run = _Run(setup, machine, _context(machine, deps))
+    try:
+        async with aclosing(_step(run, client, action)) as steps:
+            async for item in steps:
+                if isinstance(item, _Next):
+                    return item.action
+    except _RUN_ENDING as error:
+        return run.failed(error)
+    raise AssertionError("unreachable: a request always ends with the next action")
 
 
 async def _step(
@@ -210,7 +255,7 @@ async def _step(
     if isinstance(action, RunTools):
         for call in action.calls:
             yield ToolCallEvent(call)
-        results = await run.tools(action.calls)()
+        results = await run.tools(action)()
         for item in run.tools_done(action.calls, results):
             yield item
         return
@@ -250,35 +295,50 @@ def drive_sync(
     The portal (an event loop in a worker thread) is opened only when tools run, so the
     sync API never touches the caller's event loop and works inside one (Jupyter).
     """
-    run = _Run(setup, machine, RunContext(deps=deps))
+    run = _Run(setup, machine, _context(machine, deps))
     try:
         # Closed before the interruption is handled: the portal then waited for the
         # cancelled tools, so every result that finished is in `run.finished`.
         with ExitStack() as stack:
-            portals: list[BlockingPortal] = []
-
-            def portal() -> BlockingPortal:
-                if not portals:
-                    portals.append(stack.enter_context(start_blocking_portal()))
-                return portals[0]
-
+            portal = _LazyPortal(stack)
             while not isinstance(action, Done):
                 if isinstance(action, Fail):
                     if action.cancel is not None:
                         _cancel_quietly_sync(client, action.cancel)
                     raise action.error
-                with closing(_step_sync(run, client, action, portal)) as steps:
-                    for item in steps:
-                        if isinstance(item, _Next):
-                            action = item.action
-                        else:
-                            yield item
+                try:
+                    with closing(_step_sync(run, client, action, portal)) as steps:
+                        for item in steps:
+                            if isinstance(item, _Next):
+                                action = item.action
+                            else:
+                                yield item
+                except _RUN_ENDING as error:
+                    action = run.failed(error)
         yield from _final_events(action.result)
     except KeyboardInterrupt:
-        if run.pending_id is not None:
-            _cancel_quietly_sync(client, run.pending_id)
-        run.interrupted()
+        _interrupted_sync(run, client)
         raise
+
+
+class _LazyPortal:
+    """Opens the blocking portal on first use, closed with the run's exit stack."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._portal: BlockingPortal | None = None
+
+    def __call__(self) -> BlockingPortal:
+        if self._portal is None:
+            self._portal = self._stack.enter_context(start_blocking_portal())
+        return self._portal
+
+
+def _interrupted_sync(run: _Run, client: Client) -> None:
+    cancellable = run.machine.cancellable
+    if cancellable is not None and not run.setup.detached:
+        _cancel_quietly_sync(client, cancellable)
+    run.interrupted()
 
 
 def _step_sync(
@@ -290,7 +350,7 @@ def _step_sync(
     if isinstance(action, RunTools):
         for call in action.calls:
             yield ToolCallEvent(call)
-        future = portal().start_task_soon(run.tools(action.calls))
+        future = portal().start_task_soon(run.tools(action))
         try:
             results = future.result()
         except BaseException:
@@ -319,6 +379,11 @@ def _cancel_quietly_sync(client: Client, interaction_id: str) -> None:
         client.interactions.cancel(interaction_id)
     except Exception:  # the run is being interrupted anyway; the caller's exception matters
         logger.warning("could not cancel background interaction %s", interaction_id, exc_info=True)
+
+
+def _context(machine: RunMachine, deps: Any) -> RunContext[Any]:
+    run_id = machine.state.run_id
+    return RunContext(deps=deps) if run_id is None else RunContext(deps=deps, run_id=run_id)
 
 
 def _final_events(result: RunResult[Any]) -> Iterator[RunEvent]:

@@ -1,9 +1,11 @@
 """Exceptions raised by agentkit.
 
 AgentkitError
-├── APIError                       .request (with the API key redacted)
+├── APIError                       .request (with the API key redacted); .partial and
+│   │                              .interaction_id once a run had started
 │   ├── APIConnectionError
-│   │   └── APITimeoutError
+│   │   ├── APITimeoutError
+│   │   └── ResponseLostError      a create the server may have acted on; not re-sent
 │   ├── APIStatusError             .status_code .code .message .body
 │   │   └── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
 │   │       NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
@@ -17,7 +19,8 @@ AgentkitError
 │   ├── InteractionFailed          terminal `failed` status: .interaction_id .errors
 │   ├── UnexpectedStatusError      a status agentkit does not know how to act on
 │   ├── DeadlineExceeded           a background interaction outlived PollPolicy.deadline
-│   └── OutputValidationError      structured output that does not fit `output_type`
+│   ├── OutputValidationError      structured output that does not fit `output_type`
+│   └── ToolOutcomeUnknown         a call started earlier and never recorded its outcome
 └── UsageError(TypeError)          agentkit was called wrongly; the message says how to fix it
 """
 
@@ -29,6 +32,7 @@ import httpx
 
 if TYPE_CHECKING:
     from agentkit._result import RunResult
+    from agentkit.types import FunctionCallStep
 
 __all__ = [
     "APIConnectionError",
@@ -49,8 +53,10 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RepeatedCallError",
+    "ResponseLostError",
     "RunError",
     "StreamError",
+    "ToolOutcomeUnknown",
     "UnexpectedStatusError",
     "UnprocessableEntityError",
     "UsageError",
@@ -71,6 +77,12 @@ class APIError(AgentkitError):
 
     request: httpx.Request | None
     """The request that failed, with the API key header redacted."""
+    partial: RunResult | None = None
+    """Set when the error ended an agent run: the run so far, whose `state` resumes it
+    (`Agent.resume(error.partial)`) without running any finished tool again."""
+    interaction_id: str | None = None
+    """Set when the error ended an agent run while an interaction it created was running
+    server-side (a background run being polled, a stream that broke): that interaction."""
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
@@ -94,6 +106,15 @@ class APITimeoutError(APIConnectionError):
         self, message: str = "Request timed out.", *, request: httpx.Request | None = None
     ) -> None:
         super().__init__(message, request=request)
+
+
+class ResponseLostError(APIConnectionError):
+    """A create request reached the server but its response was lost (a reset, a timeout).
+
+    The server may have acted on it: sending it again could create a second interaction, so
+    agentkit does not (see `Client(resend_lost_creates=...)`). An agent run raising it keeps a
+    resumable `.partial`; resuming fetches the interaction when its id is known.
+    """
 
 
 class APIStatusError(APIError):
@@ -222,3 +243,23 @@ class DeadlineExceeded(RunError):
 
 class OutputValidationError(RunError):
     """The model's final answer does not fit the agent's `output_type`."""
+
+
+class ToolOutcomeUnknown(RunError):
+    """A tool call started earlier (before a crash or an interruption) never recorded an outcome.
+
+    Raised instead of telling the model when the agent has `raise_tool_errors=True`. The call
+    was not run again: its tool is not `idempotent`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: FunctionCallStep,
+        idempotency_key: str,
+        partial: RunResult | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.call = call
+        self.idempotency_key = idempotency_key

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final, cast
 from urllib.parse import quote
 
@@ -50,6 +52,8 @@ __all__ = [
     "resolve_api_key",
     "response_validation_error",
     "scrub",
+    "scrub_bytes",
+    "scrub_value",
     "status_error",
 ]
 
@@ -63,6 +67,21 @@ REDACTED: Final = "[REDACTED]"
 _KEY_HEADER: Final = "x-goog-api-key"
 # Credentials a caller may also send through `headers=` (e.g. a Vertex bearer token).
 _SECRET_HEADERS: Final = frozenset({_KEY_HEADER, "authorization", "proxy-authorization"})
+# Query parameters that carry credentials in Google APIs.
+_SECRET_PARAMS: Final = frozenset({"key", "access_token"})
+# How a secret's characters may be escaped besides %XX, \xXX and \uXXXX (see `scrub`).
+_ESCAPES: Final[dict[str, tuple[str, ...]]] = {
+    " ": ("+",),
+    "/": ("\\/",),
+    "\\": ("\\\\",),
+    '"': ('\\"',),
+    "'": ("\\'",),
+    "\n": ("\\n",),
+    "\r": ("\\r",),
+    "\t": ("\\t",),
+}
+# Headers about how a body was sent, which do not hold for its decoded copy.
+_TRANSFER_HEADERS: Final = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 _MAX_ERROR_TEXT: Final = 500
 
 _STATUS_ERRORS: Final[dict[int, type[APIStatusError]]] = {
@@ -133,6 +152,8 @@ class RequestSpec:
     params: dict[str, str] | None = None
     content: bytes | None = None
     stream: bool = False
+    creates: bool = False
+    """A create the server stores: sending it again after a lost response may fork."""
 
 
 def _check_create(body: Mapping[str, Any]) -> None:
@@ -235,7 +256,12 @@ class RequestBuilder:
         _check_create(body)
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         return RequestSpec(
-            "POST", self._url, self.headers(stream=stream), content=content, stream=stream
+            "POST",
+            self._url,
+            self.headers(stream=stream),
+            content=content,
+            stream=stream,
+            creates=body.get("store") is not False,
         )
 
     def get(
@@ -268,30 +294,141 @@ class RequestBuilder:
         return RequestSpec("DELETE", f"{self._url}/{_path_id(interaction_id)}", self.headers())
 
 
-def redact(request: httpx.Request) -> httpx.Request:
-    """Copy `request` with every credential header replaced by "[REDACTED]"."""
+def redact(request: httpx.Request, secrets: tuple[str, ...] = ()) -> httpx.Request:
+    """Copy `request` with every credential replaced by "[REDACTED]".
+
+    Credential headers are replaced whole, and so is a `key` (or `access_token`) query
+    parameter; `secrets` are scrubbed from the URL, the other headers and the body too.
+    """
     headers = [
-        (name, REDACTED if name.lower() in _SECRET_HEADERS else value)
+        (name, REDACTED if name.lower() in _SECRET_HEADERS else scrub(value, secrets))
         for name, value in request.headers.multi_items()
     ]
     try:
         content: bytes | None = request.content
     except httpx.RequestNotRead:  # pragma: no cover - agentkit only sends bytes bodies
         content = None
-    return httpx.Request(request.method, request.url, headers=headers, content=content)
+    if content and secrets:
+        cleaned = scrub_bytes(content, secrets)
+        if cleaned != content:  # the length changed: let httpx count it again
+            content = cleaned
+            headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+    url = request.url
+    for name in _SECRET_PARAMS.intersection(url.params):
+        url = url.copy_set_param(name, REDACTED)
+    text = str(url)
+    cleaned_url = scrub(text, secrets)
+    return httpx.Request(
+        request.method,
+        url if cleaned_url == text else httpx.URL(cleaned_url),
+        headers=headers,
+        content=content,
+    )
+
+
+@lru_cache(maxsize=16)
+def _secret_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    r"""A regex matching any of `secrets`, each character as is or escaped.
+
+    Escaped means percent-encoded (URLs, form bodies; `+` for a space), `\uXXXX` / `\xXX`
+    (JSON, Python reprs) or backslash-escaped (`\/` in JSON, `\n` in reprs), in any mix,
+    so that an echo of the key is caught whatever quoting it went through.
+    """
+    forms = ["".join(_char_pattern(char) for char in secret) for secret in secrets if secret]
+    if not forms:
+        return None
+    # Longest first: "Bearer <token>" wins over "<token>" alone.
+    return re.compile("|".join(sorted(forms, key=len, reverse=True)))
+
+
+def _char_pattern(char: str) -> str:
+    data = char.encode("utf-8", "surrogatepass")
+    code = ord(char)
+    forms = [char, *_ESCAPES.get(char, ()), "".join(f"%{byte:02X}" for byte in data)]
+    forms += ["".join(f"\\x{byte:02x}" for byte in data)]
+    forms += [f"\\x{code:02x}"] if code < 0x100 else []
+    forms += [f"\\u{code:04x}"] if code < 0x10000 else [f"\\U{code:08x}"]
+    alternatives = dict.fromkeys(_hex_insensitive(re.escape(form), form != char) for form in forms)
+    return (
+        "(?:" + "|".join(alternatives) + ")" if len(alternatives) > 1 else next(iter(alternatives))
+    )
+
+
+def _hex_insensitive(pattern: str, escaped: bool) -> str:
+    """Let the hex digits of an escape match in either case ("%2f" and "%2F")."""
+    if not escaped:
+        return pattern
+    return re.sub(r"[a-fA-F]", lambda m: f"[{m[0].lower()}{m[0].upper()}]", pattern)
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
     """Replace each secret, also in its escaped forms, in text bound for a message or a log."""
     # Defence in depth: a proxy or a fake server could echo the key back in an error body.
-    for secret in secrets:
-        for form in {
-            secret,
-            repr(secret)[1:-1],
-            repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
-        }:
-            text = text.replace(form, REDACTED)
-    return text
+    pattern = _secret_pattern(secrets) if secrets else None
+    return text if pattern is None else pattern.sub(REDACTED, text)
+
+
+def scrub_bytes(content: bytes, secrets: tuple[str, ...], encoding: str | None = None) -> bytes:
+    """Scrub `content` as UTF-8 (and as `encoding`, if another), keeping every other byte."""
+    for codec in dict.fromkeys(("utf-8", encoding or "utf-8")):
+        try:
+            text = content.decode(codec, "surrogateescape")
+            cleaned = scrub(text, secrets)
+            if cleaned != text:
+                content = cleaned.encode(codec, "surrogateescape")
+        except (LookupError, UnicodeError):  # an unknown charset, or one that cannot round-trip
+            continue
+    return content
+
+
+def scrub_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    """Scrub a parsed JSON value: every string in it (keys too), at any depth."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, (bytes, bytearray)):
+        return scrub_bytes(bytes(value), secrets)
+    if isinstance(value, dict):
+        items = cast("dict[object, object]", value).items()
+        return {scrub_value(k, secrets): scrub_value(v, secrets) for k, v in items}
+    if isinstance(value, list):
+        return [scrub_value(item, secrets) for item in cast("list[object]", value)]
+    if isinstance(value, tuple):  # a pydantic error location
+        return tuple(scrub_value(item, secrets) for item in cast("tuple[object, ...]", value))
+    return value
+
+
+def _clean_response(
+    response: httpx.Response, request: httpx.Request, secrets: tuple[str, ...]
+) -> httpx.Response:
+    """Copy a read `response` around `request`, with `secrets` scrubbed from it.
+
+    The copy holds the decoded body, so the headers that described its transfer are left
+    out; redirects (`history`) are left out too, since their requests carried the key.
+    """
+    headers = [
+        (name, scrub(value, secrets))
+        for name, value in response.headers.multi_items()
+        if name.lower() not in _TRANSFER_HEADERS
+    ]
+    extensions: dict[str, Any] = {}
+    if "http_version" in response.extensions:
+        extensions["http_version"] = response.extensions["http_version"]
+    if "reason_phrase" in response.extensions:
+        reason: bytes = response.extensions["reason_phrase"]
+        extensions["reason_phrase"] = scrub_bytes(reason, secrets)
+    clean = httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=scrub_bytes(response.content, secrets, response.charset_encoding),
+        request=request,
+        extensions=extensions,
+        default_encoding=response.default_encoding,
+    )
+    with suppress(RuntimeError):  # a response built by hand has no elapsed time
+        clean.elapsed = response.elapsed
+    return clean
 
 
 def _error_details(response: httpx.Response) -> tuple[Any, str | int | None, str]:
@@ -325,18 +462,19 @@ def status_error(
 ) -> APIStatusError:
     """Translate a read 4xx/5xx response into its exception class (PROTOCOL §10).
 
-    `request` must already be redacted; the response is re-pointed at it so that
-    `exc.response.request` cannot leak the key either.
+    `request` must already be redacted. The exception holds a copy of the response around
+    it, with `secrets` scrubbed from its headers and body, and a body parsed from that copy
+    and scrubbed again: a server or proxy that echoes the key shows it nowhere.
     """
+    response = _clean_response(response, request, secrets)
     status = response.status_code
     body, code, message = _error_details(response)
     cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
-    response.request = request
     return cls(
         scrub(f"Error code: {status} - {message}", secrets),
         status_code=status,
-        code=code,
-        body=body,
+        code=scrub(code, secrets) if isinstance(code, str) else code,
+        body=scrub_value(body, secrets),
         request=request,
         response=response,
     )
@@ -346,17 +484,17 @@ def connection_error(
     exc: httpx.HTTPError, request: httpx.Request, *, secrets: tuple[str, ...]
 ) -> APIConnectionError:
     """Translate an httpx transport failure; `request` must already be redacted."""
-    if isinstance(exc, httpx.RequestError):
-        exc.request = request
     # The httpx exception is chained as __cause__, and tracebacks print the whole chain
     # (httpx -> httpcore -> h11): clean every link. A message can hold the key, e.g. h11's
     # "Illegal header value" for a credential header read with its "\n".
     seen: set[int] = set()
     link: BaseException | None = exc
-    while secrets and link is not None and id(link) not in seen:
+    while link is not None and id(link) not in seen:
         seen.add(id(link))
+        if isinstance(link, httpx.RequestError):
+            link.request = request  # its own request carried the key header
         cleaned = tuple(scrub(str(arg), secrets) for arg in link.args)
-        if cleaned != tuple(str(arg) for arg in link.args):
+        if secrets and cleaned != tuple(str(arg) for arg in link.args):
             link.args = cleaned
         link = link.__cause__ or link.__context__
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -366,21 +504,73 @@ def connection_error(
 
 
 def response_validation_error(
-    exc: pydantic.ValidationError, request: httpx.Request, *, what: str
+    exc: pydantic.ValidationError,
+    request: httpx.Request,
+    *,
+    what: str,
+    secrets: tuple[str, ...] = (),
 ) -> APIResponseValidationError:
-    """Describe a 2xx body that does not fit the wire models, without dumping the body."""
+    """Describe a 2xx body that does not fit the wire models, without dumping the body.
+
+    `request` must already be redacted. The validation error becomes the `__cause__`, or a
+    copy of it with `secrets` scrubbed from its inputs, locations and messages when they
+    hold one. Raise the result outside the `except` block that caught `exc`, or `exc` would
+    also be chained as `__context__`.
+    """
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "<root>"
     count = exc.error_count()
     more = f" (and {count - 1} more errors)" if count > 1 else ""
-    return APIResponseValidationError(
-        f"The response to {request.method} {request.url.path} is not a valid {what}: "
-        f"{where}: {first['msg']}{more}.",
+    error = APIResponseValidationError(
+        scrub(
+            f"The response to {request.method} {request.url.path} is not a valid {what}: "
+            f"{where}: {first['msg']}{more}.",
+            secrets,
+        ),
         request=request,
     )
+    error.__cause__ = _clean_validation_error(exc, secrets)
+    return error
 
 
-def parse_interaction(response: httpx.Response, request: httpx.Request) -> Interaction:
+def _clean_validation_error(
+    exc: pydantic.ValidationError, secrets: tuple[str, ...]
+) -> pydantic.ValidationError | None:
+    """Return `exc`, or a copy without `secrets` (None if no copy can be made without them)."""
+    pattern = _secret_pattern(secrets) if secrets else None
+    details = exc.errors(include_url=False)
+    if pattern is None or not pattern.search(f"{exc} {details!r}"):
+        return exc
+    line_errors: list[Any] = []
+    for detail in details:
+        line: dict[str, Any] = {
+            "type": detail["type"],
+            "loc": scrub_value(detail["loc"], secrets),
+            "input": scrub_value(detail["input"], secrets),
+        }
+        if "ctx" in detail:
+            line["ctx"] = {
+                key: scrub_value(
+                    value if isinstance(value, (str, int, float)) else str(value), secrets
+                )
+                for key, value in detail["ctx"].items()
+            }
+        line_errors.append(line)
+    for hide_input in (False, True):
+        try:
+            copy = pydantic.ValidationError.from_exception_data(
+                exc.title, line_errors, hide_input=hide_input
+            )
+        except (TypeError, ValueError, KeyError):  # an error type it cannot rebuild
+            return None
+        if not pattern.search(f"{copy} {copy.errors(include_url=False)!r}"):
+            return copy
+    return None  # pragma: no cover - the inputs were scrubbed
+
+
+def parse_interaction(
+    response: httpx.Response, request: httpx.Request, *, secrets: tuple[str, ...] = ()
+) -> Interaction:
     """Parse a 2xx body into an `Interaction` in one pass.
 
     Raises:
@@ -389,4 +579,7 @@ def parse_interaction(response: httpx.Response, request: httpx.Request) -> Inter
     try:
         return Interaction.from_json(response.content)
     except pydantic.ValidationError as exc:
-        raise response_validation_error(exc, redact(request), what="Interaction") from exc
+        error = response_validation_error(
+            exc, redact(request, secrets), what="Interaction", secrets=secrets
+        )
+    raise error  # out of the except block: `exc` is not chained as __context__

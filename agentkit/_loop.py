@@ -7,6 +7,7 @@ action and feed its outcome back, so every decision of the loop is written, and 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -14,6 +15,7 @@ from typing import Any, cast
 import pydantic
 
 from agentkit._exceptions import (
+    APIError,
     DeadlineExceeded,
     InteractionFailed,
     MaxTurnsExceeded,
@@ -94,7 +96,12 @@ class PollPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before poll number `attempt` (0-based)."""
-        return min(self.first * self.factor**attempt, self.max_interval)
+        if self.factor <= 1 or self.first <= 0 or self.first >= self.max_interval:
+            return min(self.first * self.factor ** min(attempt, 1), self.max_interval)
+        # The cap is reached after this many polls: never raise the factor past it (a run
+        # polled for hours would overflow a float).
+        ceiling = math.ceil(math.log(self.max_interval / self.first, self.factor))
+        return min(self.first * self.factor ** min(attempt, ceiling), self.max_interval)
 
 
 @dataclass(frozen=True)
@@ -138,9 +145,14 @@ class Poll:
 
 @dataclass(frozen=True)
 class RunTools:
-    """Run these calls concurrently; feed the results, in any order, to `tools_finished()`."""
+    """Run these calls concurrently; feed the results, in any order, to `tools_finished()`.
+
+    Each call runs at most once under its idempotency key (`keys`, in call order): unique per
+    call, the same across retries, resumes and processes.
+    """
 
     calls: tuple[FunctionCallStep, ...]
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -154,7 +166,7 @@ class Done:
 class Fail:
     """The run failed: raise this error (it carries the partial result)."""
 
-    error: RunError
+    error: RunError | APIError
     cancel: str | None = None
     """A background interaction still running server-side: cancel it before raising."""
 
@@ -257,17 +269,63 @@ class RunMachine:
         """Feed the interaction a `Send` or `Poll` produced; get the next action."""
         status = interaction.status
         self.state.interaction_id = interaction.id
+        self.state.outbox = None
         # Background and managed-agent interactions continue server-side (PROTOCOL §11).
         server_continues = self.config.background or self.config.agent is not None
         if status in PENDING_STATUSES or (status == "requires_continuation" and server_continues):
+            self.state.awaiting = interaction.id
             return self._poll(interaction)
+        self.state.awaiting = None
         self._polls = 0
         self._waited = 0.0
         self._settle(interaction)
         try:
+            self._check_tokens(status)
             return self._decide(interaction)
         except RunError as error:
             return Fail(error)
+
+    def created(self, interaction_id: str | None) -> None:
+        """A request in flight made this interaction (a stream's first event names it).
+
+        From now on the run never sends that request again: an error or an interruption
+        leaves a state that fetches this interaction when resumed.
+        """
+        # A stateless interaction is not stored: there is nothing to fetch later.
+        if interaction_id and self.config.store:
+            self.state.awaiting = interaction_id
+            self.state.outbox = None
+
+    def failed(
+        self, error: RunError | APIError, finished: Sequence[FunctionResultStep] = ()
+    ) -> Fail:
+        """The action in flight failed for good (the client gave up retrying): end the run.
+
+        The error gets the run so far as `.partial` (for an `APIError` too), whose state
+        resumes the run: it fetches the interaction the failed request made or polled, when
+        one is known, and sends the failed request again otherwise. Finished tools never
+        run again.
+
+        Args:
+            error: What ended the action.
+            finished: Results of the tools of a batch that ended before the error.
+        """
+        awaiting = self.state.awaiting
+        partial = self.interrupted(finished, status="error")
+        if isinstance(error, APIError):
+            error.partial = partial
+            if awaiting is not None:
+                error.interaction_id = awaiting
+                note = (
+                    f" Interaction {awaiting} was made and may still be running: "
+                    "Agent.resume(error.partial) fetches it"
+                    + (" (or Agent.attach() it)." if self.config.background else ".")
+                )
+                error.message += note
+                error.args = (error.message, *error.args[1:])
+        elif error.partial is None:
+            error.partial = partial
+        return Fail(error)
 
     def _poll(self, interaction: Interaction) -> Poll | Fail:
         policy = self.config.poll
@@ -307,21 +365,27 @@ class RunMachine:
         return self._send(list(self.state.history))
 
     def resume(self, approvals: Mapping[str, Approval]) -> Action:
-        """Continue a run paused for approval, or interrupted while its tools ran.
+        """Continue a run paused for approval, interrupted, or stopped by an error.
 
-        Calls whose tools finished before an interruption are not run again.
+        Calls whose tools finished before an interruption are not run again; a request whose
+        interaction is known is not sent again (the interaction is fetched instead).
 
         Args:
             approvals: For each call id that needed approval: True to run it, False to refuse
                 it, or a `FunctionResultStep` to send instead of running it.
         """
         if not self._calls:
+            if self.state.awaiting is not None:
+                return Poll(self.state.awaiting, 0.0)
+            if self.state.outbox is not None:
+                return self._send_again(self.state.outbox)
             raise UsageError(
-                "This run is not paused for approval, nor cancelled while its tools ran: "
-                "there is nothing to resume."
+                "This run is not paused for approval, nor stopped by an error or a "
+                "cancellation before it finished: there is nothing to resume."
             )
         open_calls = [call for call in self._calls if (call.id or "") not in self._ready]
-        needing = [call for call in open_calls if self._needs_approval(call)]
+        waiting = set(self.state.pending)
+        needing = [call for call in open_calls if call.id in waiting]
         missing = [call.id for call in needing if call.id not in approvals]
         if missing:
             raise UsageError(
@@ -343,19 +407,26 @@ class RunMachine:
                 )
         return self._run_or_skip(to_run)
 
-    def interrupted(self, finished: Sequence[FunctionResultStep] = ()) -> RunResult[Any]:
+    def interrupted(
+        self, finished: Sequence[FunctionResultStep] = (), *, status: str = "cancelled"
+    ) -> RunResult[Any]:
         """The result of a run cancelled by its caller, keeping results of finished tools.
 
         Its state resumes (`resume()`) with the calls still open when the tools ran.
         """
         for step in finished:
-            self._record(step, interaction_id=None)
-        return self._result("cancelled")
+            if step.call_id not in self._ready:
+                self._ready[step.call_id] = step
+                self._record(step, interaction_id=None)
+        return self._result(status)
 
     @property
-    def polling(self) -> bool:
-        """Whether the last action was a `Poll` (the interaction is still running)."""
-        return self._polls > 0
+    def cancellable(self) -> str | None:
+        """A background interaction of this run still working server-side, to cancel to stop it.
+
+        One that waits for tool results, or has ended, has nothing to stop.
+        """
+        return self.state.awaiting if self.config.background else None
 
     @property
     def usage(self) -> Usage:
@@ -365,6 +436,11 @@ class RunMachine:
     def snapshot(self, status: str) -> RunResult[Any]:
         """The run so far as a result with the given status (for errors and pauses)."""
         return self._result(status)
+
+    def checkpoint(self) -> RunState:
+        """The run's state as it stands, for a journal: resuming it continues the run."""
+        self._sync_steps()
+        return _isolated(self.state)
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -447,8 +523,14 @@ class RunMachine:
                 )
         if to_run:
             self.state.tool_calls += len(to_run)
-            return RunTools(tuple(to_run))
+            return RunTools(tuple(to_run), tuple(self._idempotency_key(call) for call in to_run))
         return self.tools_finished([])
+
+    def _idempotency_key(self, call: FunctionCallStep) -> str:
+        # Call ids are unique within an interaction; the run id stands in for an interaction
+        # without one. A call without an id (PROTOCOL §14) is known by its position.
+        scope = self.state.interaction_id or self.state.run_id or ""
+        return f"{scope}/{call.id or self._calls.index(call)}"
 
     def _needs_approval(self, call: FunctionCallStep) -> bool:
         predicate = self.config.needs_approval
@@ -465,8 +547,6 @@ class RunMachine:
         body["input"] = input
         if previous:
             body["previous_interaction_id"] = previous
-        if not self.config.store:
-            self._sent_history = input
         return self._emit(body)
 
     def _continue(self, token: str) -> Action:
@@ -482,7 +562,18 @@ class RunMachine:
 
     def _emit(self, body: dict[str, Any]) -> Send:
         self.state.turns += 1
-        return Send(body, stream=self.config.stream)
+        return self._send_again(body)
+
+    def _send_again(self, body: dict[str, Any]) -> Send:
+        self.state.outbox = body
+        self.state.awaiting = None
+        if not self.config.store:
+            self._sent_history = body.get("input", self._sent_history)
+        # A stored interaction is created through a stream, so its id arrives before its
+        # output: a connection lost later re-attaches to it instead of creating another.
+        # Background creates answer at once, and stateless ones store nothing to fork.
+        stream = self.config.stream or (self.config.store and not self.config.background)
+        return Send(body, stream=stream)
 
     def _base_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -512,12 +603,14 @@ class RunMachine:
                 f"The run reached its request_limit of {limits.request_limit}.",
                 partial=self._result("requires_action"),
             )
+
+    def _check_tokens(self, status: str) -> None:
+        limit = self.config.limits.total_tokens_limit
         total = self._usage.total_tokens or 0
-        if limits.total_tokens_limit is not None and total > limits.total_tokens_limit:
+        if limit is not None and total > limit:
             raise UsageLimitExceeded(
-                f"The run used {total} tokens, over its total_tokens_limit of "
-                f"{limits.total_tokens_limit}.",
-                partial=self._result("requires_action"),
+                f"The run used {total} tokens, over its total_tokens_limit of {limit}.",
+                partial=self._result(status),
             )
 
     # -- bookkeeping --------------------------------------------------------------------------
@@ -580,10 +673,13 @@ class RunMachine:
             ) from exc
         return result
 
-    def _result(self, status: str, *, pending: Sequence[FunctionCallStep] = ()) -> RunResult[Any]:
-        self.state.pending = [call.id or "" for call in pending]
+    def _sync_steps(self) -> None:
         self.state.steps = [step.to_wire() for step in self._steps]
         self.state.step_interactions = list(self._step_ids)
+
+    def _result(self, status: str, *, pending: Sequence[FunctionCallStep] = ()) -> RunResult[Any]:
+        self.state.pending = [call.id or "" for call in pending]
+        self._sync_steps()
         return RunResult(
             status=status,
             interaction_id=self.state.interaction_id,

@@ -34,6 +34,9 @@ class RunState(BaseModel):
     model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
+    run_id: str | None = None
+    """Names the run across resumes and processes (`RunContext.run_id`, journal checkpoints);
+    the agent gives every run one."""
     store: bool = True
     background: bool = False
     interaction_id: str | None = None
@@ -48,6 +51,11 @@ class RunState(BaseModel):
     """The function calls of the turn in progress (waiting for tools or approval)."""
     pending: list[str] = Field(default_factory=list[str])
     """Ids of the calls in `calls` that wait for a person's approval."""
+    outbox: dict[str, Any] | None = None
+    """A request the run sent whose response it has not received: resuming sends it again."""
+    awaiting: str | None = None
+    """An interaction the run created or polled whose outcome it has not received: resuming
+    fetches it (polling while it runs) instead of sending anything again."""
     turns: int = 0
     """Model requests sent so far (what `max_turns` and `request_limit` count)."""
     tool_calls: int = 0

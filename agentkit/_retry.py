@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from agentkit._exceptions import APIConnectionError, APIError, APIStatusError
+import httpx
+
+from agentkit._exceptions import APIConnectionError, APIError, APIStatusError, ResponseLostError
 
 __all__ = [
     "INITIAL_DELAY",
@@ -34,6 +36,15 @@ MAX_RETRY_AFTER = 60.0
 OpenAI and Anthropic SDKs do, so a daily-quota `Retry-After` cannot hang a program."""
 
 _RETRIED_STATUSES = frozenset({408, 409, 429})
+# Failures that happen before a request is complete on the wire: the server cannot have acted.
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+    httpx.UnsupportedProtocol,
+)
 
 
 def should_retry(status_code: int) -> bool:
@@ -106,6 +117,9 @@ class RetryPolicy:
 
     max_retries: int = 4
     """Retries after the first attempt; 0 sends each request once."""
+    resend_lost_creates: bool = False
+    """Re-send a stored create whose response was lost after it was sent (the server may have
+    acted: a second interaction); by default `ResponseLostError` is raised instead."""
     rng: Callable[[], float] = field(default=random.random, repr=False)
     """Source of jitter; inject a constant in tests."""
     now: Callable[[], float] = field(default=time.time, repr=False)
@@ -116,6 +130,23 @@ class RetryPolicy:
         if retries_done >= self.max_retries:
             return None
         return retry_delay(retries_done, headers, rng=self.rng, now=self.now)
+
+    def lost(self, error: APIError, *, creates: bool) -> ResponseLostError | None:
+        """The error to raise instead of `error` when re-sending might repeat a server action.
+
+        Only a connection that broke after the request went out can hide a server that acted;
+        one that was refused, or never got a connection from the pool, cannot.
+        """
+        if not creates or self.resend_lost_creates or not isinstance(error, APIConnectionError):
+            return None
+        if isinstance(error.__cause__, _NOT_SENT):
+            return None
+        return ResponseLostError(
+            f"{error.message} The create request was sent, so the server may have made the "
+            "interaction: it was not sent again, to avoid a second one. An agent run resumes "
+            "from `error.partial`; Client(resend_lost_creates=True) re-sends instead.",
+            request=error.request,
+        )
 
     def delay_after(self, error: APIError, retries_done: int) -> float | None:
         """Return the wait before retrying after `error`, or None to give up.

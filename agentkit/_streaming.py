@@ -73,7 +73,7 @@ class SSEDecoder:
     """Incremental `text/event-stream` decoder, following the WHATWG HTML spec.
 
     Feed it body chunks as they arrive, cut anywhere (inside a CRLF or inside a UTF-8
-    character), then call `flush` once at the end of the body. See
+    character), then call `end` once the body ended cleanly. See
     https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
     """
 
@@ -86,12 +86,14 @@ class SSEDecoder:
         self._event: str | None = None
         self._data: list[str] = []
         self._block_retry: int | None = None
-        self._last_event_id: str | None = None
+        self._in_block = False  # a field line came since the last blank line
+        self._id_buffer: str | None = None  # the spec's "last event ID buffer"
+        self._last_event_id: str | None = None  # ...committed by each blank line
         self._retry: int | None = None
 
     @property
     def last_event_id(self) -> str | None:
-        """The last `id:` seen on the stream (the value for a `Last-Event-ID` header)."""
+        """The last `id:` of a complete event block (the value for a `Last-Event-ID` header)."""
         return self._last_event_id
 
     @property
@@ -103,28 +105,34 @@ class SSEDecoder:
         """Decode one chunk of the body and return the events it completes."""
         return self._feed_text(self._decoder.decode(chunk))
 
-    def flush(self) -> list[ServerSentEvent]:
-        """End the stream: return the events still pending and reset for a new stream.
+    def end(self) -> bool:
+        """End the body: drop an event cut short by it, and reset for a new body.
 
-        An event whose closing blank line never came is dispatched, although the spec
-        discards it: a server or proxy that closes the body right after the last `data:`
-        line would otherwise lose the final `interaction.completed` event, which carries the
-        status. The official SDK's decoder, sketched in PROTOCOL §9.1, does the same.
-        The last event ID and reconnection time survive, as the spec keeps them for the
-        reconnection.
+        Per the spec an event is dispatched only by the blank line that closes it, so an
+        event still open when the body ends is discarded, even when its `data:` lines look
+        whole: the body was cut short (a dropped connection, a proxy that closed early), and
+        the cut event must be fetched again by resuming from the last complete event, whose
+        id `last_event_id` keeps; an `id:` line of the cut event does not count. The
+        reconnection time survives as well (the spec applies `retry:` as soon as it is read).
 
-        Call it only when the body ended cleanly: after a dropped connection the pending
-        line may be cut short, so drop the decoder (or its pending text) instead.
+        Call it only when the body ended cleanly: after a transport error, simply drop the
+        decoder.
+
+        Returns:
+            Whether the body ended inside an event (or inside a line): the stream was cut.
         """
-        events = self._feed_text(self._decoder.decode(b"", final=True))
-        if self._pending:
-            line = "".join(self._pending)
-            self._pending.clear()
-            events.extend(self._process([line]))
-        events.extend(self._process([""]))
+        tail = self._decoder.decode(b"", final=True)  # the rest of a cut UTF-8 character
+        pending = "".join(self._pending) + tail
+        cut = self._in_block or bool(pending and not pending.startswith(":"))
+        self._pending.clear()
+        self._data = []
+        self._event = None
+        self._block_retry = None
+        self._in_block = False
+        self._id_buffer = self._last_event_id
         self._decoder.reset()
         self._skip_lf = False
-        return events
+        return cut
 
     def _feed_text(self, text: str) -> list[ServerSentEvent]:
         if not text:
@@ -155,13 +163,16 @@ class SSEDecoder:
         events: list[ServerSentEvent] = []
         for line in lines:
             if not line:
+                self._last_event_id = self._id_buffer  # even for a block without data
                 if self._data:
                     events.append(self._dispatch())
                 self._event = None
                 self._block_retry = None
+                self._in_block = False
                 continue
             if line[0] == ":":
                 continue  # a comment, often sent as a keep-alive
+            self._in_block = True
             name, _, value = line.partition(":")
             if value[:1] == " ":
                 value = value[1:]
@@ -170,7 +181,7 @@ class SSEDecoder:
             elif name == "event":
                 self._event = value
             elif name == "id" and "\0" not in value:  # the spec ignores an id with NUL
-                self._last_event_id = value
+                self._id_buffer = value
             elif name == "retry" and value.isascii() and value.isdigit():
                 self._block_retry = self._retry = int(value)
         return events

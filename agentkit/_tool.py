@@ -15,6 +15,7 @@ import functools
 import inspect
 import logging
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -75,10 +76,12 @@ class FunctionTool(Generic[P, R]):
     """Seconds a call may take before it ends with an error result (None: no limit).
 
     An async tool is cancelled; a sync tool's worker thread cannot be stopped, so it is left to
-    finish in the background and its outcome is dropped.
+    finish in the background and its outcome goes to `invoke()`'s `on_late`.
     """
     needs_approval: NeedsApproval
     """Whether a call waits for a person's approval first."""
+    idempotent: bool
+    """Whether a call whose outcome is unknown may simply run again."""
 
     def __init__(
         self,
@@ -88,6 +91,7 @@ class FunctionTool(Generic[P, R]):
         description: str | None = None,
         timeout: float | None = None,
         needs_approval: NeedsApproval = False,
+        idempotent: bool = False,
         _namespace: Mapping[str, Any] | None = None,
     ) -> None:
         """Describe `function` as a tool; see `tool()` for the arguments.
@@ -107,6 +111,7 @@ class FunctionTool(Generic[P, R]):
         self.description = self._doc.description if description is None else description
         self.timeout = timeout
         self.needs_approval = needs_approval
+        self.idempotent = idempotent
         self._is_async = inspect.iscoroutinefunction(source)
         self._source = source
         # Where the tool was made: resolves string annotations naming a function's locals.
@@ -184,6 +189,7 @@ class FunctionTool(Generic[P, R]):
         *,
         raise_errors: bool = False,
         limiter: anyio.CapacityLimiter | None = None,
+        on_late: Callable[[FunctionResultStep], None] | None = None,
     ) -> FunctionResultStep:
         """Run the tool for a `function_call` step and return its `function_result` step.
 
@@ -195,6 +201,8 @@ class FunctionTool(Generic[P, R]):
             ctx: The run's context, for a `RunContext` parameter (default: an empty one).
             raise_errors: Let an exception raised by the tool propagate instead.
             limiter: Bounds the worker threads of sync tools (default: anyio's).
+            on_late: Receives, in the worker thread, the result of a sync tool whose call was
+                cancelled or timed out while its thread went on running, once it ends.
 
         Raises:
             UsageError: The tool is a method taken from its class instead of an instance.
@@ -210,10 +218,11 @@ class FunctionTool(Generic[P, R]):
         except pydantic.ValidationError as exc:
             text = describe_validation_error(self.name, exc, call.arguments, self.parameters)
             return _error(call, text)
+        late = None if on_late is None else functools.partial(self._late, call, on_late)
         value: Any = None  # whatever the tool returns
         try:
             with anyio.move_on_after(self.timeout) as scope:
-                value = await self._run(args, kwargs, limiter)
+                value = await self._run(args, kwargs, limiter, late)
         except Exception as exc:
             if raise_errors:
                 raise
@@ -225,6 +234,11 @@ class FunctionTool(Generic[P, R]):
             return _error(
                 call, f"TimeoutError: tool {self.name!r} did not finish within {self.timeout:g} s."
             )
+        return self._result(call, value, raise_errors=raise_errors)
+
+    def _result(
+        self, call: FunctionCallStep, value: Any, *, raise_errors: bool
+    ) -> FunctionResultStep:
         try:
             content = result_content(value)
         except pydantic_core.PydanticSerializationError as exc:
@@ -239,18 +253,41 @@ class FunctionTool(Generic[P, R]):
             return _error(call, f"TypeError: {message}")
         return FunctionResultStep(call_id=call.id or "", name=call.name, result=content)
 
+    def _late(
+        self,
+        call: FunctionCallStep,
+        receive: Callable[[FunctionResultStep], None],
+        outcome: tuple[Any] | BaseException,
+    ) -> None:
+        """Hand on the outcome of a sync call whose caller stopped waiting for it."""
+        if isinstance(outcome, BaseException):
+            result = _error(call, _describe(outcome))
+        else:
+            result = self._result(call, outcome[0], raise_errors=False)
+        try:
+            receive(result)
+        except Exception:  # a worker thread has no one to raise to
+            logger.exception("could not record the late result of tool %r", self.name)
+
     async def _run(
-        self, args: list[Any], kwargs: dict[str, Any], limiter: anyio.CapacityLimiter | None
+        self,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        limiter: anyio.CapacityLimiter | None,
+        late: Callable[[tuple[Any] | BaseException], None] | None,
     ) -> Any:  # the tool's return value
         function: Callable[..., Any] = self.function  # arguments known only at runtime
         if self._is_async:
             return await function(*args, **kwargs)
-
-        def run() -> tuple[Any]:
+        worker = _Worker(function, args, kwargs, late)
+        try:
             # Boxed: trio refuses a worker function that returns a coroutine.
-            return (function(*args, **kwargs),)
-
-        (result,) = await anyio.to_thread.run_sync(run, limiter=limiter, abandon_on_cancel=True)
+            (result,) = await anyio.to_thread.run_sync(
+                worker.run, limiter=limiter, abandon_on_cancel=True
+            )
+        except anyio.get_cancelled_exc_class():
+            worker.abandon()
+            raise
         if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
             result = await result
         return result
@@ -303,6 +340,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
+    idempotent: bool = False,
 ) -> FunctionTool[P, R]: ...
 @overload
 def tool(
@@ -313,6 +351,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
+    idempotent: bool = False,
 ) -> FunctionTool[P, R]: ...
 @overload
 def tool(
@@ -323,6 +362,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
+    idempotent: bool = False,
 ) -> FunctionTool[P, R]: ...
 @overload
 def tool(
@@ -331,6 +371,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
+    idempotent: bool = False,
 ) -> ToolDecorator: ...
 def tool(
     function: Any = None,  # any callable, staticmethod or classmethod
@@ -340,6 +381,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
+    idempotent: bool = False,
 ) -> Any:  # FunctionTool, or the decorator that makes one
     """Make a function a tool the model can call: `@tool`, `@tool(...)` or `tool(fn)`.
 
@@ -355,6 +397,9 @@ def tool(
         timeout: Seconds a call may take before it ends with an error result.
         needs_approval: Whether a call waits for a person's approval: True, or a function of
             the call's arguments.
+        idempotent: Whether running a call twice is harmless. A call that started and never
+            recorded its outcome (a crash, a kill, an abandoned worker thread) runs again only
+            for an idempotent tool; otherwise the model is told its outcome is unknown.
 
     Raises:
         UsageError: The function is a generator, its name is not a valid tool name (pass
@@ -365,7 +410,8 @@ def tool(
     def decorate(function: Any) -> FunctionTool[..., Any]:
         if isinstance(function, FunctionTool):
             existing = typing.cast("FunctionTool[..., Any]", function)
-            if (name, description, timeout, needs_approval) == (None, None, None, False):
+            options = (name, description, timeout, needs_approval, idempotent)
+            if options == (None, None, None, False, False):
                 return existing
             function = existing.function
         return FunctionTool(
@@ -374,6 +420,7 @@ def tool(
             description=description,
             timeout=timeout,
             needs_approval=needs_approval,
+            idempotent=idempotent,
             _namespace=namespace,
         )
 
@@ -465,6 +512,50 @@ def _context(call: FunctionCallStep, ctx: RunContext[Any] | None) -> RunContext[
     if ctx.call_id != call.id or ctx.tool_name != call.name:
         return dataclasses.replace(ctx, call_id=call.id, tool_name=call.name)
     return ctx
+
+
+class _Worker:
+    """A sync call in a worker thread, whose outcome still counts if its caller leaves.
+
+    The thread cannot be stopped: when the awaiting task is cancelled (Ctrl-C, a timeout), the
+    call goes on, and its outcome, whenever it comes, goes to `late` instead of being lost.
+    """
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+        late: Callable[[tuple[Any] | BaseException], None] | None,
+    ) -> None:
+        self._call = functools.partial(function, *args, **kwargs)
+        self._late = late
+        self._lock = threading.Lock()
+        self._outcome: tuple[Any] | BaseException | None = None
+        self._abandoned = False
+
+    def run(self) -> tuple[Any]:
+        outcome: tuple[Any] | BaseException
+        try:
+            outcome = (self._call(),)
+        except BaseException as exc:
+            outcome = exc
+        with self._lock:
+            self._outcome = outcome
+            abandoned = self._abandoned
+        if abandoned and self._late is not None:
+            self._late(outcome)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            outcome = self._outcome
+        # Finished just before the cancellation arrived: its outcome would be dropped.
+        if outcome is not None and self._late is not None:
+            self._late(outcome)
 
 
 def _describe(exc: BaseException) -> str:

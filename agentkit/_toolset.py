@@ -5,26 +5,35 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
+from agentkit._content import result_content
 from agentkit._context import RunContext
-from agentkit._exceptions import UsageError
+from agentkit._exceptions import ToolOutcomeUnknown, UsageError
 from agentkit._tool import FunctionTool, tool
 from agentkit.types import (
     CodeExecution,
     FunctionCallStep,
     FunctionResultStep,
     GoogleSearch,
+    TextContent,
     UrlContext,
     WireModel,
     to_jsonable,
 )
 
+if TYPE_CHECKING:
+    from agentkit.journal import Journal
+
 __all__ = ["ToolHooks", "ToolSet", "code_execution", "google_search", "url_context"]
 
 logger = logging.getLogger("agentkit.agent")
+
+UnknownOutcome = Callable[[FunctionCallStep], Any]
+"""Decides a call that started earlier and never recorded an outcome: True runs it again,
+False (or None) tells the model its outcome is unknown, any other value is sent as its result."""
 
 AgentTool = FunctionTool[..., Any] | Callable[..., Any] | WireModel | Mapping[str, Any]
 """What `Agent(tools=...)` takes: @tool functions, plain functions, server tools, raw dicts."""
@@ -100,16 +109,23 @@ class ToolSet:
     async def run_all(
         self,
         calls: Sequence[FunctionCallStep],
+        keys: Sequence[str],
         context: RunContext[Any],
+        journal: Journal,
         *,
         raise_errors: bool = False,
         hooks: ToolHooks | None = None,
+        unknown_outcome: UnknownOutcome | None = None,
         finished: list[FunctionResultStep] | None = None,
     ) -> list[FunctionResultStep]:
-        """Run every call concurrently; results come back in call order.
+        """Run every call concurrently, each at most once; results come back in call order.
 
         Async tools share one task group; sync tools run in worker threads under one limiter
-        sized to the batch, so a batch of slow sync tools overlaps too.
+        sized to the batch, so a batch of slow sync tools overlaps too. Each call is claimed in
+        the journal under its idempotency key (`keys`) before its body runs and its result is
+        recorded when it ends: a call whose result is recorded is answered from the journal,
+        and one that started without recording an outcome runs again only if its tool is
+        idempotent (or `unknown_outcome` says so).
 
         Args:
             finished: Receives each result as soon as its tool finishes, so a caller that is
@@ -124,10 +140,14 @@ class ToolSet:
             try:
                 if hooks and hooks.before:
                     hooks.before(call)
-                logger.debug("running tool %s (call %s)", call.name, call.id)
-                # invoke() fills in call_id and tool_name, only for a tool that takes a context.
-                result = await self.functions[call.name].invoke(
-                    call, context, raise_errors=raise_errors, limiter=limiter
+                result = await self._once(
+                    call,
+                    keys[index],
+                    context,
+                    journal,
+                    raise_errors=raise_errors,
+                    limiter=limiter,
+                    unknown_outcome=unknown_outcome,
                 )
                 results[index] = result
                 if finished is not None:
@@ -146,3 +166,66 @@ class ToolSet:
         if failures:
             raise failures[0]
         return [result for result in results if result is not None]
+
+    async def _once(
+        self,
+        call: FunctionCallStep,
+        key: str,
+        context: RunContext[Any],
+        journal: Journal,
+        *,
+        raise_errors: bool,
+        limiter: anyio.CapacityLimiter,
+        unknown_outcome: UnknownOutcome | None,
+    ) -> FunctionResultStep:
+        function = self.functions[call.name]
+        record = journal.begin(key, retry=function.idempotent)
+        if record is not None and record.result is not None:
+            logger.debug("call %s (%s) already ran: its recorded result is sent", call.id, key)
+            return _recorded(call, record.result)
+        if record is not None:
+            decision = unknown_outcome(call) if unknown_outcome is not None else False
+            if decision is not True:
+                return _unknown(call, key, decision, raise_errors=raise_errors)
+            journal.begin(key, retry=True)
+        logger.debug("running tool %s (call %s)", call.name, call.id)
+
+        def record_late(result: FunctionResultStep) -> None:
+            journal.finish(key, result.to_wire())
+
+        # invoke() fills in call_id and tool_name, only for a tool that takes a context.
+        result = await function.invoke(
+            call,
+            dataclasses.replace(context, idempotency_key=key),
+            raise_errors=raise_errors,
+            limiter=limiter,
+            on_late=record_late,
+        )
+        journal.finish(key, result.to_wire())
+        return result
+
+
+def _recorded(call: FunctionCallStep, wire: Mapping[str, Any]) -> FunctionResultStep:
+    step = FunctionResultStep.model_validate(wire)
+    return step.model_copy(update={"call_id": call.id or "", "name": call.name})
+
+
+def _unknown(
+    call: FunctionCallStep, key: str, decision: Any, *, raise_errors: bool
+) -> FunctionResultStep:
+    if decision is not False and decision is not None:
+        if isinstance(decision, FunctionResultStep):
+            return decision.model_copy(update={"call_id": call.id or "", "name": call.name})
+        return FunctionResultStep(
+            call_id=call.id or "", name=call.name, result=result_content(decision)
+        )
+    message = (
+        f"An earlier attempt of this call to {call.name!r} started but its outcome is unknown "
+        "(the process running it stopped or was interrupted); it was not run again. Check "
+        "whether it took effect before calling it again."
+    )
+    if raise_errors:
+        raise ToolOutcomeUnknown(message, call=call, idempotency_key=key)
+    return FunctionResultStep(
+        call_id=call.id or "", name=call.name, result=[TextContent(text=message)], is_error=True
+    )

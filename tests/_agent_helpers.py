@@ -40,9 +40,13 @@ class Driver:
 
 
 def bodies(emulator: Emulator) -> list[dict[str, Any]]:
-    """The bodies of every create request the emulator received, in order."""
+    """The bodies of every create request the emulator received, in order.
+
+    Without `stream`: whether a request was streamed is a transport choice (a stored
+    interaction is created through a stream), asserted by the tests about it.
+    """
     return [
-        request.body
+        {key: value for key, value in request.body.items() if key != "stream"}
         for request in emulator.requests
         if request.method == "POST" and request.path.endswith("/interactions")
     ]
@@ -118,10 +122,11 @@ def results_json(emulator: Emulator) -> list[Any]:
 
 
 class Rewriting(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """The emulator as a transport, with each JSON interaction it answers edited first.
+    """The emulator as a transport, with each interaction it answers edited first.
 
     For statuses and tokens the emulator never produces by itself (`queued`, a continuation
-    that repeats its token).
+    that repeats its token). In a stream, the edit applies to every event that carries an
+    interaction or a status.
     """
 
     def __init__(
@@ -131,14 +136,30 @@ class Rewriting(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.edit = edit
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._edited(request, self.emulator.handle_request(request))
+        response = self.emulator.handle_request(request)
+        response.read()
+        return self._edited(request, response)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return self._edited(request, await self.emulator.handle_async_request(request))
+        response = await self.emulator.handle_async_request(request)
+        await response.aread()
+        return self._edited(request, response)
 
     def _edited(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        if response.status_code != 200 or "json" not in response.headers["content-type"]:
+        kind = response.headers["content-type"]
+        if response.status_code != 200:
             return response
-        body = response.json()
-        self.edit(request, body)
-        return httpx.Response(200, json=body)
+        if "json" in kind:
+            body = response.json()
+            self.edit(request, body)
+            return httpx.Response(200, json=body)
+        lines: list[str] = []
+        for line in response.text.split("\n"):
+            if line.startswith("data: "):
+                event = json.loads(line[len("data: ") :])
+                target = event.get("interaction", event)
+                if "status" in target:
+                    self.edit(request, target)
+                line = "data: " + json.dumps(event)
+            lines.append(line)
+        return httpx.Response(200, headers={"content-type": kind}, text="\n".join(lines))

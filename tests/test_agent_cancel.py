@@ -1,5 +1,5 @@
 """Cancelling the caller keeps the results of the tools that finished, and a resume (or a
-second await of a handle) runs only the tools that did not.
+second await of a handle) runs only the (idempotent) tools that did not.
 
 anyio cancellation is exercised on asyncio and trio; Ctrl-C in sync code with a real SIGINT
 delivered to the main thread while it waits for the tool batch.
@@ -67,7 +67,8 @@ class FastAndSlow:
             self.log.append("slow ran")
             return f"slow {item}"
 
-        self.tools = [tool(fast), tool(slow)]
+        # A cancelled call's outcome is unknown: only an idempotent tool may run it again.
+        self.tools = [tool(fast), tool(slow, idempotent=True)]
 
     @property
     def hooks(self) -> Hooks:

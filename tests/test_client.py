@@ -377,11 +377,53 @@ async def test_transport_failures_are_retried_then_raised(
 ) -> None:
     handler = replies(*[error] * 5)
     with pytest.raises(exc.APIConnectionError) as info:
-        await api.call(handler, "create", model="m", policy=fixed(max_retries=2, rng=0.5))
+        await api.call(handler, "get", "v1_a", policy=fixed(max_retries=2, rng=0.5))
     assert type(info.value) is cls
     assert info.value.__cause__ is error
     assert len(api.requests) == 3
     assert api.delays == [0.4375, 0.875]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "error", [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), httpx.WriteError("x")]
+)
+async def test_a_create_that_never_reached_the_server_is_retried(
+    api: Api, error: Exception
+) -> None:
+    handler = replies(error, httpx.Response(200, json=DONE))
+    result = await api.call(handler, "create", model="m", policy=fixed(max_retries=2))
+    assert result.id == "v1_done"
+    assert len(api.requests) == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ReadError("reset"), httpx.RemoteProtocolError("reset"), httpx.ReadTimeout("slow")],
+)
+async def test_a_stored_create_whose_response_was_lost_is_not_sent_again(
+    api: Api, error: Exception
+) -> None:
+    handler = replies(error, httpx.Response(200, json=DONE))
+    with pytest.raises(exc.ResponseLostError, match="may have made the interaction") as info:
+        await api.call(handler, "create", model="m", policy=fixed(max_retries=2))
+    assert info.value.__cause__ is error
+    assert len(api.requests) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("store", "resend"), [(False, False), (None, True)], ids=["stateless", "opted-in"]
+)
+async def test_a_lost_create_is_sent_again_when_nothing_can_fork(
+    api: Api, store: bool | None, resend: bool
+) -> None:
+    handler = replies(httpx.ReadError("reset"), httpx.Response(200, json=DONE))
+    policy = RetryPolicy(max_retries=2, rng=lambda: 0.0, resend_lost_creates=resend)
+    result = await api.call(handler, "create", model="m", store=store, policy=policy)
+    assert result.id == "v1_done"
+    assert len(api.requests) == 2
 
 
 class BrokenBody(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -396,10 +438,12 @@ class BrokenBody(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 
 @pytest.mark.anyio
-async def test_error_body_that_breaks_is_a_connection_error(api: Api) -> None:
+async def test_an_error_status_whose_body_breaks_is_still_that_status(api: Api) -> None:
+    # The server answered: a create is retried as for any 500, never taken for a lost response.
     handler = replies(*(httpx.Response(500, stream=BrokenBody()) for _ in range(2)))
-    with pytest.raises(exc.APIConnectionError, match="ReadError"):
-        await api.call(handler, "get", "v1_a", policy=fixed(max_retries=1))
+    with pytest.raises(exc.InternalServerError) as info:
+        await api.call(handler, "create", model="m", policy=fixed(max_retries=1))
+    assert info.value.status_code == 500
     assert len(api.requests) == 2
 
 

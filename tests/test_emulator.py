@@ -716,6 +716,55 @@ async def test_drop_stream_after_on_the_async_transport(emulator: Emulator) -> N
     assert sse(full.text)[:2] == sse(b"".join(chunks).decode())
 
 
+def test_end_stream_after_ends_the_body_cleanly_at_an_event_boundary(
+    http: httpx.Client, emulator: Emulator
+) -> None:
+    emulator.end_stream_after(3)
+    body = {"model": "m", "input": "a b c", "stream": True}
+    cut = http.post("/interactions", json=body)  # no transport error: the body just ends
+    assert cut.status_code == 200
+    assert cut.text.endswith("\n\n")
+    events = sse(cut.text)
+    assert len(events) == 3
+    whole = sse(http.get("/interactions/v1_emu_0001", params={"stream": "true"}).text)
+    assert events == whole[:3]
+    assert whole[-1]["event_type"] == "interaction.completed"
+    # The fault is used up: the next stream is whole.
+    assert sse(http.post("/interactions", json=body).text)[-1]["event_type"] == (
+        "interaction.completed"
+    )
+
+
+def test_end_stream_after_mid_event_sends_half_of_the_next_event(
+    http: httpx.Client, emulator: Emulator
+) -> None:
+    emulator.end_stream_after(2, mid_event=True)
+    body = {"model": "m", "input": "a b c", "stream": True}
+    text = http.post("/interactions", json=body).text
+    complete, _, half = text.rpartition("\n\n")
+    assert len(sse(complete)) == 2
+    whole = http.get("/interactions/v1_emu_0001", params={"stream": "true"}).text
+    third = whole.split("\n\n")[2] + "\n\n"
+    assert half
+    assert third.startswith(half)
+    assert len(half) == len(third.encode()) // 2
+    # Past the end of the stream there is nothing to cut: the body is whole.
+    emulator.end_stream_after(1000, mid_event=True)
+    assert http.post("/interactions", json=body).text.endswith("\n\n")
+
+
+@pytest.mark.anyio
+async def test_end_stream_after_on_the_async_transport(emulator: Emulator) -> None:
+    emulator.end_stream_after(1, mid_event=True)
+    async with httpx.AsyncClient(transport=emulator, base_url=BASE, headers=KEY) as http:
+        cut = await http.post("/interactions", json={"model": "m", "input": "x", "stream": True})
+        whole = await http.get("/interactions/v1_emu_0001", params={"stream": "true"})
+    first, _, half = cut.text.partition("\n\n")
+    assert sse(first) == sse(whole.text)[:1]
+    assert half
+    assert whole.text.startswith(cut.text)
+
+
 def test_error_stream_after_ends_with_an_error_event(
     http: httpx.Client, emulator: Emulator
 ) -> None:

@@ -126,6 +126,19 @@ def test_dropped_stream_breaks_the_connection_and_resumes(served: tuple[Emulator
         assert http.get("/v1beta/interactions/v1_emu_0001").status_code == 200
 
 
+def test_a_stream_ended_mid_event_closes_the_body_cleanly(served: tuple[Emulator, str]) -> None:
+    emulator, base_url = served
+    emulator.end_stream_after(2, mid_event=True)
+    body = {"model": "m", "input": "x", "stream": True}
+    with httpx.Client(base_url=base_url, headers=KEY) as http:
+        cut = http.post("/v1beta/interactions", json=body)  # the chunked body ends properly
+        whole = http.get("/v1beta/interactions/v1_emu_0001", params={"stream": "true"})
+    assert cut.status_code == 200
+    assert whole.text.startswith(cut.text)
+    assert cut.text.count("\n\n") == 2
+    assert not cut.text.endswith("\n\n")
+
+
 def test_faults_and_latency_over_the_socket() -> None:
     waits: list[float] = []
     emulator = Emulator(latency=0.125, sleep=waits.append)

@@ -73,6 +73,7 @@ PURE_IMPORTS = {
     "collections.abc",
     "dataclasses",
     "json",
+    "math",
     "typing",
     "typing_extensions",
     "pydantic",
@@ -118,7 +119,7 @@ def test_first_request_carries_model_input_tools_and_request_fields() -> None:
             "tools": [WEATHER, TIME, SEARCH],
             "input": "Weather in Oslo?",
         },
-        stream=False,
+        stream=True,  # a stored interaction is created through a stream: its id comes first
     )
 
 
@@ -754,19 +755,20 @@ def test_tool_call_limit_allows_exactly_the_limit() -> None:
     assert isinstance(machine.received(interaction("i2", "completed", [output("ok")])), Done)
 
 
-def test_total_tokens_limit_stops_once_usage_is_over_it() -> None:
+def test_total_tokens_limit_stops_at_the_response_that_crosses_it() -> None:
     machine = RunMachine(config(limits=UsageLimits(total_tokens_limit=100)))
     machine.start("hi")
     first = interaction("i1", "requires_action", [call("c1", city="a")], usage=usage(60))
     machine.received(first)
     expect(machine.tools_finished([ok("c1")]), Send)
-    second = interaction("i2", "requires_action", [call("c2", city="b")], usage=usage(60))
-    machine.received(second)
-    fail = expect(machine.tools_finished([ok("c2")]), Fail)
+    # Even a final answer: over the budget is over the budget, and the partial keeps it.
+    second = interaction("i2", "completed", [output("Done.")], usage=usage(60))
+    fail = expect(machine.received(second), Fail)
     assert isinstance(fail.error, UsageLimitExceeded)
     assert "used 120 tokens" in str(fail.error)
     assert fail.error.partial is not None
     assert fail.error.partial.usage.total_tokens == 120
+    assert fail.error.partial.output_text == "Done."
 
 
 def test_an_identical_call_repeated_past_the_limit_stops_the_run() -> None:

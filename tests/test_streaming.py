@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
+from codecs import BOM_UTF8
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,13 +32,17 @@ from agentkit.types import (
 # --- SSE decoder -------------------------------------------------------------------------------
 
 
-def decode(chunks: Iterable[bytes]) -> list[ServerSentEvent]:
+def decode_body(chunks: Iterable[bytes]) -> tuple[list[ServerSentEvent], bool]:
+    """Decode a whole body: its events, and whether it ended inside an event."""
     decoder = SSEDecoder()
     events: list[ServerSentEvent] = []
     for chunk in chunks:
         events.extend(decoder.feed(chunk))
-    events.extend(decoder.flush())
-    return events
+    return events, decoder.end()
+
+
+def decode(chunks: Iterable[bytes]) -> list[ServerSentEvent]:
+    return decode_body(chunks)[0]
 
 
 def cut(data: bytes, cuts: Iterable[int]) -> list[bytes]:
@@ -135,6 +141,49 @@ def test_a_stream_decodes_the_same_however_it_is_cut(
     assert decode(cut(stream, cuts)) == expected(blocks)
 
 
+def whole_blocks(
+    prefix: bytes, blocks: list[Block], endings: list[str], *, bom: bool
+) -> tuple[int, bytes]:
+    """How many of `blocks` `prefix` (a cut `encode(blocks, ...)`) holds whole, and their bytes.
+
+    A block is whole once its blank line ends; one ended by CRLF ends at its CR already.
+    """
+    count, done = 0, b""
+    for n in range(1, len(blocks) + 1):
+        whole = encode(blocks[:n], endings, bom=bom)
+        needed = whole.removesuffix(b"\n") if whole.endswith(b"\r\n") else whole
+        if not prefix.startswith(needed):
+            break
+        count, done = n, needed
+    return count, done
+
+
+@given(
+    blocks=st.lists(_blocks, min_size=1, max_size=6),
+    endings=st.lists(st.sampled_from(["\n", "\r", "\r\n"]), min_size=1, max_size=5),
+    bom=st.booleans(),
+    data=st.data(),
+)
+def test_a_body_cut_anywhere_gives_only_its_whole_events(
+    blocks: list[Block], endings: list[str], bom: bool, data: st.DataObject
+) -> None:
+    # A body that ends cleanly inside an event (before the blank line that closes it) was
+    # cut short: per the WHATWG spec that event is dropped, even when its data lines look
+    # whole, and `end()` says the body was cut.
+    stream = encode(blocks, endings, bom=bom)
+    prefix = stream[: data.draw(st.integers(0, len(stream)))]
+    cuts = data.draw(st.lists(st.integers(0, len(prefix)), max_size=6))
+    count, done = whole_blocks(prefix, blocks, endings, bom=bom)
+    events, was_cut = decode_body(cut(prefix, cuts))
+    assert events == expected(blocks[:count])
+    # The rest starts the next block: the body was cut unless it holds only comments (or a
+    # piece of the leading BOM, which holds nothing).
+    raw = prefix[len(done) :]
+    rest = "" if not done and BOM_UTF8.startswith(raw) else raw.decode("utf-8-sig", "replace")
+    lines = [line for line in re.split(r"\r\n|\r|\n", rest) if line]
+    assert was_cut == any(not line.startswith(":") for line in lines)
+
+
 @given(blocks=st.lists(_blocks, max_size=6))
 def test_cr_lf_and_crlf_line_endings_are_equivalent(blocks: list[Block]) -> None:
     results = [decode([encode(blocks, [ending])]) for ending in ("\n", "\r", "\r\n")]
@@ -171,7 +220,9 @@ def test_utf8_split_across_chunks() -> None:
 
 
 def test_invalid_utf8_becomes_replacement_characters() -> None:
-    assert decode([b"data: \xff!\n\n", b"data: \xe2\x82"]) == [sse("\ufffd!"), sse("\ufffd")]
+    assert decode([b"data: \xff!\n\n", b"data: \xe2\x82\n\n"]) == [sse("\ufffd!"), sse("\ufffd")]
+    # A character the end of the body cuts is part of a cut event, which is dropped.
+    assert decode_body([b"data: \xff!\n\n", b"data: \xe2\x82"]) == ([sse("\ufffd!")], True)
 
 
 def test_multi_line_data_is_joined_with_newlines() -> None:
@@ -231,20 +282,32 @@ def test_retry_takes_only_ascii_digits() -> None:
     assert decoder.retry == 20
 
 
-def test_flush_dispatches_an_event_missing_its_final_blank_line() -> None:
-    assert decode([b"data: a\n\ndata: b\n"]) == [sse("a"), sse("b")]
-    assert decode([b"data: a\n\nevent: x\ndata: b"]) == [sse("a"), sse("b", event="x")]
-    assert decode([b"data: a\r"]) == [sse("a")]
-    assert decode([b"event: x\n"]) == []
-    assert decode([]) == []
+def test_an_event_the_end_of_the_body_cuts_short_is_dropped() -> None:
+    # Per the spec only a blank line dispatches an event: without one the body was cut
+    # (a dropped connection, a proxy that closed early), so its data may be incomplete.
+    assert decode_body([b"data: a\n\ndata: b\n"]) == ([sse("a")], True)
+    assert decode_body([b"data: a\n\nevent: x\ndata: b"]) == ([sse("a")], True)
+    assert decode_body([b'data: {"event_type": "interac']) == ([], True)
+    assert decode_body([b"data: a\r"]) == ([], True)
+    assert decode_body([b"event: x\n"]) == ([], True)
+    assert decode_body([b"data: a\r\n\r"]) == ([sse("a")], False)  # the CR ends the blank line
+    assert decode_body([b"data: a\n\n: keep-alive"]) == ([sse("a")], False)  # only a comment
+    assert decode_body([]) == ([], False)
 
 
-def test_flush_resets_the_decoder_for_a_new_stream_but_keeps_the_last_id() -> None:
+def test_end_resets_the_decoder_for_a_new_body_and_keeps_the_last_whole_id() -> None:
     decoder = SSEDecoder()
-    assert decoder.feed(b"\xef\xbb\xbfid: 7\ndata: a\r") == []
-    assert decoder.flush() == [sse("a", id="7")]
-    # A new body: its BOM is stripped again, and a leading "\n" is a line break of its own.
-    assert decoder.feed(b"\xef\xbb\xbf\ndata: b\n\n") == [sse("b", id="7")]
+    assert decoder.feed(b"\xef\xbb\xbfid: 7\ndata: a\n\nid: 8\nretry: 50\ndata: b\r") == [
+        sse("a", id="7")
+    ]
+    assert decoder.end() is True
+    # The cut event's id does not count: resuming from it would skip that event.
+    assert decoder.last_event_id == "7"
+    assert decoder.retry == 50  # the spec applies retry: as soon as it is read
+    # A new body: its BOM is stripped again, a leading "\n" is a line break of its own, and
+    # nothing of the cut event (its data, its id) leaks into the next one.
+    assert decoder.feed(b"\xef\xbb\xbf\ndata: c\n\n") == [sse("c", id="7")]
+    assert decoder.end() is False
     assert decoder.last_event_id == "7"
 
 

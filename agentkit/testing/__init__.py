@@ -35,9 +35,10 @@ A function `(ModelRequest) -> str | step | Reply` can decide each turn instead, 
 
 Faults for resilience tests: `emulator.fail_next(2, 429, retry_after=1)`,
 `emulator.drop_stream_after(3)` (the stream breaks; a GET with `last_event_id` resumes),
-`emulator.error_stream_after(3)`, `emulator.latency = 0.05`. Inspect what happened with
-`emulator.requests`, `emulator.interactions`, `emulator.function_calls`,
-`emulator.function_results` and `emulator.sleeps`.
+`emulator.end_stream_after(3, mid_event=True)` (the body ends cleanly, half-way through
+an event; resumed likewise), `emulator.error_stream_after(3)`, `emulator.latency = 0.05`.
+Inspect what happened with `emulator.requests`, `emulator.interactions`,
+`emulator.function_calls`, `emulator.function_results` and `emulator.sleeps`.
 """
 
 from agentkit.testing._behaviour import EchoToolsBehaviour

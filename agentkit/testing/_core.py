@@ -94,6 +94,7 @@ class EmulatorCore:
         self._results: list[StepDict] = []
         self._faults: deque[Fault] = deque()
         self._drop_after: int | None = None
+        self._end_after: tuple[int, bool] | None = None
         self._error_after: tuple[int, dict[str, str]] | None = None
         self._counters: dict[str, int] = {}
         self._tokens: dict[str, Hop] = {}
@@ -385,13 +386,20 @@ class EmulatorCore:
 
     def _stream(self, events: list[Event]) -> EmuResponse:
         chunks = [frame(e) for e in events]
-        drop, error = self._drop_after, self._error_after
-        self._drop_after = self._error_after = None
+        drop, end, error = self._drop_after, self._end_after, self._error_after
+        self._drop_after = self._end_after = self._error_after = None
         if error is not None:
             after, detail = error
             event_id = f"evt_{self._next('event'):06d}"
             error_event = {"event_type": "error", "event_id": event_id, "error": detail}
             chunks = [*chunks[:after], frame(error_event)]
+        if end is not None:
+            after, mid_event = end
+            if mid_event and after < len(chunks):
+                # Half an event: the blank line that would close it is in the other half.
+                chunks = [*chunks[:after], chunks[after][: len(chunks[after]) // 2]]
+            else:
+                chunks = chunks[:after]
         headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
         return EmuResponse(200, headers, stream_chunks(chunks, drop))
 

@@ -109,6 +109,20 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
         with self._lock:
             self._drop_after = k
 
+    def end_stream_after(self, k: int, *, mid_event: bool = False) -> None:
+        """End the next SSE response cleanly after `k` events, before the stream is over.
+
+        The body just stops (no transport error), as when a server or a proxy closes it
+        early; the stored events stay resumable with `last_event_id`, as after a drop.
+
+        Args:
+            k: How many whole events are sent.
+            mid_event: Also send the first half of the next event, with no blank line closing
+                it: the body ends in the middle of an event.
+        """
+        with self._lock:
+            self._end_after = (k, mid_event)
+
     def error_stream_after(
         self, k: int, *, code: str = "resource_exhausted", message: str = "Injected stream error."
     ) -> None:
