@@ -216,21 +216,18 @@ class RunMachine:
         self.state: RunState = _isolated(state) if state else RunState()
         self.state.store = config.store
         self.state.background = config.background
-        self._steps: list[Step] = [parse_step(raw) for raw in self.state.steps]
+        # The state holds the run, as wire dicts, once; the rest are indexes into it.
+        steps = self.state.steps
         # A hand-built state may carry steps without their interaction ids: keep the steps.
-        ids = self.state.step_interactions[: len(self._steps)]
-        self._step_ids: list[str | None] = [*ids, *[None] * (len(self._steps) - len(ids))]
-        self._usage = Usage.model_validate(self.state.usage) if self.state.usage else Usage()
-        self._calls: list[FunctionCallStep] = [
-            FunctionCallStep.model_validate(raw) for raw in self.state.calls
-        ]
+        ids = self.state.step_interactions[: len(steps)]
+        self.state.step_interactions = [*ids, *[None] * (len(steps) - len(ids))]
         # A run interrupted while its tools ran keeps the results of those that finished:
         # they are sent with the others on resume, never run again.
-        waiting = {call.id for call in self._calls}
+        waiting = {raw.get("id") for raw in self.state.calls}
         self._ready: dict[str, FunctionResultStep] = {
-            step.call_id: step
-            for step in self._steps
-            if isinstance(step, FunctionResultStep) and step.call_id in waiting
+            raw["call_id"]: FunctionResultStep.model_validate(raw)
+            for raw in steps
+            if raw.get("type") == "function_result" and raw.get("call_id") in waiting
         }
         self._unassigned: list[int] = []
         self._sent_history: list[dict[str, Any]] = []
@@ -238,12 +235,12 @@ class RunMachine:
         self._polls = 0
         self._waited = 0.0
         # Stateless: the calls and results of earlier turns live only in the history.
-        known = [*self._steps, *(parse_step(raw) for raw in self.state.history)]
+        known = [*steps, *self.state.history]
         self._answered: set[str] = {
-            step.call_id for step in known if isinstance(step, FunctionResultStep)
+            raw["call_id"] for raw in known if raw.get("type") == "function_result"
         }
         self._seen_calls: set[str] = {
-            step.id for step in known if isinstance(step, FunctionCallStep) and step.id
+            raw["id"] for raw in known if raw.get("type") == "function_call" and raw.get("id")
         }
 
     # -- public API ---------------------------------------------------------------------------
@@ -347,11 +344,11 @@ class RunMachine:
     def tools_finished(self, results: Sequence[FunctionResultStep]) -> Action:
         """Feed the results of a `RunTools` action; get the next request to send."""
         self._ready.update({step.call_id: step for step in results})
-        missing = [call.id for call in self._calls if (call.id or "") not in self._ready]
+        ids = [raw.get("id") or "" for raw in self.state.calls]
+        missing = [call_id for call_id in ids if call_id not in self._ready]
         if missing:
             raise UsageError(f"tools_finished() is missing results for calls {missing}.")
-        ordered = [self._ready[call.id or ""] for call in self._calls]
-        self._calls = []
+        ordered = [self._ready[call_id] for call_id in ids]
         self._ready = {}
         self.state.calls = []
         for step in ordered:
@@ -374,7 +371,7 @@ class RunMachine:
             approvals: For each call id that needed approval: True to run it, False to refuse
                 it, or a `FunctionResultStep` to send instead of running it.
         """
-        if not self._calls:
+        if not self.state.calls:
             if self.state.awaiting is not None:
                 return Poll(self.state.awaiting, 0.0)
             if self.state.outbox is not None:
@@ -383,7 +380,7 @@ class RunMachine:
                 "This run is not paused for approval, nor stopped by an error or a "
                 "cancellation before it finished: there is nothing to resume."
             )
-        open_calls = [call for call in self._calls if (call.id or "") not in self._ready]
+        open_calls = [call for call in self._open_calls() if (call.id or "") not in self._ready]
         waiting = set(self.state.pending)
         needing = [call for call in open_calls if call.id in waiting]
         missing = [call.id for call in needing if call.id not in approvals]
@@ -392,6 +389,7 @@ class RunMachine:
                 f"resume() needs a decision for every pending call; missing: {missing}. "
                 "Pass approvals={call_id: True | False | result}."
             )
+        self.state.pending = []
         to_run: list[FunctionCallStep] = []
         for call in open_calls:
             decision: Approval = approvals.get(call.id or "", True)
@@ -415,8 +413,9 @@ class RunMachine:
         Its state resumes (`resume()`) with the calls still open when the tools ran.
         """
         for step in finished:
-            if step.call_id not in self._ready:
+            if step.call_id not in self._answered:
                 self._ready[step.call_id] = step
+                self._answered.add(step.call_id)
                 self._record(step, interaction_id=None)
         return self._result(status)
 
@@ -431,7 +430,7 @@ class RunMachine:
     @property
     def usage(self) -> Usage:
         """Token usage of the run so far."""
-        return self._usage
+        return Usage.model_validate(self.state.usage) if self.state.usage else Usage()
 
     def snapshot(self, status: str) -> RunResult[Any]:
         """The run so far as a result with the given status (for errors and pauses)."""
@@ -439,7 +438,6 @@ class RunMachine:
 
     def checkpoint(self) -> RunState:
         """The run's state as it stands, for a journal: resuming it continues the run."""
-        self._sync_steps()
         return _isolated(self.state)
 
     # -- decisions ----------------------------------------------------------------------------
@@ -504,11 +502,11 @@ class RunMachine:
                     f"(limit {self.config.max_repeated_calls}); stopping to avoid a loop.",
                     partial=self._result("requires_action"),
                 )
-        self._calls = calls
         self.state.calls = [call.to_wire() for call in calls]
-        pending = [call for call in calls if self._needs_approval(call)]
+        pending = [call.id or "" for call in calls if self._needs_approval(call)]
         if pending:
-            return Done(self._result("requires_action", pending=pending))
+            self.state.pending = pending
+            return Done(self._result("requires_action"))
         return self._run_or_skip(calls)
 
     def _run_or_skip(self, calls: list[FunctionCallStep]) -> Action:
@@ -530,7 +528,7 @@ class RunMachine:
         # Call ids are unique within an interaction; the run id stands in for an interaction
         # without one. A call without an id (PROTOCOL §14) is known by its position.
         scope = self.state.interaction_id or self.state.run_id or ""
-        return f"{scope}/{call.id or self._calls.index(call)}"
+        return f"{scope}/{call.id or self.state.calls.index(call.to_wire())}"
 
     def _needs_approval(self, call: FunctionCallStep) -> bool:
         predicate = self.config.needs_approval
@@ -606,7 +604,7 @@ class RunMachine:
 
     def _check_tokens(self, status: str) -> None:
         limit = self.config.limits.total_tokens_limit
-        total = self._usage.total_tokens or 0
+        total = self.state.usage.get("total_tokens") or 0
         if limit is not None and total > limit:
             raise UsageLimitExceeded(
                 f"The run used {total} tokens, over its total_tokens_limit of {limit}.",
@@ -618,10 +616,9 @@ class RunMachine:
     def _settle(self, interaction: Interaction) -> None:
         """Record what a settled interaction adds to the run (steps, usage, ids)."""
         if interaction.usage is not None:
-            self._usage = self._usage + interaction.usage
-            self.state.usage = self._usage.to_wire()
+            self.state.usage = (self.usage + interaction.usage).to_wire()
         for index in self._unassigned:
-            self._step_ids[index] = interaction.id
+            self.state.step_interactions[index] = interaction.id
         self._unassigned = []
         for step in self._new_steps(interaction):
             self._record(step, interaction_id=interaction.id)
@@ -648,9 +645,9 @@ class RunMachine:
 
     def _record(self, step: Step, *, interaction_id: str | None) -> None:
         if interaction_id is None:
-            self._unassigned.append(len(self._steps))
-        self._steps.append(step)
-        self._step_ids.append(interaction_id)
+            self._unassigned.append(len(self.state.steps))
+        self.state.steps.append(step.to_wire())
+        self.state.step_interactions.append(interaction_id)
         if isinstance(step, FunctionCallStep) and step.id:
             self._seen_calls.add(step.id)
 
@@ -673,33 +670,37 @@ class RunMachine:
             ) from exc
         return result
 
-    def _sync_steps(self) -> None:
-        self.state.steps = [step.to_wire() for step in self._steps]
-        self.state.step_interactions = list(self._step_ids)
+    def _open_calls(self) -> list[FunctionCallStep]:
+        return [FunctionCallStep.model_validate(raw) for raw in self.state.calls]
 
-    def _result(self, status: str, *, pending: Sequence[FunctionCallStep] = ()) -> RunResult[Any]:
-        self.state.pending = [call.id or "" for call in pending]
-        self._sync_steps()
+    def _result(self, status: str) -> RunResult[Any]:
+        state = _isolated(self.state)
         return RunResult(
             status=status,
-            interaction_id=self.state.interaction_id,
-            steps=list(self._steps),
-            usage=self._usage,
-            state=_isolated(self.state),
-            pending_calls=list(pending),
-            step_interaction_ids=list(self._step_ids),
+            interaction_id=state.interaction_id,
+            steps=[parse_step(raw) for raw in state.steps],
+            usage=self.usage,
+            state=state,
+            pending_calls=state.pending_calls,
+            step_interaction_ids=list(state.step_interactions),
         )
 
 
 def _isolated(state: RunState) -> RunState:
     """A copy of `state` that later runs cannot change, without a deep copy.
 
-    The machine only appends to `history` and sets `call_counts` entries; it replaces every
-    other field, and never changes a wire dict once stored. Copying those two containers
-    isolates a state as a deep copy would, about 20 times cheaper.
+    The machine only appends to `steps`, `step_interactions` and `history`, sets entries of
+    `step_interactions` and `call_counts`, and replaces every other field; it never changes a
+    wire dict once stored. Copying those containers isolates a state as a deep copy would,
+    many times cheaper.
     """
     return state.model_copy(
-        update={"history": list(state.history), "call_counts": dict(state.call_counts)}
+        update={
+            "steps": list(state.steps),
+            "step_interactions": list(state.step_interactions),
+            "history": list(state.history),
+            "call_counts": dict(state.call_counts),
+        }
     )
 
 

@@ -6,10 +6,9 @@
 2. A server or proxy that echoes the API key (in an error body, a header, an `error` event,
    an invalid 2xx body) must not expose it through anything reachable from the exception.
 
-Every scenario runs through `Client` and `AsyncClient` (the `kind` fixture).
+Every scenario runs through `Client` and `AsyncClient` (the `kind` fixture); the last test
+checks the scrubbing itself against every escaped form of the key.
 """
-
-# pyright: reportPrivateUsage=false
 
 from __future__ import annotations
 
@@ -38,6 +37,7 @@ from agentkit import (
     NotFoundError,
     StreamError,
 )
+from agentkit._http import scrub, scrub_bytes
 from agentkit.testing import Emulator, Script
 from agentkit.types import Event
 
@@ -561,3 +561,25 @@ async def test_a_connection_error_holding_the_key_shows_it_nowhere(kind: str) ->
     assert isinstance(error, APIConnectionError)
     assert isinstance(error.__cause__, httpx.ReadError)
     assert_key_free(error)
+
+
+def test_every_escaped_form_of_the_key_is_scrubbed() -> None:
+    forms = [
+        KEY,
+        PERCENT,  # lower-case hex
+        PERCENT.upper(),
+        quote(KEY, safe=""),
+        JSON_ESCAPED,
+        KEY.replace("/", "\\/"),  # JSON's optional escape of "/"
+        repr(KEY)[1:-1],
+        KEY[:6] + PERCENT[18:],  # a mix of forms
+    ]
+    for form in forms:
+        assert scrub(f"<{form}>", (KEY,)) == "<[REDACTED]>", form
+    assert scrub(f"<{KEY[:-1]}>", (KEY,)) == f"<{KEY[:-1]}>"  # only the whole key
+    assert scrub(KEY, ("",)) == KEY  # an empty secret hides nothing (and not everything)
+    # Bytes keep every byte that is not the key, in the body's own charset.
+    utf16 = f"clé {KEY}".encode("utf-16")
+    assert scrub_bytes(utf16, (KEY,), "utf-16").decode("utf-16") == "clé [REDACTED]"
+    assert scrub_bytes(b"\xff" + KEY.encode(), (KEY,)) == b"\xff[REDACTED]"
+    assert scrub_bytes(KEY.encode(), (KEY,), "no-such-charset") == b"[REDACTED]"
