@@ -16,7 +16,7 @@ from agentkit._content import result_content
 from agentkit._context import RunContext, new_run_id
 from agentkit._drivers import Hooks, RunSetup, drive, drive_sync, send_first
 from agentkit._events import RunCompleteEvent, RunEvent
-from agentkit._exceptions import RunError, UsageError
+from agentkit._exceptions import APIError, RunError, UsageError
 from agentkit._loop import (
     Action,
     Approval,
@@ -456,6 +456,11 @@ class RunHandle(Generic[OutputT]):
                 result = await self._agent._finish(  # pyright: ignore[reportPrivateUsage]
                     self._machine, self._action, self._deps, self
                 )
+            except APIError as error:
+                # The API gave up for now: awaiting again goes on from where the run stopped.
+                if error.partial is not None:
+                    self._continue_from(error.partial)
+                raise
             except RunError as error:
                 self._action = Fail(error)
                 raise
@@ -464,8 +469,11 @@ class RunHandle(Generic[OutputT]):
 
     def _interrupted(self, partial: RunResult[Any]) -> None:
         self.partial = partial
-        # Awaiting again goes on from here: tools that finished do not run again, and an
-        # interaction already made is fetched, not made again.
+        self._continue_from(partial)
+
+    def _continue_from(self, partial: RunResult[Any]) -> None:
+        # Tools that finished do not run again, and an interaction already made is fetched,
+        # not made again.
         machine = RunMachine(self._machine.config, partial.state)
         self._action = machine.resume({})
         self._machine = machine

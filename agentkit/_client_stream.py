@@ -70,14 +70,15 @@ class StreamCore:
         "_cut",
         "_decoder",
         "_deduper",
+        "_redacted",
         "_secrets",
+        "_sent",
         "delivered",
         "error",
         "finished",
         "interaction_id",
         "last_event_id",
         "reconnects",
-        "request",
     )
 
     def __init__(
@@ -99,8 +100,8 @@ class StreamCore:
         """Reconnections since the last new event; capped by `max_retries`."""
         self.delivered: int = 0
         """Events let through so far, across connections."""
-        self.request: httpx.Request | None = None
-        """The current request, redacted, for exceptions."""
+        self._sent: httpx.Request | None = None  # redacted only if an exception needs it
+        self._redacted: httpx.Request | None = None
         self._decoder = SSEDecoder()
         self._cut = False  # the last body ended cleanly, but inside an event
         self._deduper = EventDeduper()
@@ -109,9 +110,16 @@ class StreamCore:
             self._deduper.admit(UnknownEvent(event_id=last_event_id))
         self._secrets = secrets  # the credentials, to scrub from server text
 
+    @property
+    def request(self) -> httpx.Request | None:
+        """The current request, redacted, for exceptions."""
+        if self._redacted is None and self._sent is not None:
+            self._redacted = redact(self._sent, self._secrets)
+        return self._redacted
+
     def connected(self, request: httpx.Request) -> None:
         """Start decoding a new response body (a partial event of the old one is dropped)."""
-        self.request = redact(request, self._secrets)
+        self._sent, self._redacted = request, None
         self._decoder = SSEDecoder()
         self._cut = False
 

@@ -194,6 +194,21 @@ async def test_a_background_poll_failing_for_good_names_the_interaction_and_resu
     assert attached.output_text == "Done."
 
 
+async def test_awaiting_a_handle_again_after_its_polls_failed_goes_on_polling() -> None:
+    emulator = Emulator(Script(["Done."]), background_polls=1)
+    agent = Agent(MODEL, client=emulator.async_client(max_retries=RETRIES))
+    handle = await agent.start("Work in the background.")
+    emulator.fail_next(RETRIES + 1, 503)
+
+    with pytest.raises(InternalServerError) as caught:
+        await handle.result()
+
+    assert caught.value.interaction_id == handle.interaction_id
+    result = await handle.result()
+    assert result.output_text == "Done."
+    assert creates(emulator) == 1
+
+
 # --- interrupted tools --------------------------------------------------------------------------
 
 

@@ -6,7 +6,10 @@ Run: `python tools/bench.py` (add `--quick` for a short run). Prints three figur
    (target: at most 1.5x);
 2. a 2-turn tool run through `Agent.run` vs a hand-written loop with plain httpx, as in the
    API docs (target: at most 1.5x);
-3. one response with 20 tool calls, each tool taking 0.1 s (target: within 0.12 s).
+3. one response with 20 tool calls, each tool taking 0.1 s (target: within 0.12 s);
+4. the cost of creating stored interactions through a stream (so their id arrives first and a
+   lost connection re-attaches instead of forking): one create streamed and rebuilt vs one
+   plain JSON create, through `AsyncClient`.
 
 Timings use the median of several rounds, each the mean of many sequential operations, so a
 busy machine shifts both sides alike. These are never run as tests.
@@ -29,6 +32,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentkit import Agent, AsyncClient, tool
+from agentkit._streaming import StreamAccumulator
 from agentkit.testing import Emulator
 
 MODEL = "gemini-3.5-flash"
@@ -133,6 +137,26 @@ async def bench_agent(base_url: str, count: int, rounds: int) -> tuple[float, fl
     return hand_time, agent_time
 
 
+async def bench_stream_first(base_url: str, count: int, rounds: int) -> tuple[float, float]:
+    async with AsyncClient(api_key=KEY, base_url=base_url) as client:
+
+        async def json_create() -> None:
+            interaction = await client.interactions.create(model=MODEL, input="Say hello.")
+            assert interaction.status == "completed"
+
+        async def streamed_create() -> None:
+            accumulator = StreamAccumulator()
+            stream = await client.interactions.create(model=MODEL, input="Say hello.", stream=True)
+            async with stream:
+                async for event in stream:
+                    accumulator.apply(event)
+            assert accumulator.result().status == "completed"
+
+        json_time = await measure(json_create, count, rounds)
+        stream_time = await measure(streamed_create, count, rounds)
+    return json_time, stream_time
+
+
 async def bench_parallel_tools(rounds: int) -> float:
     tools = []
     for index in range(20):
@@ -169,6 +193,11 @@ async def main(quick: bool) -> None:
         print(
             f"2-turn tool run   : hand loop {hand_time * 1e3:.3f} ms, Agent.run "
             f"{agent_time * 1e3:.3f} ms, ratio {agent_time / hand_time:.2f}x (target <= 1.5x)"
+        )
+        json_time, stream_time = await bench_stream_first(base_url, count, rounds)
+        print(
+            f"stored create     : JSON {json_time * 1e3:.3f} ms, through a stream "
+            f"{stream_time * 1e3:.3f} ms, ratio {stream_time / json_time:.2f}x"
         )
     parallel = await bench_parallel_tools(rounds)
     print(f"20 tools x 0.1 s  : whole run {parallel:.3f} s (target <= 0.12 s)")
