@@ -134,14 +134,33 @@ class _Run:
         if self.setup.hooks.before_request:
             self.setup.hooks.before_request(body)
 
-    def streamed(self, event: Event, accumulator: StreamAccumulator) -> Iterator[RunEvent]:
+    def made_before(self, action: Send) -> str | None:
+        """The interaction an earlier attempt of this request made, if the journal knows it.
+
+        A resume of the same state in another process (or twice) then follows that
+        interaction instead of forking the conversation.
+        """
+        if action.key is None:
+            return None
+        record = self.setup.journal.begin(action.key, retry=True)
+        made = record.result.get("interaction_id") if record and record.result else None
+        return made if isinstance(made, str) else None
+
+    def created(self, interaction_id: str, action: Send) -> None:
+        """The request made this interaction: from now on it is fetched, never sent again."""
+        self.machine.created(interaction_id)
+        if action.key is not None:
+            self.setup.journal.finish(action.key, {"interaction_id": interaction_id})
+        self.checkpoint()
+
+    def streamed(
+        self, event: Event, accumulator: StreamAccumulator, action: Send
+    ) -> Iterator[RunEvent]:
         """Apply one wire event of a stream; the run events it makes."""
         known = accumulator.interaction_id
         accumulator.apply(event)
         if known is None and accumulator.interaction_id is not None:
-            # From here on a lost connection re-attaches to this interaction, never re-sends.
-            self.machine.created(accumulator.interaction_id)
-            self.checkpoint()
+            self.created(accumulator.interaction_id, action)
         yield from self._status(accumulator.interaction_id, accumulator.status)
         yield from _translate(event, accumulator)
 
@@ -262,17 +281,20 @@ async def _step(
     if isinstance(action, Poll):
         await client.sleep(action.delay)
         interaction = await client.interactions.get(action.interaction_id)
+    elif (made := run.made_before(action)) is not None:
+        interaction = await client.interactions.get(made)
     elif action.stream:
         run.before_request(action.body)
         accumulator = StreamAccumulator()
         async with await client.interactions.create(**action.body, stream=True) as stream:
             async for event in stream:
-                for run_event in run.streamed(event, accumulator):
+                for run_event in run.streamed(event, accumulator, action):
                     yield run_event
         interaction = accumulator.result()
     else:
         run.before_request(action.body)
         interaction = await client.interactions.create(**action.body, stream=False)
+        run.created(interaction.id, action)
     for item in run.settled(interaction):
         yield item
 
@@ -361,16 +383,19 @@ def _step_sync(
     if isinstance(action, Poll):
         client.sleep(action.delay)
         interaction = client.interactions.get(action.interaction_id)
+    elif (made := run.made_before(action)) is not None:
+        interaction = client.interactions.get(made)
     elif action.stream:
         run.before_request(action.body)
         accumulator = StreamAccumulator()
         with client.interactions.create(**action.body, stream=True) as stream:
             for event in stream:
-                yield from run.streamed(event, accumulator)
+                yield from run.streamed(event, accumulator, action)
         interaction = accumulator.result()
     else:
         run.before_request(action.body)
         interaction = client.interactions.create(**action.body, stream=False)
+        run.created(interaction.id, action)
     yield from run.settled(interaction)
 
 

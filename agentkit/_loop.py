@@ -133,6 +133,9 @@ class Send:
 
     body: dict[str, Any]
     stream: bool = False
+    key: str | None = None
+    """Names this request of a stored run, the same in every resume of the same state: an
+    interaction it is known to have made is fetched instead of sending it again."""
 
 
 @dataclass(frozen=True)
@@ -571,7 +574,9 @@ class RunMachine:
         # output: a connection lost later re-attaches to it instead of creating another.
         # Background creates answer at once, and stateless ones store nothing to fork.
         stream = self.config.stream or (self.config.store and not self.config.background)
-        return Send(body, stream=stream)
+        run_id = self.state.run_id
+        key = f"{run_id}/request/{self.state.turns}" if run_id and self.config.store else None
+        return Send(body, stream=stream, key=key)
 
     def _base_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {}

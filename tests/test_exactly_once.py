@@ -432,15 +432,28 @@ def _first_call_id() -> str:
 async def test_resuming_the_same_saved_approval_twice_pays_once(
     durable: bool, tmp_path: Any
 ) -> None:
-    emulator = Emulator(Script([function_call("pay", {"amount": 9}), "Paid.", "Paid."]))
+    # After the approved payment, the model sends a receipt, then answers.
+    script = Script([function_call("pay", {"amount": 9}), function_call("receipt"), "Paid."])
+    emulator = Emulator(script)
     ledger = Ledger()
     approved = tool(needs_approval=True)(ledger.tool.function)
+    receipts: list[str] = []
 
-    def agent() -> Agent[Any, Any]:
-        journal = SQLiteJournal(tmp_path / "journal.db") if durable else shared
-        return Agent(MODEL, tools=[approved], client=emulator.async_client(), journal=journal)
+    @tool
+    def receipt() -> str:
+        """Send the receipt."""
+        receipts.append("sent")
+        return "receipt sent"
 
     shared = InMemoryJournal()
+
+    def agent() -> Agent[Any, Any]:
+        # A new agent each time: another process, sharing only the journal.
+        journal = SQLiteJournal(tmp_path / "journal.db") if durable else shared
+        return Agent(
+            MODEL, tools=[approved, receipt], client=emulator.async_client(), journal=journal
+        )
+
     paused = await agent().run("Pay 9.")
     saved = paused.state.to_json()
     (call,) = paused.pending_calls
@@ -449,8 +462,14 @@ async def test_resuming_the_same_saved_approval_twice_pays_once(
     second = await agent().resume(RunState.from_json(saved), {call.id or "": True})
 
     assert first.output_text == second.output_text == "Paid."
+    assert first.interaction_id == second.interaction_id  # the same conversation, not a fork
     assert sum(ledger.runs.values()) == 1
-    assert [result_text(step) for step in emulator.function_results] == ["paid 9", "paid 9"]
+    assert receipts == ["sent"]
+    assert creates(emulator) == 3
+    assert [result_text(step) for step in emulator.function_results] == [
+        "paid 9",
+        "receipt sent",
+    ]
 
 
 # --- idempotency keys and checkpoints ----------------------------------------------------------
