@@ -438,6 +438,16 @@ class BrokenBody(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 
 @pytest.mark.anyio
+async def test_a_created_interaction_whose_body_breaks_was_lost_after_the_server_acted(
+    api: Api,
+) -> None:
+    handler = replies(httpx.Response(200, stream=BrokenBody()), httpx.Response(200, json=DONE))
+    with pytest.raises(exc.ResponseLostError):
+        await api.call(handler, "create", model="m", policy=fixed(max_retries=2))
+    assert len(api.requests) == 1
+
+
+@pytest.mark.anyio
 async def test_an_error_status_whose_body_breaks_is_still_that_status(api: Api) -> None:
     # The server answered: a create is retried as for any 500, never taken for a lost response.
     handler = replies(*(httpx.Response(500, stream=BrokenBody()) for _ in range(2)))

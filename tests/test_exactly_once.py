@@ -35,7 +35,7 @@ from agentkit import (
 )
 from agentkit.journal import InMemoryJournal, SQLiteJournal
 from agentkit.testing import Emulator, Script, function_call
-from agentkit.types import Interaction
+from agentkit.types import FunctionResultStep, Interaction, TextContent
 
 pytestmark = pytest.mark.anyio
 
@@ -209,6 +209,19 @@ async def test_awaiting_a_handle_again_after_its_polls_failed_goes_on_polling() 
     assert creates(emulator) == 1
 
 
+async def test_a_failed_start_of_a_background_run_is_resumable() -> None:
+    emulator = Emulator(Script(["Done."]))
+    agent = Agent(MODEL, client=emulator.async_client(max_retries=RETRIES))
+    emulator.fail_next(RETRIES + 1, 503)
+
+    with pytest.raises(InternalServerError) as caught:
+        await agent.start("Work in the background.")
+
+    assert caught.value.partial is not None
+    result = await agent.resume(caught.value.partial)
+    assert result.output_text == "Done."
+
+
 # --- interrupted tools --------------------------------------------------------------------------
 
 
@@ -285,6 +298,43 @@ def test_ctrl_c_during_a_sync_tool_then_resume_runs_it_once() -> None:
     result = agent.resume_sync(cancelled[0])
     assert result.output_text == "Paid."
     assert sum(ledger.runs.values()) == 1
+
+
+async def test_a_sync_tool_that_fails_after_its_run_was_cancelled_records_the_failure() -> None:
+    emulator = Emulator(Script([function_call("pay", {"amount": 5}), "Declined."]))
+    started, release = threading.Event(), threading.Event()
+
+    @tool
+    def pay(amount: int) -> str:
+        """Pay.
+
+        Args:
+            amount: How much.
+        """
+        started.set()
+        release.wait(10)
+        raise PermissionError("card declined")
+
+    journal = SignallingJournal()
+    cancelled: list[RunResult[Any]] = []
+    agent = Agent(
+        MODEL,
+        tools=[pay],
+        client=emulator.async_client(),
+        journal=journal,
+        hooks=Hooks(on_cancel=cancelled.append),
+    )
+    async with anyio.create_task_group() as group:
+        group.start_soon(agent.run, "Pay.")
+        await anyio.to_thread.run_sync(started.wait)
+        group.cancel_scope.cancel()
+    release.set()
+    await anyio.to_thread.run_sync(journal.recorded.wait)
+
+    await agent.resume(cancelled[0])
+    (sent,) = emulator.function_results
+    assert sent["is_error"] is True
+    assert result_text(sent) == "PermissionError: card declined"
 
 
 async def test_an_interrupted_call_of_unknown_outcome_is_reported_not_repeated() -> None:
@@ -368,7 +418,15 @@ def crashed_journal() -> InMemoryJournal:
 
 @pytest.mark.parametrize(
     ("decision", "sent", "runs"),
-    [(True, "paid 5", 1), ("checked: it went through", "checked: it went through", 0)],
+    [
+        (True, "paid 5", 1),
+        ("checked: it went through", "checked: it went through", 0),
+        (
+            FunctionResultStep(call_id="", name="", result=[TextContent(text="refunded")]),
+            "refunded",
+            0,
+        ),
+    ],
 )
 async def test_the_unknown_outcome_hook_decides_instead(
     decision: Any, sent: str, runs: int
@@ -470,6 +528,20 @@ async def test_resuming_the_same_saved_approval_twice_pays_once(
         "paid 9",
         "receipt sent",
     ]
+
+
+async def test_a_state_saved_without_a_run_id_still_resumes() -> None:
+    emulator = Emulator(Script([function_call("pay", {"amount": 9}), "Paid."]))
+    ledger = Ledger()
+    approved = tool(needs_approval=True)(ledger.tool.function)
+    agent = Agent(MODEL, tools=[approved], client=emulator.async_client())
+    paused = await agent.run("Pay 9.")
+    old = paused.state.model_copy(update={"run_id": None})
+
+    result = await agent.resume(old, {paused.pending_calls[0].id or "": True})
+
+    assert result.output_text == "Paid."
+    assert result.state.run_id
 
 
 # --- idempotency keys and checkpoints ----------------------------------------------------------
