@@ -17,6 +17,7 @@ from agentkit._context import RunContext, new_run_id
 from agentkit._drivers import Hooks, RunSetup, drive, drive_sync, send_first
 from agentkit._events import RunCompleteEvent, RunEvent
 from agentkit._exceptions import APIError, RunError, UsageError
+from agentkit._journal import InMemoryJournal, Journal
 from agentkit._loop import (
     Action,
     Approval,
@@ -30,7 +31,6 @@ from agentkit._loop import (
 from agentkit._result import RunResult, RunState
 from agentkit._tool import FunctionTool, tool
 from agentkit._toolset import AgentTool, ToolSet, UnknownOutcome
-from agentkit.journal import InMemoryJournal, Journal
 from agentkit.types import FunctionResultStep, Interaction
 
 __all__ = ["Agent", "RunHandle"]

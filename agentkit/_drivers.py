@@ -30,11 +30,11 @@ from agentkit._events import (
     ToolResultEvent,
 )
 from agentkit._exceptions import APIError, RunError, ToolOutcomeUnknown
+from agentkit._journal import Journal
 from agentkit._loop import Action, Done, Fail, Poll, RunMachine, RunTools, Send
 from agentkit._result import RunResult, RunState
 from agentkit._streaming import StreamAccumulator
 from agentkit._toolset import ToolHooks, ToolSet, UnknownOutcome
-from agentkit.journal import Journal
 from agentkit.types import (
     Event,
     FunctionCallStep,

@@ -25,7 +25,7 @@ from agentkit.types import (
 )
 
 if TYPE_CHECKING:
-    from agentkit.journal import Journal
+    from agentkit._journal import Journal
 
 __all__ = ["ToolHooks", "ToolSet", "code_execution", "google_search", "url_context"]
 

@@ -7,11 +7,12 @@ import types
 import pytest
 
 import agentkit
+import agentkit.journal
 import agentkit.testing
 import agentkit.types
 
 
-@pytest.mark.parametrize("module", [agentkit, agentkit.types, agentkit.testing])
+@pytest.mark.parametrize("module", [agentkit, agentkit.types, agentkit.testing, agentkit.journal])
 def test_the_public_names_are_exactly_the_sorted_all(module: types.ModuleType) -> None:
     public = {
         name
