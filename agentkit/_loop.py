@@ -55,6 +55,7 @@ __all__ = [
 PENDING_STATUSES = frozenset({"in_progress", "queued"})
 """Statuses of an interaction still working server-side: poll it, or cancel it to stop it."""
 _FINAL_RESULT = frozenset({"completed", "incomplete", "cancelled", "budget_exceeded"})
+_KNOWN_STATUSES = _FINAL_RESULT | {"failed", "requires_action", "requires_continuation"}
 _INPUT_ECHOES = ("user_input", "function_result")
 _CONTENT_TYPES = frozenset({"text", "image", "audio", "video", "document"})
 
@@ -235,6 +236,7 @@ class RunMachine:
         self._unassigned: list[int] = []
         self._sent_history: list[dict[str, Any]] = []
         self._last_token: str | None = None
+        self._last_body: dict[str, Any] | None = None
         self._polls = 0
         self._waited = 0.0
         # Stateless: the calls and results of earlier turns live only in the history.
@@ -278,6 +280,8 @@ class RunMachine:
         self.state.awaiting = None
         self._polls = 0
         self._waited = 0.0
+        if status not in _KNOWN_STATUSES:
+            return Fail(self._unknown_status(interaction))
         self._settle(interaction)
         try:
             self._check_tokens(status)
@@ -471,11 +475,29 @@ class RunMachine:
                 )
             self._last_token = token
             return self._continue(token)
-        raise UnexpectedStatusError(
-            f"Interaction {interaction.id} has status {status!r}, which agentkit does not know "
-            "how to handle. Upgrade agentkit, or inspect `error.partial`.",
-            status=status,
-            partial=self._result(status),
+        raise AssertionError(f"unreachable: {status!r} is not in _KNOWN_STATUSES")
+
+    def _unknown_status(self, interaction: Interaction) -> UnexpectedStatusError:
+        """A status agentkit cannot act on: the interaction is not taken into the run's state.
+
+        Its steps are shown in the partial result, but resuming asks again, for the stored
+        interaction or with the stateless request that got it, so a status that was passing
+        (or that a newer agentkit knows) goes on.
+        """
+        if self.config.store:
+            self.state.awaiting = interaction.id
+        else:
+            self.state.outbox = self._last_body
+        partial = self._result(interaction.status)
+        shown = self._new_steps(interaction)
+        partial.steps.extend(shown)
+        partial.step_interaction_ids.extend([interaction.id] * len(shown))
+        return UnexpectedStatusError(
+            f"Interaction {interaction.id} has status {interaction.status!r}, which agentkit "
+            "does not know how to handle. Upgrade agentkit, look at the interaction, or resume "
+            "the run from `error.partial` to ask again.",
+            status=interaction.status,
+            partial=partial,
         )
 
     def _on_calls(self, interaction: Interaction) -> Action:
@@ -566,7 +588,7 @@ class RunMachine:
         return self._send_again(body)
 
     def _send_again(self, body: dict[str, Any]) -> Send:
-        self.state.outbox = body
+        self.state.outbox = self._last_body = body
         self.state.awaiting = None
         if not self.config.store:
             self._sent_history = body.get("input", self._sent_history)
