@@ -101,7 +101,8 @@ class Agent(Generic[DepsT, OutputT]):
             hooks: Callbacks around requests and tool calls, and on cancellation.
             journal: Records each tool call under its idempotency key, and each run's latest
                 state, so no call runs twice across resumes (and, with a `SQLiteJournal`,
-                across processes and crashes). Default: an in-memory journal of this agent.
+                across processes and crashes). Default: an in-memory journal of this agent,
+                which keeps the latest 100,000 calls and 1,000 run states.
             unknown_outcome: Decides a call that started earlier and never recorded an
                 outcome, for a tool that is not `idempotent`: return True to run it again,
                 False to tell the model its outcome is unknown (the default), or a value to
@@ -236,7 +237,9 @@ class Agent(Generic[DepsT, OutputT]):
         saved = state.state if isinstance(state, RunResult) else state
         if saved.run_id is None:  # saved by an older agentkit
             saved = saved.model_copy(update={"run_id": new_run_id()})
-        machine = RunMachine(self._config, saved)
+        # A background run (started with `start()` or `background=True`) goes on as one.
+        config = dataclasses.replace(self._config, background=saved.background)
+        machine = RunMachine(config, saved)
         return machine, machine.resume(_approvals(approvals or {}))
 
     def _setup(self, handle: RunHandle[Any] | None = None) -> RunSetup:
@@ -307,17 +310,20 @@ class Agent(Generic[DepsT, OutputT]):
         *,
         deps: DepsT | None = None,
     ) -> RunResult[OutputT]:
-        """Continue a run paused for approval, or cancelled while its tools ran.
+        """Continue a run paused for approval, cancelled, or stopped by an error.
 
-        Tools that finished before a cancellation are not run again.
+        Tools that finished are not run again (the journal answers for them), and an
+        interaction the run already made is fetched, not made again.
 
         Args:
-            state: The paused result, or its `state` (e.g. loaded with `RunState.from_json`).
+            state: The paused result, an error's `partial`, its `state` (e.g. loaded with
+                `RunState.from_json`), or `journal.latest(run_id)`.
             approvals: For each call waiting for approval: True to run it, False to refuse
                 it, or any other value to send as the tool's result instead of running it.
 
         Raises:
-            UsageError: The run is not paused, or a call waiting for approval has no decision.
+            UsageError: The run has nothing left to do, or a call waiting for approval has no
+                decision.
         """
         machine, action = self._resumed(state, approvals)
         return await self._finish(machine, action, deps)

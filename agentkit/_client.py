@@ -226,6 +226,10 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         return delay
 
 
+_BROKEN_BODY = (httpx.TransportError, httpx.DecodingError)
+"""A body that could not be read to its end (cut, or not decodable)."""
+
+
 def _unread(response: httpx.Response) -> httpx.Response:
     """An error response whose body broke while being read, with an empty body instead."""
     return httpx.Response(response.status_code, headers=response.headers, request=response.request)
@@ -296,18 +300,20 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport, Callable[[float], No
             if not stream:
                 try:
                     response.read()
-                except httpx.TransportError as exc:
+                except BaseException as exc:
                     response.close()
-                    raise self._connection_error(exc, request) from exc
+                    if isinstance(exc, _BROKEN_BODY):
+                        raise self._connection_error(exc, request) from exc
+                    raise
             return response
+        answer = response
         try:
-            response.read()
-        except httpx.TransportError:
+            answer.read()
+        except _BROKEN_BODY:
+            answer = _unread(response)  # the status arrived: the answer is still an error
+        finally:
             response.close()
-            response = _unread(response)  # the status arrived: the answer is still an error
-        else:
-            response.close()
-        raise self._status_error(response, request)
+        raise self._status_error(answer, request)
 
     def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
         """Send with retries; a streamed response comes back open."""
@@ -403,18 +409,20 @@ class AsyncClient(
             if not stream:
                 try:
                     await response.aread()
-                except httpx.TransportError as exc:
+                except BaseException as exc:
                     await response.aclose()
-                    raise self._connection_error(exc, request) from exc
+                    if isinstance(exc, _BROKEN_BODY):
+                        raise self._connection_error(exc, request) from exc
+                    raise
             return response
+        answer = response
         try:
-            await response.aread()
-        except httpx.TransportError:
+            await answer.aread()
+        except _BROKEN_BODY:
+            answer = _unread(response)  # the status arrived: the answer is still an error
+        finally:
             await response.aclose()
-            response = _unread(response)  # the status arrived: the answer is still an error
-        else:
-            await response.aclose()
-        raise self._status_error(response, request)
+        raise self._status_error(answer, request)
 
     async def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
         """Send with retries; a streamed response comes back open."""

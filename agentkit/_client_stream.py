@@ -27,7 +27,13 @@ import httpx
 import pydantic
 from typing_extensions import Self
 
-from agentkit._exceptions import APIConnectionError, APIError, APIStatusError, StreamError
+from agentkit._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    ResponseLostError,
+    StreamError,
+)
 from agentkit._http import (
     RequestBuilder,
     RequestSpec,
@@ -67,6 +73,7 @@ class StreamCore:
     """
 
     __slots__ = (
+        "_creates",
         "_cut",
         "_decoder",
         "_deduper",
@@ -87,6 +94,7 @@ class StreamCore:
         interaction_id: str | None,
         last_event_id: str | None = None,
         secrets: tuple[str, ...] = (),
+        creates: bool = False,
     ) -> None:
         self.interaction_id = interaction_id
         """Known from `get(id)`, else from the first event that names it."""
@@ -109,6 +117,7 @@ class StreamCore:
             # The caller has seen it: a server that resumes inclusively must not repeat it.
             self._deduper.admit(UnknownEvent(event_id=last_event_id))
         self._secrets = secrets  # the credentials, to scrub from server text
+        self._creates = creates  # the stream of a stored create (see RequestSpec.creates)
 
     @property
     def request(self) -> httpx.Request | None:
@@ -185,7 +194,9 @@ class StreamCore:
             raise error
         if self.interaction_id is None:
             # Re-sending the create would start a second interaction: report the drop instead.
-            raise APIConnectionError(
+            # The server answered a stored create, so it may well have made the interaction.
+            lost = ResponseLostError if self._creates else APIConnectionError
+            raise lost(
                 f"The stream broke before it named its interaction, so it cannot be resumed: "
                 f"{error.message}",
                 request=error.request,
@@ -295,6 +306,7 @@ class _StreamShell(Generic[ClientT, ChunksT]):
             interaction_id=interaction_id,
             last_event_id=last_event_id,
             secrets=client._builder.secrets,
+            creates=spec.creates,
         )
         return cls(client, core)
 

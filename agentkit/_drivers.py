@@ -92,11 +92,6 @@ class _Next:
     action: Action
 
 
-# What ends the action in flight for good, leaving a run that resumes: the API gave up (after
-# its retries), or a call's outcome is unknown and the agent raises tool errors.
-_RUN_ENDING = (APIError, ToolOutcomeUnknown)
-
-
 @dataclass
 class _Run:
     """The bookkeeping of one run in progress, shared by both drivers."""
@@ -144,7 +139,11 @@ class _Run:
             return None
         record = self.setup.journal.begin(action.key, retry=True)
         made = record.result.get("interaction_id") if record and record.result else None
-        return made if isinstance(made, str) else None
+        if not isinstance(made, str):
+            return None
+        self.machine.created(made)
+        self.checkpoint()
+        return made
 
     def created(self, interaction_id: str, action: Send) -> None:
         """The request made this interaction: from now on it is fetched, never sent again."""
@@ -230,23 +229,20 @@ async def drive(
                 if action.cancel is not None:
                     await _cancel_quietly(client, action.cancel)
                 raise action.error
-            try:
-                # Closed explicitly: a consumer that stops early must not leave it to the GC.
-                async with aclosing(_step(run, client, action)) as steps:
-                    async for item in steps:
-                        if isinstance(item, _Next):
-                            action = item.action
-                        else:
-                            yield item
-            except _RUN_ENDING as error:
-                action = run.failed(error)
+            # Closed explicitly: a consumer that stops early must not leave it to the GC.
+            async with aclosing(_step(run, client, action)) as steps:
+                async for item in steps:
+                    if isinstance(item, _Next):
+                        action = item.action
+                    else:
+                        yield item
         for event in _final_events(action.result):
             yield event
     except anyio.get_cancelled_exc_class():
-        cancellable = machine.cancellable
-        if cancellable is not None and not setup.detached:
+        to_cancel = machine.to_cancel
+        if to_cancel is not None and not setup.detached:
             with anyio.CancelScope(shield=True):
-                await _cancel_quietly(client, cancellable)
+                await _cancel_quietly(client, to_cancel)
         run.interrupted()
         raise
 
@@ -258,43 +254,55 @@ async def send_first(
     if not isinstance(action, Send):
         return action
     run = _Run(setup, machine, _context(machine, deps))
-    try:
-        async with aclosing(_step(run, client, action)) as steps:
-            async for item in steps:
-                if isinstance(item, _Next):
-                    return item.action
-    except _RUN_ENDING as error:
-        return run.failed(error)
+    async with aclosing(_request(run, client, action)) as steps:
+        async for item in steps:
+            if isinstance(item, _Next):
+                return item.action
     raise AssertionError("unreachable: a request always ends with the next action")
 
 
-async def _step(
+def _step(
     run: _Run, client: AsyncClient, action: Send | Poll | RunTools
 ) -> AsyncGenerator[RunEvent | _Next, None]:
-    if isinstance(action, RunTools):
-        for call in action.calls:
-            yield ToolCallEvent(call)
+    return _tools(run, action) if isinstance(action, RunTools) else _request(run, client, action)
+
+
+async def _tools(run: _Run, action: RunTools) -> AsyncGenerator[RunEvent | _Next, None]:
+    for call in action.calls:
+        yield ToolCallEvent(call)
+    try:
         results = await run.tools(action)()
-        for item in run.tools_done(action.calls, results):
-            yield item
+    except ToolOutcomeUnknown as error:
+        yield _Next(run.failed(error))
         return
-    if isinstance(action, Poll):
-        await client.sleep(action.delay)
-        interaction = await client.interactions.get(action.interaction_id)
-    elif (made := run.made_before(action)) is not None:
-        interaction = await client.interactions.get(made)
-    elif action.stream:
-        run.before_request(action.body)
-        accumulator = StreamAccumulator()
-        async with await client.interactions.create(**action.body, stream=True) as stream:
-            async for event in stream:
-                for run_event in run.streamed(event, accumulator, action):
-                    yield run_event
-        interaction = accumulator.result()
-    else:
-        run.before_request(action.body)
-        interaction = await client.interactions.create(**action.body, stream=False)
-        run.created(interaction.id, action)
+    for item in run.tools_done(action.calls, results):
+        yield item
+
+
+async def _request(
+    run: _Run, client: AsyncClient, action: Send | Poll
+) -> AsyncGenerator[RunEvent | _Next, None]:
+    try:
+        if isinstance(action, Poll):
+            await client.sleep(action.delay)
+            interaction = await client.interactions.get(action.interaction_id)
+        elif (made := run.made_before(action)) is not None:
+            interaction = await client.interactions.get(made)
+        elif action.stream:
+            run.before_request(action.body)
+            accumulator = StreamAccumulator()
+            async with await client.interactions.create(**action.body, stream=True) as stream:
+                async for event in stream:
+                    for run_event in run.streamed(event, accumulator, action):
+                        yield run_event
+            interaction = accumulator.result()
+        else:
+            run.before_request(action.body)
+            interaction = await client.interactions.create(**action.body, stream=False)
+            run.created(interaction.id, action)
+    except APIError as error:  # the client gave up: the run ends, resumable
+        yield _Next(run.failed(error))
+        return
     for item in run.settled(interaction):
         yield item
 
@@ -328,15 +336,12 @@ def drive_sync(
                     if action.cancel is not None:
                         _cancel_quietly_sync(client, action.cancel)
                     raise action.error
-                try:
-                    with closing(_step_sync(run, client, action, portal)) as steps:
-                        for item in steps:
-                            if isinstance(item, _Next):
-                                action = item.action
-                            else:
-                                yield item
-                except _RUN_ENDING as error:
-                    action = run.failed(error)
+                with closing(_step_sync(run, client, action, portal)) as steps:
+                    for item in steps:
+                        if isinstance(item, _Next):
+                            action = item.action
+                        else:
+                            yield item
         yield from _final_events(action.result)
     except KeyboardInterrupt:
         _interrupted_sync(run, client)
@@ -357,9 +362,9 @@ class _LazyPortal:
 
 
 def _interrupted_sync(run: _Run, client: Client) -> None:
-    cancellable = run.machine.cancellable
-    if cancellable is not None and not run.setup.detached:
-        _cancel_quietly_sync(client, cancellable)
+    to_cancel = run.machine.to_cancel
+    if to_cancel is not None and not run.setup.detached:
+        _cancel_quietly_sync(client, to_cancel)
     run.interrupted()
 
 
@@ -370,32 +375,50 @@ def _step_sync(
     portal: Callable[[], BlockingPortal],
 ) -> Generator[RunEvent | _Next, None, None]:
     if isinstance(action, RunTools):
-        for call in action.calls:
-            yield ToolCallEvent(call)
-        future = portal().start_task_soon(run.tools(action))
-        try:
-            results = future.result()
-        except BaseException:
-            future.cancel()  # Ctrl-C lands here, in the caller's thread; the task would go on
-            raise
-        yield from run.tools_done(action.calls, results)
+        return _tools_sync(run, action, portal)
+    return _request_sync(run, client, action)
+
+
+def _tools_sync(
+    run: _Run, action: RunTools, portal: Callable[[], BlockingPortal]
+) -> Generator[RunEvent | _Next, None, None]:
+    for call in action.calls:
+        yield ToolCallEvent(call)
+    future = portal().start_task_soon(run.tools(action))
+    try:
+        results = future.result()
+    except ToolOutcomeUnknown as error:
+        yield _Next(run.failed(error))
         return
-    if isinstance(action, Poll):
-        client.sleep(action.delay)
-        interaction = client.interactions.get(action.interaction_id)
-    elif (made := run.made_before(action)) is not None:
-        interaction = client.interactions.get(made)
-    elif action.stream:
-        run.before_request(action.body)
-        accumulator = StreamAccumulator()
-        with client.interactions.create(**action.body, stream=True) as stream:
-            for event in stream:
-                yield from run.streamed(event, accumulator, action)
-        interaction = accumulator.result()
-    else:
-        run.before_request(action.body)
-        interaction = client.interactions.create(**action.body, stream=False)
-        run.created(interaction.id, action)
+    except BaseException:
+        future.cancel()  # Ctrl-C lands here, in the caller's thread; the task would go on
+        raise
+    yield from run.tools_done(action.calls, results)
+
+
+def _request_sync(
+    run: _Run, client: Client, action: Send | Poll
+) -> Generator[RunEvent | _Next, None, None]:
+    try:
+        if isinstance(action, Poll):
+            client.sleep(action.delay)
+            interaction = client.interactions.get(action.interaction_id)
+        elif (made := run.made_before(action)) is not None:
+            interaction = client.interactions.get(made)
+        elif action.stream:
+            run.before_request(action.body)
+            accumulator = StreamAccumulator()
+            with client.interactions.create(**action.body, stream=True) as stream:
+                for event in stream:
+                    yield from run.streamed(event, accumulator, action)
+            interaction = accumulator.result()
+        else:
+            run.before_request(action.body)
+            interaction = client.interactions.create(**action.body, stream=False)
+            run.created(interaction.id, action)
+    except APIError as error:  # the client gave up: the run ends, resumable
+        yield _Next(run.failed(error))
+        return
     yield from run.settled(interaction)
 
 

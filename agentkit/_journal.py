@@ -22,12 +22,13 @@ __all__ = ["CallRecord", "InMemoryJournal", "Journal", "SQLiteJournal"]
 
 @dataclass(frozen=True)
 class CallRecord:
-    """What a journal knows about one tool call.
+    """What a journal knows about one tool call (or one request of a stored run).
 
     Attributes:
-        key: The call's idempotency key.
-        result: The finished call's `function_result` step as a wire dict; None while the call
-            is started and its outcome unknown.
+        key: The call's idempotency key (a request's: `{run_id}/request/...`).
+        result: The finished call's `function_result` step as a wire dict (for a request,
+            `{"interaction_id": ...}`: the interaction it made); None while the call is
+            started and its outcome unknown.
         attempts: How many times the call was claimed (1 after the first `begin`).
     """
 
@@ -43,7 +44,13 @@ class CallRecord:
 
 @runtime_checkable
 class Journal(Protocol):
-    """Records tool calls under their idempotency keys, and the latest state of each run."""
+    """Records tool calls under their idempotency keys, and the latest state of each run.
+
+    Implement it on your own database if you like. The agent calls these methods from its
+    event loop (and `finish` also from worker threads, for a sync tool that ended after its
+    run was interrupted): they must be thread-safe, and quick, since a slow one holds up
+    every run on that loop.
+    """
 
     def begin(self, key: str, *, retry: bool = False) -> CallRecord | None:
         """Claim a call before its body runs.
@@ -108,7 +115,7 @@ class InMemoryJournal:
     the objects passed in never reach the journal.
     """
 
-    def __init__(self, max_calls: int = 100_000, max_runs: int = 10_000) -> None:
+    def __init__(self, max_calls: int = 100_000, max_runs: int = 1_000) -> None:
         if max_calls < 1 or max_runs < 1:
             raise UsageError(
                 f"InMemoryJournal(max_calls={max_calls}, max_runs={max_runs}): both limits "

@@ -6,6 +6,7 @@ action and feed its outcome back, so every decision of the loop is written, and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -97,12 +98,13 @@ class PollPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before poll number `attempt` (0-based)."""
-        if self.factor <= 1 or self.first <= 0 or self.first >= self.max_interval:
-            return min(self.first * self.factor ** min(attempt, 1), self.max_interval)
-        # The cap is reached after this many polls: never raise the factor past it (a run
-        # polled for hours would overflow a float).
-        ceiling = math.ceil(math.log(self.max_interval / self.first, self.factor))
-        return min(self.first * self.factor ** min(attempt, ceiling), self.max_interval)
+        if self.factor > 1:
+            # Past the poll that reaches the cap, the power only grows: a run polled for
+            # hours would overflow a float.
+            ratio = self.max_interval / self.first if self.first > 0 else 1.0
+            last = math.ceil(math.log(ratio, self.factor)) if ratio > 1 else 0
+            attempt = min(attempt, last)
+        return min(self.first * self.factor**attempt, self.max_interval)
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,9 @@ def _input_steps(value: Any) -> list[dict[str, Any]]:
 class RunMachine:
     """Decides every step of one agent run.
 
-    Call `start()` (or `resume()` for a run paused for approval), carry out the returned
-    action, and feed its outcome back with `received()` or `tools_finished()` until the
+    Call `start()` (or `resume()` for a run that paused, was interrupted or failed), carry
+    out the returned action, and feed its outcome back with `received()` (and `created()`
+    as soon as a request's interaction is known), `tools_finished()` or `failed()` until the
     action is `Done` or `Fail`.
     """
 
@@ -403,31 +406,41 @@ class RunMachine:
             if decision is True:
                 to_run.append(call)
             elif decision is False:
-                self._ready[call.id or ""] = _error_result(
-                    call, f"The user did not approve calling {call.name!r}; do not retry it."
+                self._decided(
+                    _error_result(
+                        call, f"The user did not approve calling {call.name!r}; do not retry it."
+                    )
                 )
             else:
-                self._ready[call.id or ""] = decision.model_copy(
-                    update={"call_id": call.id or "", "name": call.name}
+                self._decided(
+                    decision.model_copy(update={"call_id": call.id or "", "name": call.name})
                 )
         return self._run_or_skip(to_run)
+
+    def _decided(self, result: FunctionResultStep) -> None:
+        """A call answered without running it, kept in the state.
+
+        A run interrupted later resumes with this answer, never by running the call.
+        """
+        self._ready[result.call_id] = result
+        self._answered.add(result.call_id)
+        self._record(result, interaction_id=None)
 
     def interrupted(
         self, finished: Sequence[FunctionResultStep] = (), *, status: str = "cancelled"
     ) -> RunResult[Any]:
-        """The result of a run cancelled by its caller, keeping results of finished tools.
+        """The run so far, stopped by its caller (or, for `failed()`, by an error).
 
-        Its state resumes (`resume()`) with the calls still open when the tools ran.
+        Results of the tools that finished are kept; the state resumes (`resume()`) with the
+        calls still open, the request in flight, or the interaction being fetched.
         """
         for step in finished:
             if step.call_id not in self._answered:
-                self._ready[step.call_id] = step
-                self._answered.add(step.call_id)
-                self._record(step, interaction_id=None)
+                self._decided(step)
         return self._result(status)
 
     @property
-    def cancellable(self) -> str | None:
+    def to_cancel(self) -> str | None:
         """A background interaction of this run still working server-side, to cancel to stop it.
 
         One that waits for tool results, or has ended, has nothing to stop.
@@ -596,9 +609,16 @@ class RunMachine:
         # output: a connection lost later re-attaches to it instead of creating another.
         # Background creates answer at once, and stateless ones store nothing to fork.
         stream = self.config.stream or (self.config.store and not self.config.background)
+        return Send(body, stream=stream, key=self._request_key(body))
+
+    def _request_key(self, body: dict[str, Any]) -> str | None:
+        # The same request of the same run, in any resume: a resume that decided differently
+        # (another approval) sends another request, which is not the one already made.
         run_id = self.state.run_id
-        key = f"{run_id}/request/{self.state.turns}" if run_id and self.config.store else None
-        return Send(body, stream=stream, key=key)
+        if not run_id or not self.config.store:
+            return None
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode())
+        return f"{run_id}/request/{self.state.turns}/{digest.hexdigest()[:16]}"
 
     def _base_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {}

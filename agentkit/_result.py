@@ -52,7 +52,8 @@ class RunState(BaseModel):
     pending: list[str] = Field(default_factory=list[str])
     """Ids of the calls in `calls` that wait for a person's approval."""
     outbox: dict[str, Any] | None = None
-    """A request the run sent whose response it has not received: resuming sends it again."""
+    """A request the run sent whose response it has not received: resuming sends it again,
+    unless the journal knows the interaction it made (then that one is fetched)."""
     awaiting: str | None = None
     """An interaction the run created or polled whose outcome it has not received: resuming
     fetches it (polling while it runs) instead of sending anything again."""

@@ -44,7 +44,12 @@ _NOT_SENT = (
     httpx.WriteError,
     httpx.WriteTimeout,
     httpx.UnsupportedProtocol,
+    httpx.ProxyError,
+    httpx.LocalProtocolError,
 )
+# What httpcore says when a kept-alive connection turns out to be closed by the server before
+# it read the request, the usual fate of a connection reused after an idle spell.
+_STALE_CONNECTION = "Server disconnected without sending a response"
 
 
 def should_retry(status_code: int) -> bool:
@@ -139,7 +144,10 @@ class RetryPolicy:
         """
         if not creates or self.resend_lost_creates or not isinstance(error, APIConnectionError):
             return None
-        if isinstance(error.__cause__, _NOT_SENT):
+        cause = error.__cause__
+        if isinstance(cause, _NOT_SENT):
+            return None
+        if isinstance(cause, httpx.RemoteProtocolError) and _STALE_CONNECTION in str(cause):
             return None
         return ResponseLostError(
             f"{error.message} The create request was sent, so the server may have made the "

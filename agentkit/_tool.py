@@ -40,7 +40,14 @@ from agentkit._schema import (
 )
 from agentkit.types import FunctionCallStep, FunctionResultStep, TextContent
 
-__all__ = ["FunctionTool", "NeedsApproval", "ToolDecorator", "tool"]
+__all__ = [
+    "FunctionTool",
+    "NeedsApproval",
+    "ToolDecorator",
+    "describe_exception",
+    "error_result",
+    "tool",
+]
 
 P = ParamSpec("P", default=...)
 R = TypeVar("R", default=Any)
@@ -176,6 +183,11 @@ class FunctionTool(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.function(*args, **kwargs)
 
+    @property
+    def is_async(self) -> bool:
+        """Whether the function is a coroutine function (else it runs in a worker thread)."""
+        return self._is_async
+
     def requires_approval(self, arguments: dict[str, Any]) -> bool:
         """Whether a call with these arguments waits for a person's approval."""
         if callable(self.needs_approval):
@@ -189,7 +201,7 @@ class FunctionTool(Generic[P, R]):
         *,
         raise_errors: bool = False,
         limiter: anyio.CapacityLimiter | None = None,
-        on_late: Callable[[FunctionResultStep], None] | None = None,
+        on_late: Callable[[FunctionResultStep | None], None] | None = None,
     ) -> FunctionResultStep:
         """Run the tool for a `function_call` step and return its `function_result` step.
 
@@ -201,8 +213,9 @@ class FunctionTool(Generic[P, R]):
             ctx: The run's context, for a `RunContext` parameter (default: an empty one).
             raise_errors: Let an exception raised by the tool propagate instead.
             limiter: Bounds the worker threads of sync tools (default: anyio's).
-            on_late: Receives, in the worker thread, the result of a sync tool whose call was
-                cancelled or timed out while its thread went on running, once it ends.
+            on_late: Receives the result of a sync tool whose call was cancelled or timed out
+                while its thread went on running, once it ends (in the worker thread), or
+                None when it was cancelled before its thread started (it never ran).
 
         Raises:
             UsageError: The tool is a method taken from its class instead of an instance.
@@ -217,7 +230,7 @@ class FunctionTool(Generic[P, R]):
             args, kwargs = self._schema.bind(call.arguments, context)
         except pydantic.ValidationError as exc:
             text = describe_validation_error(self.name, exc, call.arguments, self.parameters)
-            return _error(call, text)
+            return error_result(call, text)
         late = None if on_late is None else functools.partial(self._late, call, on_late)
         value: Any = None  # whatever the tool returns
         try:
@@ -229,9 +242,9 @@ class FunctionTool(Generic[P, R]):
             # INFO, not WARNING: a tool error is data the model acts on, and Python's last-resort
             # handler would print every one of them to stderr.
             logger.info("Tool %r raised; the model is told.", self.name, exc_info=exc)
-            return _error(call, _describe(exc))
+            return error_result(call, describe_exception(exc))
         if scope.cancelled_caught:
-            return _error(
+            return error_result(
                 call, f"TimeoutError: tool {self.name!r} did not finish within {self.timeout:g} s."
             )
         return self._result(call, value, raise_errors=raise_errors)
@@ -250,18 +263,20 @@ class FunctionTool(Generic[P, R]):
             if raise_errors:
                 raise UsageError(message) from exc
             logger.warning("%s", message)
-            return _error(call, f"TypeError: {message}")
+            return error_result(call, f"TypeError: {message}")
         return FunctionResultStep(call_id=call.id or "", name=call.name, result=content)
 
     def _late(
         self,
         call: FunctionCallStep,
-        receive: Callable[[FunctionResultStep], None],
-        outcome: tuple[Any] | BaseException,
+        receive: Callable[[FunctionResultStep | None], None],
+        outcome: tuple[Any] | BaseException | None,
     ) -> None:
         """Hand on the outcome of a sync call whose caller stopped waiting for it."""
-        if isinstance(outcome, BaseException):
-            result = _error(call, _describe(outcome))
+        if outcome is None:
+            result = None
+        elif isinstance(outcome, BaseException):
+            result = error_result(call, describe_exception(outcome))
         else:
             result = self._result(call, outcome[0], raise_errors=False)
         try:
@@ -274,7 +289,7 @@ class FunctionTool(Generic[P, R]):
         args: list[Any],
         kwargs: dict[str, Any],
         limiter: anyio.CapacityLimiter | None,
-        late: Callable[[tuple[Any] | BaseException], None] | None,
+        late: Callable[[tuple[Any] | BaseException | None], None] | None,
     ) -> Any:  # the tool's return value
         function: Callable[..., Any] = self.function  # arguments known only at runtime
         if self._is_async:
@@ -518,7 +533,8 @@ class _Worker:
     """A sync call in a worker thread, whose outcome still counts if its caller leaves.
 
     The thread cannot be stopped: when the awaiting task is cancelled (Ctrl-C, a timeout), the
-    call goes on, and its outcome, whenever it comes, goes to `late` instead of being lost.
+    call goes on, and its outcome, whenever it comes, goes to `late` instead of being lost;
+    `late(None)` says the call never started (it was still waiting for a thread).
     """
 
     def __init__(
@@ -526,15 +542,20 @@ class _Worker:
         function: Callable[..., Any],
         args: list[Any],
         kwargs: dict[str, Any],
-        late: Callable[[tuple[Any] | BaseException], None] | None,
+        late: Callable[[tuple[Any] | BaseException | None], None] | None,
     ) -> None:
         self._call = functools.partial(function, *args, **kwargs)
         self._late = late
         self._lock = threading.Lock()
         self._outcome: tuple[Any] | BaseException | None = None
+        self._started = False
         self._abandoned = False
 
     def run(self) -> tuple[Any]:
+        with self._lock:
+            if self._abandoned:  # cancelled before the thread got to it: never run it
+                raise RuntimeError("abandoned before it started")
+            self._started = True
         outcome: tuple[Any] | BaseException
         try:
             outcome = (self._call(),)
@@ -552,18 +573,21 @@ class _Worker:
     def abandon(self) -> None:
         with self._lock:
             self._abandoned = True
-            outcome = self._outcome
-        # Finished just before the cancellation arrived: its outcome would be dropped.
-        if outcome is not None and self._late is not None:
+            outcome, started = self._outcome, self._started
+        # Finished just before the cancellation arrived (its outcome would be dropped), or
+        # never started: else the thread hands its outcome on when it ends.
+        if self._late is not None and (outcome is not None or not started):
             self._late(outcome)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
+    """How an exception reads in an error result: `TypeName: message`."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _error(call: FunctionCallStep, text: str) -> FunctionResultStep:
+def error_result(call: FunctionCallStep, text: str) -> FunctionResultStep:
+    """A `function_result` with `is_error: true` answering `call` with `text`."""
     return FunctionResultStep(
         call_id=call.id or "", name=call.name, result=[TextContent(text=text)], is_error=True
     )

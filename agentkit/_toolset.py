@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -12,7 +13,7 @@ import anyio
 from agentkit._content import result_content
 from agentkit._context import RunContext
 from agentkit._exceptions import ToolOutcomeUnknown, UsageError
-from agentkit._tool import FunctionTool, tool
+from agentkit._tool import FunctionTool, describe_exception, error_result, tool
 from agentkit.types import (
     CodeExecution,
     FunctionCallStep,
@@ -25,7 +26,7 @@ from agentkit.types import (
 )
 
 if TYPE_CHECKING:
-    from agentkit._journal import Journal
+    from agentkit._journal import CallRecord, Journal
 
 __all__ = ["ToolHooks", "ToolSet", "code_execution", "google_search", "url_context"]
 
@@ -180,29 +181,69 @@ class ToolSet:
     ) -> FunctionResultStep:
         function = self.functions[call.name]
         record = journal.begin(key, retry=function.idempotent)
-        if record is not None and record.result is not None:
-            logger.debug("call %s (%s) already ran: its recorded result is sent", call.id, key)
-            return _recorded(call, record.result)
+        if record is not None and record.result is None and key in _STILL_RUNNING:
+            # This process's own abandoned worker thread runs the call: wait for its outcome.
+            await anyio.to_thread.run_sync(_STILL_RUNNING[key].wait, abandon_on_cancel=True)
+            record = journal.begin(key, retry=function.idempotent)
         if record is not None:
-            decision = unknown_outcome(call) if unknown_outcome is not None else False
-            if decision is not True:
-                return _unknown(call, key, decision, raise_errors=raise_errors)
-            journal.begin(key, retry=True)
+            answer = _known(call, key, record, journal, unknown_outcome, raise_errors=raise_errors)
+            if answer is not None:
+                return answer
         logger.debug("running tool %s (call %s)", call.name, call.id)
+        running = _STILL_RUNNING.setdefault(key, threading.Event())
 
-        def record_late(result: FunctionResultStep) -> None:
-            journal.finish(key, result.to_wire())
+        def record_late(result: FunctionResultStep | None) -> None:
+            if result is not None:
+                journal.finish(key, result.to_wire())
+            _STILL_RUNNING.pop(key, None)
+            running.set()
 
-        # invoke() fills in call_id and tool_name, only for a tool that takes a context.
-        result = await function.invoke(
-            call,
-            dataclasses.replace(context, idempotency_key=key),
-            raise_errors=raise_errors,
-            limiter=limiter,
-            on_late=record_late,
-        )
-        journal.finish(key, result.to_wire())
+        try:
+            # invoke() fills in call_id and tool_name, only for a tool that takes a context.
+            result = await function.invoke(
+                call,
+                dataclasses.replace(context, idempotency_key=key),
+                raise_errors=raise_errors,
+                limiter=limiter,
+                on_late=record_late,
+            )
+        except Exception as exc:  # raise_errors: the call ended by raising, a known outcome
+            record_late(error_result(call, describe_exception(exc)))
+            raise
+        except BaseException:
+            if function.is_async:  # a cancelled coroutine is over; a sync thread goes on
+                record_late(None)
+            raise
+        record_late(result)
         return result
+
+
+def _known(
+    call: FunctionCallStep,
+    key: str,
+    record: CallRecord,
+    journal: Journal,
+    unknown_outcome: UnknownOutcome | None,
+    *,
+    raise_errors: bool,
+) -> FunctionResultStep | None:
+    """The answer to a call the journal knew, or None to run it (claimed again)."""
+    if record.result is not None:
+        logger.debug("call %s (%s) already ran: its recorded result is sent", call.id, key)
+        return _recorded(call, record.result)
+    decision = unknown_outcome(call) if unknown_outcome is not None else False
+    if decision is True:
+        again = journal.begin(key, retry=True)
+        return None if again is None or again.result is None else _recorded(call, again.result)
+    result = _unknown(call, key, decision, raise_errors=raise_errors)
+    if decision is not False and decision is not None:
+        journal.finish(key, result.to_wire())  # decided once, for every later resume
+    return result
+
+
+_STILL_RUNNING: dict[str, threading.Event] = {}
+"""Calls of this process still running (in a worker thread whose run was interrupted), by
+idempotency key: a resume waits for their outcome instead of calling it unknown."""
 
 
 def _recorded(call: FunctionCallStep, wire: Mapping[str, Any]) -> FunctionResultStep:

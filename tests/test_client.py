@@ -438,6 +438,30 @@ class BrokenBody(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 
 @pytest.mark.anyio
+async def test_a_kept_alive_connection_the_server_had_closed_is_retried(api: Api) -> None:
+    # httpcore's words when a reused idle connection was closed before the request was read.
+    stale = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    handler = replies(stale, httpx.Response(200, json=DONE))
+    result = await api.call(handler, "create", model="m", policy=fixed(max_retries=2))
+    assert result.id == "v1_done"
+    assert len(api.requests) == 2
+
+
+@pytest.mark.anyio
+# httpx leaves its own byte generators unclosed when decoding fails; trio reports them.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_a_body_that_cannot_be_decoded_is_a_typed_error_without_the_key(api: Api) -> None:
+    garbled = httpx.Response(
+        200, headers={"content-encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
+    )
+    with pytest.raises(exc.APIConnectionError) as info:
+        await api.call(replies(garbled), "get", "v1_a", policy=fixed(max_retries=0))
+    assert isinstance(info.value.__cause__, httpx.DecodingError)
+    assert info.value.request is not None
+    assert KEY not in str(info.value.request.headers)
+
+
+@pytest.mark.anyio
 async def test_a_created_interaction_whose_body_breaks_was_lost_after_the_server_acted(
     api: Api,
 ) -> None:

@@ -263,7 +263,7 @@ async def test_a_sync_tool_that_finishes_after_its_run_was_cancelled_is_not_run_
         await anyio.to_thread.run_sync(started.wait)
         group.cancel_scope.cancel()
     release.set()  # the abandoned worker thread completes the payment now
-    await anyio.to_thread.run_sync(journal.recorded.wait)
+    assert await anyio.to_thread.run_sync(journal.recorded.wait, 10)
 
     result = await agent.resume(cancelled[0])
     assert result.output_text == "Paid."
@@ -293,12 +293,13 @@ def test_ctrl_c_during_a_sync_tool_then_resume_runs_it_once() -> None:
     with pytest.raises(KeyboardInterrupt):
         agent.run_sync("Pay.")
     release.set()
-    journal.recorded.wait(10)
+    assert journal.recorded.wait(10)
 
     ledger.on_run = None
     result = agent.resume_sync(cancelled[0])
     assert result.output_text == "Paid."
     assert ledger.total == 1
+    assert result_text(emulator.function_results[0]) == "paid 5"  # the late result, sent
 
 
 async def test_a_sync_tool_that_fails_after_its_run_was_cancelled_records_the_failure() -> None:
@@ -330,7 +331,7 @@ async def test_a_sync_tool_that_fails_after_its_run_was_cancelled_records_the_fa
         await anyio.to_thread.run_sync(started.wait)
         group.cancel_scope.cancel()
     release.set()
-    await anyio.to_thread.run_sync(journal.recorded.wait)
+    assert await anyio.to_thread.run_sync(journal.recorded.wait, 10)
 
     await agent.resume(cancelled[0])
     (sent,) = emulator.function_results
@@ -559,8 +560,6 @@ async def test_tools_see_a_stable_idempotency_key_per_call() -> None:
 
 
 async def test_the_journal_holds_the_latest_state_of_each_run() -> None:
-    emulator = Emulator(two_payments())
-    ledger = Ledger()
     run_ids: list[str] = []
 
     def remember(ctx: RunContext[Any]) -> None:
@@ -573,12 +572,164 @@ async def test_the_journal_holds_the_latest_state_of_each_run() -> None:
         return "noted"
 
     emulator = Emulator(Script([function_call("note"), "Noted."]))
-    agent = Agent(MODEL, tools=[note, ledger.tool], client=emulator.async_client())
+    agent = Agent(MODEL, tools=[note], client=emulator.async_client())
     result = await agent.run("Note it.")
     latest = agent.journal.latest(run_ids[0])
     assert latest is not None
     assert latest.run_id == result.state.run_id == run_ids[0]
     assert latest.steps == result.state.steps
+
+
+async def test_a_refused_call_stays_refused_when_the_run_is_interrupted_and_resumed() -> None:
+    script = Script([[function_call("pay", {"amount": 9}), function_call("lookup")], "Ok."])
+    emulator = Emulator(script)
+    ledger = Ledger()
+    approved = tool(needs_approval=True)(ledger.tool.function)
+    started = anyio.Event()
+    lookups = 0
+
+    @tool
+    async def lookup() -> str:
+        """Look something up."""
+        nonlocal lookups
+        lookups += 1
+        if lookups == 1:
+            started.set()
+            await anyio.sleep_forever()
+        return "found"
+
+    cancelled: list[RunResult[Any]] = []
+    agent = Agent(
+        MODEL,
+        tools=[approved, tool(lookup, idempotent=True)],
+        client=emulator.async_client(),
+        hooks=Hooks(on_cancel=cancelled.append),
+    )
+    paused = await agent.run("Pay and look up.")
+    refuse = {paused.pending_calls[0].id or "": False}
+    async with anyio.create_task_group() as group:
+        group.start_soon(agent.resume, paused, refuse)
+        await started.wait()
+        group.cancel_scope.cancel()
+
+    result = await agent.resume(cancelled[0])
+
+    assert result.output_text == "Ok."
+    assert ledger.total == 0
+    sent = {step["name"]: result_text(step) for step in emulator.function_results}
+    assert "did not approve" in sent["pay"]
+    assert sent["lookup"] == "found"
+
+
+async def test_resuming_a_paused_state_with_another_decision_is_another_request() -> None:
+    emulator = Emulator(Script([function_call("pay", {"amount": 9}), "Refused.", "Paid."]))
+    ledger = Ledger()
+    approved = tool(needs_approval=True)(ledger.tool.function)
+    agent = Agent(MODEL, tools=[approved], client=emulator.async_client())
+    paused = await agent.run("Pay 9.")
+    call_id = paused.pending_calls[0].id or ""
+
+    refused = await agent.resume(paused, {call_id: False})
+    paid = await agent.resume(paused, {call_id: True})
+
+    assert (refused.output_text, paid.output_text) == ("Refused.", "Paid.")
+    assert refused.interaction_id != paid.interaction_id
+    assert ledger.total == 1
+    assert result_text(emulator.function_results[-1]) == "paid 9"
+
+
+async def test_an_api_error_raised_by_a_tool_is_the_tools_own() -> None:
+    emulator = Emulator(Script([function_call("fetch"), "Done."]))
+    own = InternalServerError("downstream failed", status_code=500)
+
+    @tool
+    def fetch() -> str:
+        """Fetch from a downstream API."""
+        raise own
+
+    journal = InMemoryJournal()
+    agent = Agent(
+        MODEL,
+        tools=[fetch],
+        client=emulator.async_client(),
+        journal=journal,
+        raise_tool_errors=True,
+    )
+    with pytest.raises(InternalServerError) as caught:
+        await agent.run("Fetch.")
+
+    assert caught.value is own
+    assert caught.value.partial is None
+    assert caught.value.message == "downstream failed"
+    (interaction_id, *_) = emulator.interactions
+    record = journal.get(f"{interaction_id}/{emulator.function_calls[0]['id']}")
+    assert record is not None
+    assert record.result is not None  # it ended by raising: a known outcome, not an unknown one
+
+
+async def test_a_handle_awaited_again_waits_for_its_still_running_sync_call() -> None:
+    emulator = Emulator(Script([function_call("pay", {"amount": 5}), "Paid."]), background_polls=0)
+    ledger = Ledger()
+    started, release = threading.Event(), threading.Event()
+
+    def block(total: int) -> None:
+        started.set()
+        release.wait(10)
+
+    ledger.on_run = block
+    agent = Agent(MODEL, tools=[ledger.tool], client=emulator.async_client())
+    handle = await agent.start("Pay.")
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as group:
+            group.start_soon(handle.result)
+            await anyio.to_thread.run_sync(started.wait, 10)
+            scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(handle.result)
+        release.set()  # the abandoned thread ends while the handle waits for it
+    result = await handle.result()
+
+    assert result.output_text == "Paid."
+    assert ledger.total == 1
+    assert result_text(emulator.function_results[0]) == "paid 5"
+
+
+async def test_a_background_runs_partial_resumes_in_the_background() -> None:
+    emulator = Emulator(Script(["Done."]), background_polls=1)
+    agent = Agent(MODEL, client=emulator.async_client(max_retries=RETRIES))
+    emulator.fail_next(RETRIES + 1, 503)
+    with pytest.raises(InternalServerError) as caught:
+        await agent.start("Work.")
+    assert caught.value.partial is not None
+
+    result = await agent.resume(caught.value.partial)
+
+    assert result.output_text == "Done."
+    assert [body.get("background") for body in bodies(emulator)] == [True] * (RETRIES + 2)
+
+
+async def test_an_unknown_outcome_decided_by_the_hook_is_decided_once() -> None:
+    decided: list[str] = []
+
+    def decide(call: Any) -> Any:
+        decided.append(call.name)
+        return "checked: not paid"
+
+    journal = crashed_journal()
+    for _ in range(2):
+        emulator = Emulator(Script([function_call("pay", {"amount": 5}), "Ok."]))
+        ledger = Ledger()
+        agent = Agent(
+            MODEL,
+            tools=[ledger.tool],
+            client=emulator.async_client(),
+            journal=journal,
+            unknown_outcome=decide,
+        )
+        await agent.run("Pay.")
+        assert result_text(emulator.function_results[0]) == "checked: not paid"
+    assert decided == ["pay"]
 
 
 # --- lost responses -------------------------------------------------------------------------

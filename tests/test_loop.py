@@ -72,6 +72,7 @@ PURE_IMPORTS = {
     "__future__",
     "collections.abc",
     "dataclasses",
+    "hashlib",
     "json",
     "math",
     "typing",
