@@ -216,7 +216,8 @@ class SQLiteJournal:
         Raises:
             UsageError: The file was written by a newer, incompatible version of agentkit.
         """
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
+        """The SQLite file."""
         self._pid = os.getpid()
         # One connection shared by the threads of this process (tools finish in worker threads),
         # used under a lock: SQLite serialises writers anyway, and a single connection can be
