@@ -9,7 +9,8 @@ from __future__ import annotations
 import _thread
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any, Literal
 
 import anyio
@@ -74,6 +75,34 @@ class Ledger:
     @property
     def total(self) -> int:
         return sum(self.runs.values())
+
+
+def interruptible(
+    tools: list[Any], client: AsyncClient | Client, **options: Any
+) -> tuple[Agent[Any, Any], list[RunResult[Any]]]:
+    """An agent whose cancelled runs hand their partial result to the list returned with it."""
+    cancelled: list[RunResult[Any]] = []
+    hooks = Hooks(on_cancel=cancelled.append)
+    return Agent(MODEL, tools=tools, client=client, hooks=hooks, **options), cancelled
+
+
+def in_thread(wait: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+    """`wait` (a blocking call) as an awaitable that blocks a worker thread instead."""
+
+    async def waiting() -> object:
+        return await anyio.to_thread.run_sync(wait)
+
+    return waiting
+
+
+async def cancel_once_started(
+    run: Callable[[], Coroutine[Any, Any, Any]], started: Callable[[], Awaitable[Any]]
+) -> None:
+    """Start `run`, and cancel it as soon as `started` returns."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        await started()
+        group.cancel_scope.cancel()
 
 
 def two_payments() -> Script:
@@ -249,19 +278,9 @@ async def test_a_sync_tool_that_finishes_after_its_run_was_cancelled_is_not_run_
 
     ledger.on_run = block
     journal = SignallingJournal()
-    cancelled: list[RunResult[Any]] = []
-    agent = Agent(
-        MODEL,
-        tools=[ledger.tool],
-        client=emulator.async_client(),
-        journal=journal,
-        hooks=Hooks(on_cancel=cancelled.append),
-    )
+    agent, cancelled = interruptible([ledger.tool], emulator.async_client(), journal=journal)
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(agent.run, "Pay.")
-        await anyio.to_thread.run_sync(started.wait)
-        group.cancel_scope.cancel()
+    await cancel_once_started(partial(agent.run, "Pay."), in_thread(started.wait))
     release.set()  # the abandoned worker thread completes the payment now
     assert await anyio.to_thread.run_sync(journal.recorded.wait, 10)
 
@@ -282,14 +301,7 @@ def test_ctrl_c_during_a_sync_tool_then_resume_runs_it_once() -> None:
 
     ledger.on_run = interrupt_and_block
     journal = SignallingJournal()
-    cancelled: list[RunResult[Any]] = []
-    agent = Agent(
-        MODEL,
-        tools=[ledger.tool],
-        client=emulator.client(),
-        journal=journal,
-        hooks=Hooks(on_cancel=cancelled.append),
-    )
+    agent, cancelled = interruptible([ledger.tool], emulator.client(), journal=journal)
     with pytest.raises(KeyboardInterrupt):
         agent.run_sync("Pay.")
     release.set()
@@ -318,18 +330,8 @@ async def test_a_sync_tool_that_fails_after_its_run_was_cancelled_records_the_fa
         raise PermissionError("card declined")
 
     journal = SignallingJournal()
-    cancelled: list[RunResult[Any]] = []
-    agent = Agent(
-        MODEL,
-        tools=[pay],
-        client=emulator.async_client(),
-        journal=journal,
-        hooks=Hooks(on_cancel=cancelled.append),
-    )
-    async with anyio.create_task_group() as group:
-        group.start_soon(agent.run, "Pay.")
-        await anyio.to_thread.run_sync(started.wait)
-        group.cancel_scope.cancel()
+    agent, cancelled = interruptible([pay], emulator.async_client(), journal=journal)
+    await cancel_once_started(partial(agent.run, "Pay."), in_thread(started.wait))
     release.set()
     assert await anyio.to_thread.run_sync(journal.recorded.wait, 10)
 
@@ -357,14 +359,8 @@ async def test_an_interrupted_call_of_unknown_outcome_is_reported_not_repeated()
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
 
-    cancelled: list[RunResult[Any]] = []
-    agent = Agent(
-        MODEL, tools=[pay], client=emulator.async_client(), hooks=Hooks(on_cancel=cancelled.append)
-    )
-    async with anyio.create_task_group() as group:
-        group.start_soon(agent.run, "Pay.")
-        await started.wait()
-        group.cancel_scope.cancel()
+    agent, cancelled = interruptible([pay], emulator.async_client())
+    await cancel_once_started(partial(agent.run, "Pay."), started.wait)
 
     result = await agent.resume(cancelled[0])
     assert runs == 1
@@ -393,17 +389,8 @@ async def test_an_idempotent_tool_of_unknown_outcome_runs_again() -> None:
             await anyio.sleep_forever()
         return f"value of {key}"
 
-    cancelled: list[RunResult[Any]] = []
-    agent = Agent(
-        MODEL,
-        tools=[lookup],
-        client=emulator.async_client(),
-        hooks=Hooks(on_cancel=cancelled.append),
-    )
-    async with anyio.create_task_group() as group:
-        group.start_soon(agent.run, "Look up a.")
-        await started.wait()
-        group.cancel_scope.cancel()
+    agent, cancelled = interruptible([lookup], emulator.async_client())
+    await cancel_once_started(partial(agent.run, "Look up a."), started.wait)
 
     result = await agent.resume(cancelled[0])
     assert runs == 2
@@ -598,19 +585,12 @@ async def test_a_refused_call_stays_refused_when_the_run_is_interrupted_and_resu
             await anyio.sleep_forever()
         return "found"
 
-    cancelled: list[RunResult[Any]] = []
-    agent = Agent(
-        MODEL,
-        tools=[approved, tool(lookup, idempotent=True)],
-        client=emulator.async_client(),
-        hooks=Hooks(on_cancel=cancelled.append),
+    agent, cancelled = interruptible(
+        [approved, tool(lookup, idempotent=True)], emulator.async_client()
     )
     paused = await agent.run("Pay and look up.")
     refuse = {paused.pending_calls[0].id or "": False}
-    async with anyio.create_task_group() as group:
-        group.start_soon(agent.resume, paused, refuse)
-        await started.wait()
-        group.cancel_scope.cancel()
+    await cancel_once_started(partial(agent.resume, paused, refuse), started.wait)
 
     result = await agent.resume(cancelled[0])
 
