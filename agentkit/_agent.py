@@ -113,8 +113,6 @@ class Agent(Generic[DepsT, OutputT]):
         _check_request_fields(request_fields or {}, agent=agent)
         if output_type is not None and response_format is not None:
             raise UsageError("Give output_type or response_format, not both.")
-        self.model = model
-        self.agent = agent
         self.name: str = name or model or agent or "agent"
         self.toolset: ToolSet = ToolSet(tools)
         self.output_type = output_type
@@ -158,6 +156,22 @@ class Agent(Generic[DepsT, OutputT]):
             needs_approval=self.toolset.needs_approval,
             output_adapter=adapter,
         )
+
+    @property
+    def model(self) -> str | None:
+        """The model id the agent sends (None for a managed agent); settable between runs."""
+        return self._config.model
+
+    @model.setter
+    def model(self, value: str) -> None:
+        if self._config.agent is not None:
+            raise UsageError("This Agent runs a managed agent (agent=): it has no model to set.")
+        self._config = dataclasses.replace(self._config, model=value)
+
+    @property
+    def agent(self) -> str | None:
+        """The managed agent id the agent sends (None for a model)."""
+        return self._config.agent
 
     def __repr__(self) -> str:
         target = f"model={self.model!r}" if self.model else f"agent={self.agent!r}"

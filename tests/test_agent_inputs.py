@@ -441,3 +441,20 @@ async def test_a_result_shows_its_status_id_and_a_short_text(run: Driver) -> Non
         f"output_text='{'x' * 57}...')"
     )
     assert repr(empty).endswith("steps=1, output_text=None)")
+
+
+async def test_setting_the_model_between_runs_changes_what_is_sent() -> None:
+    emulator = Emulator(Script(["One.", "Two."]))
+    agent = Agent(MODEL, client=emulator.async_client())
+    await agent.run("First.")
+    agent.model = "gemini-3.5-pro"
+    await agent.run("Second.")
+    assert [body["model"] for body in bodies(emulator)] == [MODEL, "gemini-3.5-pro"]
+    assert "gemini-3.5-pro" in repr(agent)
+
+
+def test_a_managed_agent_has_no_model_to_set() -> None:
+    agent = Agent(agent="deep-research-pro-preview")
+    with pytest.raises(UsageError, match="no model to set"):
+        agent.model = "gemini-3.5-pro"
+    assert agent.model is None
