@@ -11,14 +11,26 @@ import os
 import re
 import subprocess
 import sys
+from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import agentkit
+
 ROOT = Path(__file__).resolve().parent.parent
-TOP_LEVEL = {"pyproject.toml", "README.md", "LICENSE", "agentkit", "tools", "examples", "tests"}
+TOP_LEVEL = {
+    "pyproject.toml",
+    "README.md",
+    "CHANGELOG.md",
+    "LICENSE",
+    "agentkit",
+    "tools",
+    "examples",
+    "tests",
+}
 RUNTIME_DEPENDENCIES = ["pydantic>=2", "httpx", "anyio", "docstring-parser"]
 
 
@@ -104,3 +116,11 @@ def test_the_bench_runs_and_reports_the_create_ratio() -> None:
         completed.stdout,
         flags=re.MULTILINE,
     ), completed.stdout
+
+
+def test_the_version_has_one_source() -> None:
+    data = pyproject()
+    assert data["project"]["dynamic"] == ["version"]
+    assert "version" not in data["project"]
+    assert data["tool"]["hatch"]["version"]["path"] == "agentkit/__init__.py"
+    assert version("agentkit") == agentkit.__version__
