@@ -555,7 +555,7 @@ def _check_request_fields(fields: Mapping[str, Any], *, agent: str | None) -> No
         if key in _AGENT_PARAMETERS:
             raise UsageError(f"Pass {key}= to Agent instead of putting it in request_fields.")
     if agent is not None and "cached_content" in fields:
-        # PROTOCOL §3: the API refuses cached_content in agent mode.
+        # The API refuses cached_content in agent mode.
         raise UsageError("cached_content is only allowed with a model, not with agent=.")
 
 

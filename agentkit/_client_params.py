@@ -1,4 +1,4 @@
-"""The fields of `interactions.create`, typed and documented once for both clients (PROTOCOL §3).
+"""The fields of `interactions.create`, typed and documented once for both clients.
 
 `Interactions.create` and `AsyncInteractions.create` take them as `**params:
 Unpack[CreateParams]`, so type checkers and editors still see every keyword, and
@@ -19,7 +19,7 @@ __all__ = ["BODY_FIELDS", "CREATE_PARAMS", "CreateParams", "Input", "JSONObject"
 JSONObject = Mapping[str, Any]
 """A free-form JSON object of the request (a config, a schema, a raw step)."""
 Input = str | WireModel | JSONObject | Sequence[WireModel | JSONObject]
-"""Text, one content block or step, or a list of content blocks or steps (PROTOCOL §3.1)."""
+"""Text, one content block or step, or a list of content blocks or steps."""
 
 
 class CreateParams(TypedDict, total=False):
@@ -46,7 +46,7 @@ class CreateParams(TypedDict, total=False):
     background: bool | None
     """Return at once with status `in_progress`; poll with `get`."""
     continuation_token: str | None
-    """Resume a decode that stopped at `requires_continuation` (PROTOCOL §11)."""
+    """Resume a decode that stopped at `requires_continuation`."""
     agent_config: WireModel | JSONObject | None
     """The agent's settings; agents only."""
     environment: str | WireModel | JSONObject | None

@@ -1,4 +1,4 @@
-"""Event streams of the Interactions API, resumed after a dropped connection (PROTOCOL §9.5).
+"""Event streams of the Interactions API, resumed after a dropped connection.
 
 `StreamCore` holds every decision (decode, dedupe, when and how to reconnect) and does
 no I/O; `EventStream` and `AsyncEventStream` only move bytes between httpx and the core,

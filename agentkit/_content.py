@@ -53,7 +53,7 @@ _URL_SCHEMES = frozenset({"http", "https", "gs"})
 _BLOCKS = (TextContent, ImageContent, AudioContent, VideoContent, DocumentContent, UnknownContent)
 _BYTES = (bytes, bytearray, memoryview)
 
-# The MIME types the Gemini API lists (PROTOCOL §7), by extension. `mimetypes` comes second:
+# The MIME types the Gemini API lists, by extension. `mimetypes` comes second:
 # it reads the platform's tables, which disagree (audio/x-wav, video/quicktime, ...).
 _EXTENSIONS = {
     ".png": "image/png",

@@ -1,4 +1,4 @@
-"""Requests and responses of the Interactions API, with no I/O (PROTOCOL §1-§3, §10).
+"""Requests and responses of the Interactions API, with no I/O.
 
 `Client` and `AsyncClient` share everything here: building each request, checking the
 arguments locally, turning a response into an `Interaction` or into the matching
@@ -460,7 +460,7 @@ def _error_details(response: httpx.Response) -> tuple[Any, str | int | None, str
 def status_error(
     response: httpx.Response, request: httpx.Request, *, secrets: tuple[str, ...]
 ) -> APIStatusError:
-    """Translate a read 4xx/5xx response into its exception class (PROTOCOL §10).
+    """Translate a read 4xx/5xx response into its exception class.
 
     `request` must already be redacted. The exception holds a copy of the response around
     it, with `secrets` scrubbed from its headers and body, and a body parsed from that copy

@@ -275,7 +275,7 @@ class RunMachine:
         status = interaction.status
         self.state.interaction_id = interaction.id
         self.state.outbox = None
-        # Background and managed-agent interactions continue server-side (PROTOCOL §11).
+        # Background and managed-agent interactions continue server-side.
         server_continues = self.config.background or self.config.agent is not None
         if status in PENDING_STATUSES or (status == "requires_continuation" and server_continues):
             self.state.awaiting = interaction.id
@@ -564,7 +564,7 @@ class RunMachine:
 
     def _idempotency_key(self, call: FunctionCallStep) -> str:
         # Call ids are unique within an interaction; the run id stands in for an interaction
-        # without one. A call without an id (PROTOCOL §14) is known by its position.
+        # without one. A call without an id (documented samples omit it) is known by its position.
         scope = self.state.interaction_id or self.state.run_id or ""
         return f"{scope}/{call.id or self.state.calls.index(call.to_wire())}"
 
@@ -592,7 +592,7 @@ class RunMachine:
         if self.config.store:
             body["previous_interaction_id"] = self.state.interaction_id
         else:
-            # PROTOCOL §11: resend the request that issued the token, not the run's first one.
+            # Resend the request that issued the token, not the run's first one.
             body["input"] = self._sent_history
         return self._emit(body)
 
@@ -682,7 +682,7 @@ class RunMachine:
                 steps = steps[len(sent) :]
         while steps and steps[0].type in _INPUT_ECHOES:
             steps = steps[1:]
-        # PROTOCOL §13.2: a server may re-list earlier calls (and results); keep each once.
+        # A server may re-list earlier calls (and results); keep each once.
         return [
             step
             for step in steps

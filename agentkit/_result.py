@@ -109,7 +109,7 @@ class RunResult(Generic[OutputT]):
 
     @property
     def _as_interaction(self) -> Interaction:
-        # The conveniences follow the SDK's own rules (PROTOCOL §4), so reuse them.
+        # The conveniences follow the SDK's own rules, so reuse them.
         return Interaction(id=self.interaction_id or "", status=self.status, steps=self.steps)
 
     @property

@@ -1,6 +1,6 @@
 """When to retry a request and how long to wait first (pure: no I/O, no clock of its own).
 
-The policy follows the official SDK (PROTOCOL §10): retry 408, 409, 429, 5xx, connection
+The policy follows the official SDK: retry 408, 409, 429, 5xx, connection
 errors and timeouts; wait 0.5 s x 2^n, capped at 8 s, times a random factor in (0.75, 1];
 a `retry-after-ms` or `retry-after` header (seconds or an HTTP date) replaces that wait.
 """

@@ -3,7 +3,7 @@
 Three pieces, each fed by the client's stream loop:
 
 - `SSEDecoder` turns body bytes into `ServerSentEvent`s (WHATWG event-stream rules).
-- `StreamAccumulator` folds typed events into steps and the final `Interaction` (PROTOCOL §9.4).
+- `StreamAccumulator` folds typed events into steps and the final `Interaction`.
 - `EventDeduper` drops events a resumed stream replays, so callers see each event once.
 """
 
@@ -197,7 +197,7 @@ class SSEDecoder:
         return sse
 
 
-# --- Rebuilding steps from events (PROTOCOL §9.4) ------------------------------------------------
+# --- Rebuilding steps from events ---------------------------------------------------------------
 
 _MEDIA_DELTAS = (ImageDelta, AudioDelta, VideoDelta, DocumentDelta)
 
@@ -334,7 +334,7 @@ class StreamAccumulator:
             self._snapshot(event)
         elif isinstance(event, ErrorEvent):
             self._error = event
-        # Unknown event types carry nothing to rebuild (PROTOCOL §12).
+        # Unknown event types carry nothing to rebuild.
 
     def result(self) -> Interaction:
         """Return the interaction as the stream left it.
@@ -381,7 +381,7 @@ class StreamAccumulator:
                 self._continuation_token = interaction.continuation_token
         else:
             self._completed = interaction
-            # Authoritative: without a token here, earlier checkpoints are void (PROTOCOL §9.5).
+            # Authoritative: without a token here, earlier checkpoints are void.
             self._continuation_token = interaction.continuation_token
 
     def _apply_delta(self, event: StepDeltaEvent) -> None:

@@ -88,7 +88,7 @@ def apply_delta(step: dict[str, Any], delta: dict[str, Any], buffer: list[str]) 
 
 
 def rebuild(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rebuild steps from step events, per PROTOCOL §9.4."""
+    """Rebuild steps from step events (start, deltas, stop) as the SDK does."""
     steps: dict[int, dict[str, Any]] = {}
     buffers: dict[int, list[str]] = {}
     for event in events:
@@ -336,7 +336,7 @@ def test_stateless_history_is_checked_and_nothing_is_stored(
     ]
     first = stateless_turn(http, history)
     rejected(http.get(f"/interactions/{first['id']}"), 404)
-    # PROTOCOL §13.2's loop: each step as received, each result right after its call.
+    # The stateless loop of the API docs: each step as received, each result after its call.
     for step in first["steps"]:
         history.append(step)
         if step["type"] == "function_call":

@@ -124,3 +124,14 @@ def test_the_version_has_one_source() -> None:
     assert "version" not in data["project"]
     assert data["tool"]["hatch"]["version"]["path"] == "agentkit/__init__.py"
     assert version("agentkit") == agentkit.__version__
+
+
+def test_comments_cite_no_document_outside_the_repository() -> None:
+    sources = [
+        path
+        for folder in ("agentkit", "tests", "tools", "examples")
+        for path in (ROOT / folder).rglob("*.py")
+    ]
+    outside = "PROTOCOL" + " §"  # a reference document that is not shipped
+    citing = [path.name for path in sources if outside in path.read_text()]
+    assert citing == []

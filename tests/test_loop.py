@@ -321,7 +321,7 @@ def test_stateless_response_echoing_the_sent_history_is_deduplicated() -> None:
 
 
 def test_stateless_response_relisting_an_answered_call_keeps_it_once() -> None:
-    # PROTOCOL §13.2: a seed response re-lists the earlier function_call before its answer.
+    # A seed response re-lists the earlier function_call before its answer.
     machine = RunMachine(config(store=False))
     machine.start("hi")
     machine.received(interaction("i1", "requires_action", [call("c1")]))

@@ -319,7 +319,7 @@ def test_a_long_line_in_many_chunks() -> None:
 
 # --- StreamAccumulator -------------------------------------------------------------------------
 
-# The transcript of PROTOCOL §9.1, verbatim.
+# The SSE transcript of the API documentation, verbatim.
 TRANSCRIPT = b"""event: interaction.created
 data: {"event_type":"interaction.created","interaction":{"id":"v1_X1","status":"in_progress","model":"gemini-3-flash-preview"}}
 
@@ -349,7 +349,7 @@ data: {"event_type":"interaction.completed","interaction":{"id":"v1_X1","status"
 
 data: [DONE]
 
-"""  # noqa: E501 (verbatim from PROTOCOL.md §9.1)
+"""  # noqa: E501 (verbatim from the API documentation)
 
 
 def accumulate(*events: dict[str, Any]) -> StreamAccumulator:

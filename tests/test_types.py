@@ -88,7 +88,7 @@ def roundtrip(union: str, payload: dict[str, Any]) -> WireModel:
     return parsed
 
 
-# --- Realistic payloads (PROTOCOL §4, §6, §7, §8, §9, §13): `<model> <json>` records -------
+# --- Realistic payloads (interactions, steps, content, tools, events): `<model> <json>` ------
 
 
 def samples(text: str) -> list[tuple[dict[str, Any], type[WireModel]]]:
@@ -599,7 +599,7 @@ def test_citations_only_after_the_last_user_input() -> None:
     assert steps_of(output(TEXT)).citations == []
 
 
-# --- Documented shape differences (PROTOCOL §14) -----------------------------------------------
+# --- Shapes where the docs' samples and the SDK differ -----------------------------------------
 
 
 @pytest.mark.parametrize(

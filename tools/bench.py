@@ -92,7 +92,7 @@ async def bench_agent(base_url: str, count: int, rounds: int) -> tuple[float, fl
     async with httpx.AsyncClient(base_url=base_url, headers=HEADERS) as raw:
 
         async def hand_loop() -> None:
-            # The loop of the API docs (PROTOCOL §13.1), written with plain httpx + json.
+            # The loop of the API docs, written with plain httpx + json.
             body: dict[str, Any] = {
                 "model": MODEL,
                 "input": "How many A-1 are in stock?",

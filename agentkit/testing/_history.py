@@ -47,7 +47,7 @@ def _content_list(content: Any) -> list[dict[str, Any]]:
 
 
 def normalize_input(value: Any) -> list[StepDict]:
-    """Turn a create request's `input` into a list of steps (PROTOCOL §3.1).
+    """Turn a create request's `input` into a list of steps.
 
     Raises:
         EmuError: The input has an invalid shape.
@@ -302,7 +302,7 @@ _RULES: list[tuple[Callable[[dict[str, Any]], bool], str]] = [
 
 
 def validate_create(body: dict[str, Any]) -> None:
-    """Check the request-level rules of a create body (PROTOCOL §3).
+    """Check the request-level rules of a create body.
 
     Raises:
         EmuError: A rule is broken.
@@ -317,7 +317,7 @@ def trailing_client_steps(steps: list[StepDict]) -> list[StepDict]:
 
     That is the client steps (user input, function results) at the end of `steps`, looking
     past the reply's `function_call` steps: clients may put each result right after its
-    call, as in PROTOCOL §13.2.
+    call, as in the stateless function-calling loop of the API docs.
     """
     index = len(steps)
     while index and steps[index - 1].get("type") in (*CLIENT_STEP_TYPES, "function_call"):

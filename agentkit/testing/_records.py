@@ -71,7 +71,7 @@ class Outcome:
 
 @dataclass
 class Hop:
-    """The rest of a reply that a continuation token gives access to (PROTOCOL §11)."""
+    """The rest of a reply that a continuation token gives access to."""
 
     chunks: list[list[StepDict]]
     reply: Reply

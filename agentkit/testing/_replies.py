@@ -91,7 +91,7 @@ class Reply:
         usage: Replaces the computed usage object.
         errors: The interaction's `errors` (`[{"code": ..., "message": ...}]`), e.g. for
             `failed`.
-        hops: Split the reply into this many `requires_continuation` hops (PROTOCOL §11).
+        hops: Split the reply into this many `requires_continuation` hops.
     """
 
     steps: Sequence[Any] = ()

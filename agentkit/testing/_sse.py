@@ -1,4 +1,4 @@
-"""Turn steps into the SSE events of PROTOCOL §9 and frame them for the wire (pure)."""
+"""Turn steps into the SSE events of a streamed interaction and frame them for the wire (pure)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Content blocks and their annotations (PROTOCOL §7)."""
+"""Content blocks and their annotations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step deltas of `step.delta` stream events (PROTOCOL §9.3)."""
+"""Step deltas of `step.delta` stream events."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Server-sent events of a streamed interaction (PROTOCOL §9.2)."""
+"""Server-sent events of a streamed interaction."""
 
 from __future__ import annotations
 

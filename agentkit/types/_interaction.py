@@ -1,4 +1,4 @@
-"""The Interaction resource (PROTOCOL §4, §5) and its computed conveniences."""
+"""The Interaction resource and its computed conveniences."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class Interaction(WireModel):
     environment_id: str | None = None
     errors: list[InteractionError] | None = None
     previous_interaction_id: str | None = None
-    # Echoes of the request (PROTOCOL §3); shapes vary, so they stay plain JSON.
+    # Echoes of the request; shapes vary, so they stay plain JSON.
     input: Any = None
     system_instruction: str | None = None
     tools: list[Tool] | None = None
@@ -107,7 +107,7 @@ class Interaction(WireModel):
     @model_validator(mode="after")
     def _legacy_outputs(self) -> Self:
         # Lyria models may answer `outputs` (Content[]) instead of `steps`; the SDK reads it
-        # as one model_output step, and so do we (PROTOCOL §4).
+        # as one model_output step, and so do we.
         extra = self.__pydantic_extra__
         if extra and self.steps is None and isinstance(extra.get("outputs"), list):
             self.steps = [ModelOutputStep.model_validate({"content": extra.pop("outputs")})]

@@ -1,6 +1,6 @@
-"""Interaction steps (PROTOCOL §6).
+"""Interaction steps.
 
-Call steps have `id: str | None` because documented samples omit it (PROTOCOL §14.7). Fields
+Call steps have `id: str | None` because documented samples omit it. Fields
 the server may leave out of a partial payload, such as a `step.start` skeleton, are optional.
 """
 

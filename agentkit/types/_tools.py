@@ -1,4 +1,4 @@
-"""Tool declarations sent in `tools[]` (PROTOCOL §8)."""
+"""Tool declarations sent in `tools[]`."""
 
 from __future__ import annotations
 
