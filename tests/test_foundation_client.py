@@ -1,4 +1,4 @@
-"""Issue 2, points 3 and 4, through the public API only: `Client`, `AsyncClient`, `Emulator`.
+"""The client's promises end to end, through the public API: `Client`, `AsyncClient`, `Emulator`.
 
 `test_client.py` and `test_client_streaming.py` pin the details with `httpx.MockTransport`
 and an injected retry policy. These tests check the same promises end to end, the way a
@@ -228,7 +228,7 @@ async def test_a_stream_that_never_opened_is_retried_as_a_create(kind: str) -> N
 async def test_requests_build_no_validators_and_share_one_connection(
     kind: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The official SDK rebuilds pydantic models on every call (issue 2, "Speed"); agentkit
+    # The official SDK rebuilds pydantic models on every call; agentkit
     # builds its validators once, at import, and keeps one connection pool per client.
     emulator = Emulator(Script(["An answer."] * 10))
     built: list[object] = []

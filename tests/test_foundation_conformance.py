@@ -1,4 +1,4 @@
-"""Issue 2, point 6: every request body sent on the wire fits the official SDK's request types.
+"""Every request body sent on the wire fits the official SDK's request types.
 
 `test_client_conformance.py` checks the bodies `client.interactions.create(...)` builds from
 hand-written arguments. Here the bodies are the ones really sent during whole agent runs

@@ -1,4 +1,4 @@
-"""Issue 2, points 1 and 7 and "Speed": the repository's shape, README, CI script and bench.
+"""The repository's shape, README, CI script and benchmark.
 
 These read files of the clone (and run `tools/bench.py --quick` once, for a few seconds,
 without asserting any timing: the ratio is for the closing note, not a test).

@@ -1,4 +1,4 @@
-"""Regressions: a stream whose body ends inside an event, and the API key echoed in errors.
+"""A stream whose body ends inside an event, and the API key echoed in errors.
 
 1. A body that ends cleanly (no transport error) before the blank line closing its last
    event was cut short, like a dropped connection: the cut event is dropped (WHATWG SSE) and
