@@ -493,10 +493,14 @@ async def test_resuming_the_same_saved_approval_twice_pays_once(
         return "receipt sent"
 
     shared = InMemoryJournal()
+    opened: list[SQLiteJournal] = []
 
     def agent() -> Agent[Any, Any]:
         # A new agent each time: another process, sharing only the journal.
-        journal = SQLiteJournal(tmp_path / "journal.db") if durable else shared
+        journal: InMemoryJournal | SQLiteJournal = shared
+        if durable:
+            journal = SQLiteJournal(tmp_path / "journal.db")
+            opened.append(journal)
         return Agent(
             MODEL, tools=[approved, receipt], client=emulator.async_client(), journal=journal
         )
@@ -507,6 +511,8 @@ async def test_resuming_the_same_saved_approval_twice_pays_once(
 
     first = await agent().resume(RunState.from_json(saved), {call.id or "": True})
     second = await agent().resume(RunState.from_json(saved), {call.id or "": True})
+    for journal in opened:
+        journal.close()
 
     assert first.output_text == second.output_text == "Paid."
     assert first.interaction_id == second.interaction_id  # the same conversation, not a fork

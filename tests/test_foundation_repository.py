@@ -135,3 +135,17 @@ def test_comments_cite_no_document_outside_the_repository() -> None:
     outside = "PROTOCOL" + " §"  # a reference document that is not shipped
     citing = [path.name for path in sources if outside in path.read_text()]
     assert citing == []
+
+
+def test_ci_runs_the_suite_on_every_python_the_metadata_lists() -> None:
+    project = pyproject()["project"]
+    listed = sorted(
+        classifier.rsplit(" ", 1)[-1]
+        for classifier in project["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", classifier)
+    )
+    assert listed == ["3.10", "3.11", "3.12", "3.13"]
+    assert project["requires-python"] == f">={listed[0]}"
+    script = (ROOT / ".ci" / "run").read_text()
+    # The main run uses the machine's python3 (3.11); the loop runs the suite on the others.
+    assert re.search(r"^for version in 3\.10 3\.12 3\.13; do$", script, flags=re.MULTILINE)
