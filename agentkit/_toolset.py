@@ -19,7 +19,6 @@ from agentkit.types import (
     FunctionCallStep,
     FunctionResultStep,
     GoogleSearch,
-    TextContent,
     UrlContext,
     WireModel,
     to_jsonable,
@@ -267,6 +266,4 @@ def _unknown(
     )
     if raise_errors:
         raise ToolOutcomeUnknown(message, call=call, idempotency_key=key)
-    return FunctionResultStep(
-        call_id=call.id or "", name=call.name, result=[TextContent(text=message)], is_error=True
-    )
+    return error_result(call, message)
