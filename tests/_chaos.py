@@ -36,6 +36,8 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Literal, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from agentkit.testing._server import TrackedConnections
+
 __all__ = [
     "Applied",
     "ChaosProxy",
@@ -605,7 +607,7 @@ class _Handler(socketserver.BaseRequestHandler):
             server.proxy.errors.append(f"{type(error).__name__}: {error}")
 
 
-class _Server(socketserver.ThreadingTCPServer):
+class _Server(TrackedConnections):
     # Handler threads are joined on close, after their sockets were shut down.
     daemon_threads = False
     block_on_close = True
@@ -613,24 +615,4 @@ class _Server(socketserver.ThreadingTCPServer):
 
     def __init__(self, proxy: ChaosProxy) -> None:
         self.proxy = proxy
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake handler threads still holding a connection, so they end."""
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
 import httpx
 import pytest
+from _sse_helpers import Body, sse
 
 from agentkit import _exceptions as exc
 from agentkit._client import AsyncClient, Client
@@ -36,36 +37,6 @@ RAW_EVENTS: list[dict[str, Any]] = [
 EVENTS = [{**event, "event_id": f"e{i}"} for i, event in enumerate(RAW_EVENTS)]
 IDS = [f"e{i}" for i in range(len(EVENTS))]
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def sse(event: dict[str, Any]) -> bytes:
-    return f"event: {event['event_type']}\ndata: {json.dumps(event)}\n\n".encode()
-
-
-class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A response body that yields `chunks`, then raises `error` (a dropped connection)."""
-
-    def __init__(self, chunks: list[bytes], error: Exception | None = None) -> None:
-        self.chunks = chunks
-        self.error = error
-        self.closed = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.chunks
-        if self.error is not None:
-            raise self.error
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
-        if self.error is not None:
-            raise self.error
-
-    def close(self) -> None:
-        self.closed = True
-
-    async def aclose(self) -> None:
-        self.closed = True
 
 
 def stream_reply(events: list[dict[str, Any]], error: Exception | None = None) -> httpx.Response:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, cast
 from urllib.parse import quote, unquote_plus
@@ -24,6 +24,7 @@ import anyio.to_thread
 import httpx
 import pydantic
 import pytest
+from _sse_helpers import Body, sse
 
 from agentkit import (
     APIConnectionError,
@@ -181,29 +182,6 @@ RAW_EVENTS: list[dict[str, Any]] = [
     {"event_type": "interaction.completed", "interaction": {"id": "v1_X", "status": "completed"}},
 ]
 EVENTS = [{**event, "event_id": f"e{i}"} for i, event in enumerate(RAW_EVENTS)]
-
-
-def sse(event: dict[str, Any]) -> bytes:
-    return f"event: {event['event_type']}\ndata: {json.dumps(event)}\n\n".encode()
-
-
-class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A body yielding `chunks`, then raising `error` if any (else it ends cleanly)."""
-
-    def __init__(self, chunks: list[bytes], error: Exception | None = None) -> None:
-        self.chunks = chunks
-        self.error = error
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.chunks
-        if self.error is not None:
-            raise self.error
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
-        if self.error is not None:
-            raise self.error
 
 
 def sse_reply(chunks: list[bytes], error: Exception | None = None) -> httpx.Response:

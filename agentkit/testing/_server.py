@@ -6,16 +6,17 @@ import ipaddress
 import logging
 import re
 import socket
+import socketserver
 import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from agentkit.testing._wire import EmuResponse, StreamDropped, error_response
 
-__all__ = ["serve", "serve_forever"]
+__all__ = ["TrackedConnections", "serve", "serve_forever"]
 
 _log = logging.getLogger("agentkit.testing")
 # A `key=` query parameter (Google APIs accept the API key there too), hidden in log lines.
@@ -30,7 +31,34 @@ class Handles(Protocol):
     ) -> EmuResponse: ...
 
 
-class _Server(ThreadingHTTPServer):
+class TrackedConnections(socketserver.ThreadingTCPServer):
+    """A threading server that can wake the handler threads still holding a connection."""
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every connection still open, so the threads handling them end."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Server(TrackedConnections, HTTPServer):
     # Handler threads are joined on close, after their sockets were shut down.
     daemon_threads = False
     block_on_close = True
@@ -45,27 +73,7 @@ class _Server(ThreadingHTTPServer):
         self.address_family = family
         self.core = core
         self.latency = latency
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake handler threads waiting on keep-alive connections, so they end."""
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
     @property
     def base_url(self) -> str:
