@@ -38,14 +38,19 @@ from agentkit._http import (
     resolve_api_key,
     status_error,
 )
+from agentkit._pool import async_transport, default_max_connections
 from agentkit._retry import RetryPolicy
 
 __all__ = ["AsyncClient", "Client"]
 
 logger: Final = logging.getLogger("agentkit")
 
-# Many concurrent runs share one client; httpx's default pool (100) would queue them.
-_LIMITS: Final = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+# Many concurrent runs share one client: connections are bounded by the descriptors the
+# process can spare, not by httpx's default of 100, and every idle one is kept for reuse.
+_MAX_CONNECTIONS: Final = default_max_connections()
+_LIMITS: Final = httpx.Limits(
+    max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS
+)
 
 Timeout = float | httpx.Timeout | None
 
@@ -349,6 +354,7 @@ class AsyncClient(
     def _open_http(
         self, transport: httpx.AsyncBaseTransport | None, timeout: Timeout
     ) -> httpx.AsyncClient:
+        transport = transport or async_transport(_MAX_CONNECTIONS)
         return httpx.AsyncClient(transport=transport, timeout=timeout, limits=_LIMITS)
 
     @cached_property

@@ -1,0 +1,266 @@
+"""The async client's connection pool: constant work per request, however many are in flight.
+
+httpcore's pool rescans every connection and every queued request each time a request starts
+or ends, so its cost grows with the number in flight: thousands of concurrent runs on one
+client spend the event loop there and never finish. This pool keeps the idle connections of
+each origin on a stack and the requests waiting for a connection in a queue, so taking and
+giving back a connection touches only those. It reuses httpcore's connections and httpx's
+transport (request mapping and exceptions) unchanged; only the bookkeeping is new.
+"""
+
+# httpx keeps its transport's pool in `_pool`; it has been there since httpx 0.18.
+# pyright: reportPrivateUsage=false
+# httpcore's request and response extensions are untyped dicts.
+# pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false, reportUnknownVariableType=false
+
+from __future__ import annotations
+
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Final
+
+import anyio
+import httpcore
+import httpx
+
+__all__ = ["AsyncPool", "async_transport", "default_max_connections"]
+
+KEEPALIVE_EXPIRY: Final = 5.0
+"""Seconds an idle connection is kept (httpx's default)."""
+
+
+def default_max_connections() -> int:
+    """Half the process's open-file limit: connections never starve the rest of the program.
+
+    Concurrent runs are bounded by the model's latency, not by a fixed pool size, so the
+    default lets as many connections open as the process can afford.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no descriptor limit for sockets to respect
+        return 1000
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 1_000_000 if soft == resource.RLIM_INFINITY else max(soft // 2, 10)
+
+
+def async_transport(max_connections: int) -> httpx.AsyncHTTPTransport:
+    """An httpx transport over an `AsyncPool` (HTTP/1.1, certificates as httpx finds them)."""
+    ssl_context = httpx.create_ssl_context()
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context)
+    transport._pool = AsyncPool(ssl_context=ssl_context, max_connections=max_connections)
+    return transport
+
+
+_Origin = tuple[bytes, bytes, int]
+"""An origin as a dict key (httpcore's `Origin` is not hashable)."""
+
+
+def _key(origin: httpcore.Origin) -> _Origin:
+    return origin.scheme, origin.host, origin.port
+
+
+class _Waiter:
+    """A request waiting for a connection: on wake, `connection` holds one or None (room)."""
+
+    __slots__ = ("connection", "event", "origin")
+
+    def __init__(self, origin: httpcore.Origin) -> None:
+        self.origin = origin
+        self.event = anyio.Event()
+        self.connection: httpcore.AsyncConnectionInterface | None = None
+
+
+class AsyncPool(httpcore.AsyncConnectionPool):
+    """An HTTP/1.1 connection pool whose bookkeeping costs the same at 1 or 10,000 requests.
+
+    At most `max_connections` connections are open; every connection that is idle stays open
+    for `keepalive_expiry` seconds. A request finding no idle connection opens one, or waits
+    (first come, first served) for one to be given back, at most the pool timeout.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
+    ) -> None:
+        super().__init__(
+            ssl_context=ssl_context,
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_expiry,
+        )
+        self._origins: dict[httpcore.AsyncConnectionInterface, _Origin] = {}
+        """Every open connection (busy or idle), with the origin it serves."""
+        self._idle: dict[_Origin, deque[httpcore.AsyncConnectionInterface]] = {}
+        """Per origin, the idle connections: the most recently used on the right."""
+        self._waiters: deque[_Waiter] = deque()
+        self._reserved = 0
+        """Room handed to woken waiters that have not opened their connection yet."""
+
+    @property
+    def connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        """The open connections."""
+        return list(self._origins)
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        """Send `request` on an idle connection of its origin, or a new one."""
+        if request.url.scheme not in (b"http", b"https"):
+            scheme = request.url.scheme.decode()
+            raise httpcore.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{scheme}://'."
+                if scheme
+                else "Request URL is missing an 'http://' or 'https://' protocol."
+            )
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        while True:
+            connection = await self._acquire(request.url.origin, timeouts.get("pool"))
+            try:
+                response = await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:
+                await self._release(connection)  # it closed under us: take another
+                continue
+            except BaseException:
+                await self._release(connection)
+                raise
+            return httpcore.Response(
+                status=response.status,
+                headers=response.headers,
+                content=_PooledStream(response.stream, connection, self),
+                extensions=response.extensions,
+            )
+
+    async def _acquire(
+        self, origin: httpcore.Origin, wait_at_most: float | None
+    ) -> httpcore.AsyncConnectionInterface:
+        idle = self._idle.get(_key(origin))
+        while idle:
+            connection = idle.pop()  # the most recently used: the least likely to be stale
+            if connection.is_available() and not connection.has_expired():
+                return connection
+            await self._discard(connection)
+        full = len(self._origins) + self._reserved >= self._max_connections
+        if full and not await self._close_an_idle_connection():
+            return await self._wait(origin, wait_at_most) or self._open(origin)
+        return self._open(origin)
+
+    async def _wait(
+        self, origin: httpcore.Origin, wait_at_most: float | None
+    ) -> httpcore.AsyncConnectionInterface | None:
+        """Queue for a connection of `origin`, or (None) for room to open one."""
+        waiter = _Waiter(origin)
+        self._waiters.append(waiter)
+        try:
+            with anyio.fail_after(wait_at_most):
+                await waiter.event.wait()
+        except BaseException as exc:
+            if not waiter.event.is_set():
+                self._waiters.remove(waiter)
+            elif waiter.connection is not None:  # handed over just as we gave up: pass it on
+                await self._hand_over(waiter.connection)
+            else:
+                self._reserved -= 1
+                await self._hand_over(None)
+            if isinstance(exc, TimeoutError):
+                raise httpcore.PoolTimeout("No connection became free in time.") from None
+            raise
+        if waiter.connection is None:
+            self._reserved -= 1
+        return waiter.connection
+
+    def _open(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        connection = self.create_connection(origin)
+        self._origins[connection] = _key(origin)
+        return connection
+
+    async def _close_an_idle_connection(self) -> bool:
+        """Make room by closing an idle connection of another origin, if there is one."""
+        for idle in self._idle.values():
+            if idle:
+                await self._discard(idle.popleft())
+                return True
+        return False
+
+    async def _discard(self, connection: httpcore.AsyncConnectionInterface) -> None:
+        del self._origins[connection]
+        with anyio.CancelScope(shield=True):
+            await connection.aclose()
+
+    async def _release(self, connection: httpcore.AsyncConnectionInterface) -> None:
+        """Take back a connection whose response ended, or whose request failed."""
+        if connection not in self._origins:  # the pool was closed meanwhile
+            with anyio.CancelScope(shield=True):
+                await connection.aclose()
+        elif connection.is_idle():
+            await self._hand_over(connection)
+        else:
+            await self._discard(connection)
+            await self._hand_over(None)
+
+    async def _hand_over(self, connection: httpcore.AsyncConnectionInterface | None) -> None:
+        """Give an idle connection (or, for None, room for one) to the first waiter."""
+        if self._waiters:
+            waiter = self._waiters.popleft()
+            if connection is not None and connection.can_handle_request(waiter.origin):
+                waiter.connection = connection
+            else:
+                if connection is not None:  # a waiter of another origin needs its room
+                    await self._discard(connection)
+                self._reserved += 1
+            waiter.event.set()
+        elif connection is not None:
+            idle = self._idle.setdefault(self._origins[connection], deque())
+            idle.append(connection)
+            while idle and idle[0].has_expired():  # the cold end outlived its keep-alive
+                await self._discard(idle.popleft())
+
+    async def aclose(self) -> None:
+        """Close every connection; requests in flight fail."""
+        connections = list(self._origins)
+        self._origins.clear()
+        self._idle.clear()
+        with anyio.CancelScope(shield=True):
+            for connection in connections:
+                await connection.aclose()
+
+    def __repr__(self) -> str:
+        idle = sum(len(idle) for idle in self._idle.values())
+        return (
+            f"<{type(self).__name__} [Connections: {len(self._origins) - idle} active, "
+            f"{idle} idle | {len(self._waiters)} waiting]>"
+        )
+
+
+class _PooledStream:
+    """A response body that gives its connection back to the pool once closed."""
+
+    def __init__(
+        self,
+        stream: AsyncIterator[bytes] | object,
+        connection: httpcore.AsyncConnectionInterface,
+        pool: AsyncPool,
+    ) -> None:
+        self._stream = stream
+        self._connection = connection
+        self._pool = pool
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in self._stream:  # type: ignore[union-attr]
+                yield part
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            aclose = getattr(self._stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            await self._pool._release(self._connection)
