@@ -106,6 +106,16 @@ class _Run:
 
     def tools(self, action: RunTools) -> Callable[[], Awaitable[Results]]:
         """The tool batch to await: every call concurrently, results in call order."""
+        return partial(self.setup.toolset.run_all, **self._batch(action))
+
+    def tools_sync(self, action: RunTools) -> Callable[[], Results] | None:
+        """The batch to run without an event loop, if all its tools are sync (else None)."""
+        toolset = self.setup.toolset
+        if any(toolset.functions[call.name].is_async for call in action.calls):
+            return None
+        return partial(toolset.run_all_sync, **self._batch(action))
+
+    def _batch(self, action: RunTools) -> dict[str, Any]:
         hooks = self.setup.hooks
         context = replace(
             self.context,
@@ -113,17 +123,16 @@ class _Run:
             interaction_id=self.machine.state.interaction_id,
             turn=self.machine.state.turns,
         )
-        return partial(
-            self.setup.toolset.run_all,
-            action.calls,
-            action.keys,
-            context,
-            self.setup.journal,
-            raise_errors=self.setup.raise_tool_errors,
-            hooks=ToolHooks(hooks.before_tool, hooks.after_tool),
-            unknown_outcome=self.setup.unknown_outcome,
-            finished=self.finished,
-        )
+        return {
+            "calls": action.calls,
+            "keys": action.keys,
+            "context": context,
+            "journal": self.setup.journal,
+            "raise_errors": self.setup.raise_tool_errors,
+            "hooks": ToolHooks(hooks.before_tool, hooks.after_tool),
+            "unknown_outcome": self.setup.unknown_outcome,
+            "finished": self.finished,
+        }
 
     def before_request(self, body: dict[str, Any]) -> None:
         if self.setup.hooks.before_request:
@@ -384,15 +393,20 @@ def _tools_sync(
 ) -> Generator[RunEvent | _Next, None, None]:
     for call in action.calls:
         yield ToolCallEvent(call)
-    future = portal().start_task_soon(run.tools(action))
+    in_threads = run.tools_sync(action)
     try:
-        results = future.result()
+        if in_threads is not None:  # sync tools only: no event loop needed
+            results = in_threads()
+        else:
+            future = portal().start_task_soon(run.tools(action))
+            try:
+                results = future.result()
+            except BaseException:
+                future.cancel()  # Ctrl-C lands here, in the caller's thread; the task goes on
+                raise
     except ToolOutcomeUnknown as error:
         yield _Next(run.failed(error))
         return
-    except BaseException:
-        future.cancel()  # Ctrl-C lands here, in the caller's thread; the task would go on
-        raise
     yield from run.tools_done(action.calls, results)
 
 

@@ -8,6 +8,7 @@ as a result the model can read.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import dataclasses
@@ -16,6 +17,7 @@ import inspect
 import logging
 import re
 import threading
+import time
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -43,6 +45,7 @@ from agentkit.types import FunctionCallStep, FunctionResultStep, TextContent
 __all__ = [
     "FunctionTool",
     "NeedsApproval",
+    "SyncCall",
     "ToolDecorator",
     "describe_exception",
     "error_result",
@@ -220,6 +223,57 @@ class FunctionTool(Generic[P, R]):
         Raises:
             UsageError: The tool is a method taken from its class instead of an instance.
         """
+        bound = self._arguments(call, ctx)
+        if isinstance(bound, FunctionResultStep):
+            return bound
+        args, kwargs = bound
+        late = None if on_late is None else functools.partial(self._late, call, on_late)
+        value: Any = None  # whatever the tool returns
+        try:
+            with anyio.move_on_after(self.timeout) as scope:
+                value = await self._run(args, kwargs, limiter, late)
+        except Exception as exc:
+            return self._failed(call, exc, raise_errors=raise_errors)
+        if scope.cancelled_caught:
+            return self._timed_out(call)
+        return self._result(call, value, raise_errors=raise_errors)
+
+    def start_sync(
+        self,
+        call: FunctionCallStep,
+        ctx: RunContext[Any] | None = None,
+        *,
+        on_late: Callable[[FunctionResultStep | None], None] | None = None,
+    ) -> FunctionResultStep | SyncCall:
+        """Start a sync tool's call in a shared worker thread; no event loop is involved.
+
+        Invalid arguments give their error result at once.
+
+        The caller's thread only waits (`SyncCall.result`), so Ctrl-C interrupts the wait,
+        never the tool: the call goes on and its outcome goes to `on_late`, as for a
+        cancelled `invoke`.
+
+        Raises:
+            UsageError: The tool is async, or a method taken from its class.
+        """
+        if self._is_async:
+            raise UsageError(f"Tool {self.name!r} is async: run it with invoke().")
+        bound = self._arguments(call, ctx)
+        if isinstance(bound, FunctionResultStep):
+            return bound
+        late = None if on_late is None else functools.partial(self._late, call, on_late)
+        worker = _Worker(self.function, *bound, late)
+        try:
+            future = tool_threads().submit(worker.run)
+        except BaseException:  # Ctrl-C while its thread starts: it runs, or says it never did
+            worker.abandon()
+            raise
+        return SyncCall(self, call, worker, future)
+
+    def _arguments(
+        self, call: FunctionCallStep, ctx: RunContext[Any] | None
+    ) -> tuple[list[Any], dict[str, Any]] | FunctionResultStep:
+        """The function's arguments for `call`, or the error result of invalid ones."""
         if self._is_method and self._bound_to is _UNBOUND:
             raise UsageError(
                 f"Tool {self.name!r} is a method: use it through an instance "
@@ -227,27 +281,25 @@ class FunctionTool(Generic[P, R]):
             )
         context = _context(call, ctx) if self._schema.takes_context else None
         try:
-            args, kwargs = self._schema.bind(call.arguments, context)
+            return self._schema.bind(call.arguments, context)
         except pydantic.ValidationError as exc:
             text = describe_validation_error(self.name, exc, call.arguments, self.parameters)
             return error_result(call, text)
-        late = None if on_late is None else functools.partial(self._late, call, on_late)
-        value: Any = None  # whatever the tool returns
-        try:
-            with anyio.move_on_after(self.timeout) as scope:
-                value = await self._run(args, kwargs, limiter, late)
-        except Exception as exc:
-            if raise_errors:
-                raise
-            # INFO, not WARNING: a tool error is data the model acts on, and Python's last-resort
-            # handler would print every one of them to stderr.
-            logger.info("Tool %r raised; the model is told.", self.name, exc_info=exc)
-            return error_result(call, describe_exception(exc))
-        if scope.cancelled_caught:
-            return error_result(
-                call, f"TimeoutError: tool {self.name!r} did not finish within {self.timeout:g} s."
-            )
-        return self._result(call, value, raise_errors=raise_errors)
+
+    def _failed(
+        self, call: FunctionCallStep, exc: Exception, *, raise_errors: bool
+    ) -> FunctionResultStep:
+        if raise_errors:
+            raise exc
+        # INFO, not WARNING: a tool error is data the model acts on, and Python's last-resort
+        # handler would print every one of them to stderr.
+        logger.info("Tool %r raised; the model is told.", self.name, exc_info=exc)
+        return error_result(call, describe_exception(exc))
+
+    def _timed_out(self, call: FunctionCallStep) -> FunctionResultStep:
+        return error_result(
+            call, f"TimeoutError: tool {self.name!r} did not finish within {self.timeout:g} s."
+        )
 
     def _result(
         self, call: FunctionCallStep, value: Any, *, raise_errors: bool
@@ -578,6 +630,73 @@ class _Worker:
         # never started: else the thread hands its outcome on when it ends.
         if self._late is not None and (outcome is not None or not started):
             self._late(outcome)
+
+
+class SyncCall:
+    """A sync tool's call running in a worker thread, for a caller without an event loop."""
+
+    def __init__(
+        self,
+        tool: FunctionTool[..., Any],
+        call: FunctionCallStep,
+        worker: _Worker,
+        future: concurrent.futures.Future[tuple[Any]],
+    ) -> None:
+        self._tool, self._call, self._worker = tool, call, worker
+        self.future = future
+        self.deadline = None if tool.timeout is None else time.monotonic() + tool.timeout
+        """When the tool's timeout ends (`time.monotonic()`), if it has one."""
+
+    def result(self, *, raise_errors: bool = False) -> FunctionResultStep:
+        """Wait for the call (at most until its deadline) and return its result.
+
+        A timeout, or an interruption of the wait (Ctrl-C), abandons the call: its thread
+        goes on and hands its outcome to `on_late`.
+        """
+        tool, call = self._tool, self._call
+        wait = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
+        try:
+            (value,) = self.future.result(wait)
+        except concurrent.futures.TimeoutError:
+            self.abandon()
+            return tool._timed_out(call)  # pyright: ignore[reportPrivateUsage]
+        except Exception as exc:
+            return tool._failed(call, exc, raise_errors=raise_errors)  # pyright: ignore[reportPrivateUsage]
+        except BaseException:
+            self.abandon()
+            raise
+        if inspect.isawaitable(value):  # a sync wrapper around a coroutine function
+            value = anyio.run(_awaited, value)
+        return tool._result(call, value, raise_errors=raise_errors)  # pyright: ignore[reportPrivateUsage]
+
+    def abandon(self) -> None:
+        """Stop waiting: a call still queued never runs; a running one reports late."""
+        self.future.cancel()
+        self._worker.abandon()
+
+
+TOOL_THREADS = 40
+"""Worker threads shared by the sync tools of every sync run in the process (as many as
+anyio gives the sync tools of async runs by default)."""
+
+_threads: concurrent.futures.ThreadPoolExecutor | None = None
+_threads_lock = threading.Lock()
+
+
+def tool_threads() -> concurrent.futures.ThreadPoolExecutor:
+    """The process's pool of worker threads for sync tools in sync runs (made on first use)."""
+    global _threads  # one pool per process, made only if a sync run needs it
+    if _threads is None:
+        with _threads_lock:
+            if _threads is None:
+                _threads = concurrent.futures.ThreadPoolExecutor(
+                    TOOL_THREADS, thread_name_prefix="agentkit-tool"
+                )
+    return _threads
+
+
+async def _awaited(awaitable: typing.Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def describe_exception(exc: BaseException) -> str:

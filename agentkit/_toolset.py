@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -13,7 +15,7 @@ import anyio
 from agentkit._content import result_content
 from agentkit._context import RunContext
 from agentkit._exceptions import ToolOutcomeUnknown, UsageError
-from agentkit._tool import FunctionTool, describe_exception, error_result, tool
+from agentkit._tool import FunctionTool, SyncCall, describe_exception, error_result, tool
 from agentkit.types import (
     CodeExecution,
     FunctionCallStep,
@@ -120,8 +122,8 @@ class ToolSet:
     ) -> list[FunctionResultStep]:
         """Run every call concurrently, each at most once; results come back in call order.
 
-        Async tools share one task group; sync tools run in worker threads under one limiter
-        sized to the batch, so a batch of slow sync tools overlaps too. Each call is claimed in
+        Async tools share one task group; sync tools run in anyio's worker threads (its
+        default limiter bounds them, for every run on the event loop). Each call is claimed in
         the journal under its idempotency key (`keys`) before its body runs and its result is
         recorded when it ends: a call whose result is recorded is answered from the journal,
         and one that started without recording an outcome runs again only if its tool is
@@ -131,29 +133,21 @@ class ToolSet:
             finished: Receives each result as soon as its tool finishes, so a caller that is
                 cancelled midway still has the results of the tools that did finish.
         """
-        results: list[FunctionResultStep | None] = [None] * len(calls)
-        limiter = anyio.CapacityLimiter(max(len(calls), 1))
-
+        batch = _Batch(calls, hooks or ToolHooks(), finished)
         failures: list[Exception] = []
 
         async def run_one(index: int, call: FunctionCallStep) -> None:
             try:
-                if hooks and hooks.before:
-                    hooks.before(call)
+                batch.before(index)
                 result = await self._once(
                     call,
                     keys[index],
                     context,
                     journal,
                     raise_errors=raise_errors,
-                    limiter=limiter,
                     unknown_outcome=unknown_outcome,
                 )
-                results[index] = result
-                if finished is not None:
-                    finished.append(result)
-                if hooks and hooks.after:
-                    hooks.after(call, result)
+                batch.done(index, result)
             except Exception as exc:
                 # Raised as is after the group, not wrapped in an ExceptionGroup: callers
                 # write `except LookupError`; the other tools of the batch are cancelled.
@@ -165,7 +159,7 @@ class ToolSet:
                 group.start_soon(run_one, index, call)
         if failures:
             raise failures[0]
-        return [result for result in results if result is not None]
+        return batch.results()
 
     async def _once(
         self,
@@ -175,45 +169,204 @@ class ToolSet:
         journal: Journal,
         *,
         raise_errors: bool,
-        limiter: anyio.CapacityLimiter,
         unknown_outcome: UnknownOutcome | None,
     ) -> FunctionResultStep:
         function = self.functions[call.name]
-        record = journal.begin(key, retry=function.idempotent)
-        if record is not None and record.result is None and key in _STILL_RUNNING:
+        claim = _Claim(call, key, journal, function, unknown_outcome, raise_errors=raise_errors)
+        if claim.still_running is not None:
             # This process's own abandoned worker thread runs the call: wait for its outcome.
-            await anyio.to_thread.run_sync(_STILL_RUNNING[key].wait, abandon_on_cancel=True)
-            record = journal.begin(key, retry=function.idempotent)
-        if record is not None:
-            answer = _known(call, key, record, journal, unknown_outcome, raise_errors=raise_errors)
-            if answer is not None:
-                return answer
-        logger.debug("running tool %s (call %s)", call.name, call.id)
-        running = _STILL_RUNNING.setdefault(key, threading.Event())
-
-        def record_late(result: FunctionResultStep | None) -> None:
-            if result is not None:
-                journal.finish(key, result.to_wire())
-            _STILL_RUNNING.pop(key, None)
-            running.set()
-
+            await anyio.to_thread.run_sync(claim.still_running.wait, abandon_on_cancel=True)
+            claim.again()
+        if claim.answer is not None:
+            return claim.answer
         try:
-            # invoke() fills in call_id and tool_name, only for a tool that takes a context.
             result = await function.invoke(
                 call,
-                dataclasses.replace(context, idempotency_key=key),
+                claim.context(context),
                 raise_errors=raise_errors,
-                limiter=limiter,
-                on_late=record_late,
+                on_late=claim.record,
             )
         except Exception as exc:  # raise_errors: the call ended by raising, a known outcome
-            record_late(error_result(call, describe_exception(exc)))
+            claim.record(error_result(call, describe_exception(exc)))
             raise
         except BaseException:
             if function.is_async:  # a cancelled coroutine is over; a sync thread goes on
-                record_late(None)
+                claim.record(None)
             raise
-        record_late(result)
+        claim.record(result)
+        return result
+
+    def run_all_sync(
+        self,
+        calls: Sequence[FunctionCallStep],
+        keys: Sequence[str],
+        context: RunContext[Any],
+        journal: Journal,
+        *,
+        raise_errors: bool = False,
+        hooks: ToolHooks | None = None,
+        unknown_outcome: UnknownOutcome | None = None,
+        finished: list[FunctionResultStep] | None = None,
+    ) -> list[FunctionResultStep]:
+        """`run_all` for a batch of sync tools, without an event loop.
+
+        Every call is claimed in the caller's thread (where the hooks run too); the tools run
+        concurrently in the process's shared worker threads while the caller waits. Ctrl-C
+        stops the wait, not the tools: each one still records its outcome when it ends.
+        """
+        batch = _Batch(calls, hooks or ToolHooks(), finished)
+        running: dict[concurrent.futures.Future[Any], tuple[int, _Claim, SyncCall]] = {}
+        try:
+            for index, call in enumerate(calls):
+                batch.before(index)
+                claim = _Claim(
+                    call, keys[index], journal, self.functions[call.name], unknown_outcome,
+                    raise_errors=raise_errors,
+                )  # fmt: skip
+                started = claim.start_sync(context)
+                if isinstance(started, SyncCall):
+                    running[started.future] = (index, claim, started)
+                else:
+                    batch.done(index, started)
+            while running:
+                for future in _ready(running):
+                    index, claim, started = running.pop(future)
+                    batch.done(index, claim.result(started, raise_errors=raise_errors))
+        except BaseException:
+            for _, _, started in running.values():  # each records its outcome when it ends
+                started.abandon()
+            raise
+        return batch.results()
+
+
+class _Batch:
+    """The results of one batch as its calls end, with the hooks around each call."""
+
+    def __init__(
+        self,
+        calls: Sequence[FunctionCallStep],
+        hooks: ToolHooks,
+        finished: list[FunctionResultStep] | None,
+    ) -> None:
+        self._calls = calls
+        self._hooks = hooks
+        self._finished = finished
+        self._results: list[FunctionResultStep | None] = [None] * len(calls)
+
+    def before(self, index: int) -> None:
+        if self._hooks.before:
+            self._hooks.before(self._calls[index])
+
+    def done(self, index: int, result: FunctionResultStep) -> None:
+        self._results[index] = result
+        if self._finished is not None:
+            self._finished.append(result)
+        if self._hooks.after:
+            self._hooks.after(self._calls[index], result)
+
+    def results(self) -> list[FunctionResultStep]:
+        """Every result, in call order."""
+        return [result for result in self._results if result is not None]
+
+
+def _ready(
+    running: Mapping[concurrent.futures.Future[Any], tuple[int, _Claim, SyncCall]],
+) -> list[concurrent.futures.Future[Any]]:
+    """Wait until a call ends or reaches its deadline; those calls, in call order."""
+    deadlines = [started.deadline for _, _, started in running.values() if started.deadline]
+    wait = max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
+    concurrent.futures.wait(running, wait, return_when=concurrent.futures.FIRST_COMPLETED)
+    now = time.monotonic()
+    return [
+        future
+        for future, (_, _, started) in running.items()
+        if future.done() or (started.deadline is not None and started.deadline <= now)
+    ]
+
+
+class _Claim:
+    """One call's entry in the journal: answered from it, or claimed to run now."""
+
+    def __init__(
+        self,
+        call: FunctionCallStep,
+        key: str,
+        journal: Journal,
+        function: FunctionTool[..., Any],
+        unknown_outcome: UnknownOutcome | None,
+        *,
+        raise_errors: bool,
+    ) -> None:
+        self._call, self._key, self._journal = call, key, journal
+        self._function = function
+        self._unknown_outcome = unknown_outcome
+        self._raise_errors = raise_errors
+        self.answer: FunctionResultStep | None = None
+        """The call's result without running it: recorded earlier, or its outcome unknown."""
+        self.still_running: threading.Event | None = None
+        """Set when this process's abandoned worker thread, still running the call, ends."""
+        record = journal.begin(key, retry=function.idempotent)
+        if record is not None and record.result is None and key in _STILL_RUNNING:
+            self.still_running = _STILL_RUNNING[key]
+        else:
+            self._decide(record)
+
+    def again(self) -> None:
+        """Claim once more, after the thread that was running the call ended."""
+        self.still_running = None
+        self._decide(self._journal.begin(self._key, retry=self._function.idempotent))
+
+    def _decide(self, record: CallRecord | None) -> None:
+        if record is not None:
+            self.answer = _known(
+                self._call,
+                self._key,
+                record,
+                self._journal,
+                self._unknown_outcome,
+                raise_errors=self._raise_errors,
+            )
+        if self.answer is None:
+            logger.debug("running tool %s (call %s)", self._call.name, self._call.id)
+            self._running = _STILL_RUNNING.setdefault(self._key, threading.Event())
+
+    def context(self, context: RunContext[Any]) -> RunContext[Any]:
+        """The run's context for this call: its idempotency key is the journal's key.
+
+        `invoke()` fills in call_id and tool_name, only for a tool that takes a context.
+        """
+        return dataclasses.replace(context, idempotency_key=self._key)
+
+    def record(self, result: FunctionResultStep | None) -> None:
+        """The call ended (`None`: it never ran); late when its run stopped waiting for it."""
+        if result is not None:
+            self._journal.finish(self._key, result.to_wire())
+        _STILL_RUNNING.pop(self._key, None)
+        self._running.set()
+
+    def start_sync(self, context: RunContext[Any]) -> FunctionResultStep | SyncCall:
+        """Start the call of a sync tool in a worker thread (see `result`), or answer it now.
+
+        The answer comes from the journal, or is the recorded error of invalid arguments.
+        """
+        if self.still_running is not None:
+            self.still_running.wait()
+            self.again()
+        if self.answer is not None:
+            return self.answer
+        started = self._function.start_sync(self._call, self.context(context), on_late=self.record)
+        if isinstance(started, FunctionResultStep):
+            self.record(started)
+        return started
+
+    def result(self, call: SyncCall, *, raise_errors: bool) -> FunctionResultStep:
+        """Wait for the started call; its outcome is recorded (a late one, when it ends)."""
+        try:
+            result = call.result(raise_errors=raise_errors)
+        except Exception as exc:  # raise_errors: the call ended by raising, a known outcome
+            self.record(error_result(self._call, describe_exception(exc)))
+            raise
+        self.record(result)
         return result
 
 

@@ -6,7 +6,8 @@ and what the emulator created.
 
 from __future__ import annotations
 
-import _thread
+import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
@@ -296,7 +297,7 @@ def test_ctrl_c_during_a_sync_tool_then_resume_runs_it_once() -> None:
     release = threading.Event()
 
     def interrupt_and_block(total: int) -> None:
-        _thread.interrupt_main()  # what Ctrl-C does
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
         release.wait(10)
 
     ledger.on_run = interrupt_and_block

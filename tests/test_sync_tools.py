@@ -1,0 +1,212 @@
+"""Sync tools in sync runs: they run in the process's shared worker threads, with no event
+loop, concurrently within a response; timeouts, Ctrl-C and raised errors keep every outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any
+
+import pytest
+from _agent_helpers import MODEL, results_json
+
+import agentkit._drivers
+from agentkit import Agent, Hooks, RunResult, tool
+from agentkit._exceptions import UsageError
+from agentkit._tool import TOOL_THREADS, SyncCall, tool_threads
+from agentkit.journal import InMemoryJournal
+from agentkit.testing import Emulator, Script, function_call
+from agentkit.types import FunctionCallStep, FunctionResultStep
+
+
+class RecordingJournal(InMemoryJournal):
+    """Tells a test each time a tool's outcome is recorded (late ones from worker threads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcomes: list[dict[str, Any]] = []
+        self.recorded = threading.Semaphore(0)
+
+    def finish(self, key: str, result: Any) -> None:
+        super().finish(key, result)
+        if result.get("type") == "function_result":
+            self.outcomes.append(result)
+            self.recorded.release()
+
+
+@pytest.fixture
+def no_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync run that starts an event loop thread (a blocking portal) fails the test."""
+
+    def refuse() -> None:
+        raise AssertionError("a sync run of sync tools started an event loop")
+
+    monkeypatch.setattr(agentkit._drivers, "start_blocking_portal", refuse)
+
+
+def text(result: dict[str, Any]) -> str:
+    return "".join(part["text"] for part in result["result"])
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_a_response_of_sync_calls_runs_them_all_at_once_in_worker_threads() -> None:
+    count = 20
+    barrier = threading.Barrier(count, timeout=10)  # calls run one by one would break it
+    threads: set[str] = set()
+
+    def meet(n: int) -> int:
+        """Wait for every other call."""
+        threads.add(threading.current_thread().name)
+        barrier.wait()
+        return n
+
+    calls = [function_call("meet", {"n": n}) for n in range(count)]
+    emulator = Emulator(Script([calls, "All met."]))
+    agent = Agent(MODEL, tools=[meet], client=emulator.client())
+
+    assert agent.run_sync("Meet.").output_text == "All met."
+    assert results_json(emulator) == list(range(count))
+    assert len(threads) == count
+    assert all(name.startswith("agentkit-tool") for name in threads)
+
+
+def test_a_response_with_an_async_tool_runs_its_batch_on_an_event_loop() -> None:
+    async def fetch(n: int) -> int:
+        """Fetch a number."""
+        return n
+
+    def double(n: int) -> int:
+        """Double a number."""
+        return 2 * n
+
+    calls = [function_call("fetch", {"n": 1}), function_call("double", {"n": 2})]
+    emulator = Emulator(Script([calls, "Done."]))
+    agent = Agent(MODEL, tools=[fetch, double], client=emulator.client())
+
+    assert agent.run_sync("Go.").output_text == "Done."
+    assert results_json(emulator) == [1, 4]
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_a_sync_tool_past_its_timeout_is_answered_and_its_late_outcome_recorded() -> None:
+    release = threading.Event()
+
+    @tool(timeout=0.05)
+    def slow() -> str:
+        """Take long."""
+        release.wait(10)
+        return "finally"
+
+    def quick() -> str:
+        """Answer at once."""
+        return "quick"
+
+    journal = RecordingJournal()
+    emulator = Emulator(Script([[function_call("slow"), function_call("quick")], "Done."]))
+    agent = Agent(MODEL, tools=[slow, quick], client=emulator.client(), journal=journal)
+
+    result = agent.run_sync("Go.")
+
+    assert result.output_text == "Done."
+    sent = emulator.function_results
+    assert text(sent[0]) == "TimeoutError: tool 'slow' did not finish within 0.05 s."
+    assert text(sent[1]) == "quick"
+    release.set()
+    for _ in range(3):  # quick, slow's timeout, then slow's late outcome
+        assert journal.recorded.acquire(timeout=10)
+    assert text(journal.outcomes[-1]) == "finally"
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_ctrl_c_while_sync_tools_run_keeps_the_finished_and_records_the_rest_late() -> None:
+    release = threading.Event()
+    cancelled: list[RunResult[Any]] = []
+    finished = threading.Event()
+
+    def pay() -> str:
+        """Pay."""
+        finished.wait(10)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, once quick's result is in
+        release.wait(10)
+        return "paid"
+
+    def quick() -> str:
+        """Answer at once."""
+        return "quick"
+
+    def after_tool(call: FunctionCallStep, result: FunctionResultStep) -> None:
+        finished.set()
+
+    journal = RecordingJournal()
+    emulator = Emulator(Script([[function_call("pay"), function_call("quick")], "Done."]))
+    hooks = Hooks(after_tool=after_tool, on_cancel=cancelled.append)
+    agent = Agent(MODEL, tools=[pay, quick], client=emulator.client(), journal=journal, hooks=hooks)
+
+    with pytest.raises(KeyboardInterrupt):
+        agent.run_sync("Go.")
+
+    (partial,) = cancelled
+    assert [s.name for s in partial.steps if isinstance(s, FunctionResultStep)] == ["quick"]
+    assert emulator.function_results == []
+    release.set()
+    for _ in range(2):
+        assert journal.recorded.acquire(timeout=10)
+    assert text(journal.outcomes[-1]) == "paid"
+
+    result = agent.resume_sync(partial)  # both answered from the journal, none run again
+    assert result.output_text == "Done."
+    assert [text(r) for r in emulator.function_results] == ["paid", "quick"]
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_raise_tool_errors_raises_the_first_failure_of_a_sync_batch() -> None:
+    def broken() -> str:
+        """Fail."""
+        raise LookupError("no such order")
+
+    def fine() -> str:
+        """Succeed."""
+        return "fine"
+
+    journal = RecordingJournal()
+    emulator = Emulator(Script([[function_call("fine"), function_call("broken")], "Done."]))
+    agent = Agent(
+        MODEL,
+        tools=[broken, fine],
+        client=emulator.client(),
+        journal=journal,
+        raise_tool_errors=True,
+    )
+
+    with pytest.raises(LookupError, match="no such order"):
+        agent.run_sync("Go.")
+    assert emulator.function_results == []
+    assert "LookupError: no such order" in [text(o) for o in journal.outcomes]
+
+
+def test_start_sync_refuses_an_async_tool_and_answers_invalid_arguments_at_once() -> None:
+    @tool
+    async def fetch(n: int) -> int:
+        """Fetch."""
+        return n
+
+    @tool
+    def double(n: int) -> int:
+        """Double."""
+        return 2 * n
+
+    with pytest.raises(UsageError, match="is async: run it with invoke"):
+        fetch.start_sync(FunctionCallStep(id="c1", name="fetch", arguments={"n": 1}))
+    invalid = double.start_sync(FunctionCallStep(id="c1", name="double", arguments={"n": "x"}))
+    assert isinstance(invalid, FunctionResultStep)
+    assert invalid.is_error is True
+    started = double.start_sync(FunctionCallStep(id="c2", name="double", arguments={"n": 4}))
+    assert isinstance(started, SyncCall)
+    assert started.result().to_wire()["result"] == [{"type": "text", "text": "8"}]
+
+
+def test_sync_tools_share_one_bounded_pool_of_threads() -> None:
+    assert tool_threads() is tool_threads()
+    assert tool_threads()._max_workers == TOOL_THREADS
