@@ -76,6 +76,7 @@ class Agent(Generic[DepsT, OutputT]):
         hooks: Hooks | None = None,
         journal: Journal | None = None,
         unknown_outcome: UnknownOutcome | None = None,
+        max_concurrent_tools: int | None = None,
         name: str | None = None,
     ) -> None:
         """Configure an agent; nothing is sent until a run starts.
@@ -107,6 +108,9 @@ class Agent(Generic[DepsT, OutputT]):
                 outcome, for a tool that is not `idempotent`: return True to run it again,
                 False to tell the model its outcome is unknown (the default), or a value to
                 send as its result.
+            max_concurrent_tools: Most tool calls of this agent running at once, over all its
+                runs (on each event loop, and over its sync runs); the others wait their turn.
+                Default: no cap beyond the worker threads that sync tools share.
             client: An `AsyncClient` or `Client`; by default one is made from the environment.
         """
         _check_target(model, agent, generation_config, agent_config)
@@ -114,7 +118,7 @@ class Agent(Generic[DepsT, OutputT]):
         if output_type is not None and response_format is not None:
             raise UsageError("Give output_type or response_format, not both.")
         self.name: str = name or model or agent or "agent"
-        self.toolset: ToolSet = ToolSet(tools)
+        self.toolset: ToolSet = ToolSet(tools, max_concurrent=max_concurrent_tools)
         self.output_type = output_type
         self.raise_tool_errors = raise_tool_errors
         self.hooks: Hooks = hooks or Hooks()

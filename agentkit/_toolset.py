@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
+from anyio.lowlevel import RunVar
 
 from agentkit._content import result_content
 from agentkit._context import RunContext
@@ -73,7 +76,16 @@ class ToolHooks:
 class ToolSet:
     """The function tools an agent runs locally, and the server tools it only declares."""
 
-    def __init__(self, tools: Sequence[AgentTool]) -> None:
+    def __init__(self, tools: Sequence[AgentTool], *, max_concurrent: int | None = None) -> None:
+        if max_concurrent is not None and (
+            not isinstance(max_concurrent, int) or max_concurrent < 1  # pyright: ignore[reportUnnecessaryIsInstance]
+        ):
+            raise UsageError(
+                f"max_concurrent_tools must be an int >= 1 or None, not {max_concurrent!r}."
+            )
+        self.max_concurrent = max_concurrent
+        """Most calls of these tools running at once (None: no cap)."""
+        self._sync_slots = None if max_concurrent is None else threading.Semaphore(max_concurrent)
         self.functions: dict[str, FunctionTool[..., Any]] = {}
         declarations: list[dict[str, Any]] = []
         for item in tools:
@@ -108,6 +120,37 @@ class ToolSet:
         function = self.functions.get(call.name)
         return function is not None and function.requires_approval(call.arguments)
 
+    def _async_slots(self) -> anyio.CapacityLimiter | None:
+        """The cap of this event loop on these tools' calls (None: no cap)."""
+        if self.max_concurrent is None:
+            return None
+        try:
+            slots = _ASYNC_SLOTS.get()
+        except LookupError:
+            slots = weakref.WeakKeyDictionary[ToolSet, anyio.CapacityLimiter]()
+            _ASYNC_SLOTS.set(slots)
+        limiter = slots.get(self)
+        if limiter is None:
+            limiter = slots[self] = anyio.CapacityLimiter(self.max_concurrent)
+        return limiter
+
+    def _start_sync(self, claim: _Claim, context: RunContext[Any]) -> FunctionResultStep | SyncCall:
+        """Start a claimed call once a slot is free; its thread frees the slot when it ends."""
+        slots = self._sync_slots
+        if slots is None:
+            return claim.start_sync(context)
+        slots.acquire()
+        try:
+            started = claim.start_sync(context)
+        except BaseException:
+            slots.release()
+            raise
+        if isinstance(started, SyncCall):
+            started.future.add_done_callback(lambda _: slots.release())
+        else:
+            slots.release()
+        return started
+
     async def run_all(
         self,
         calls: Sequence[FunctionCallStep],
@@ -135,18 +178,20 @@ class ToolSet:
         """
         batch = _Batch(calls, hooks or ToolHooks(), finished)
         failures: list[Exception] = []
+        slots = self._async_slots()
 
         async def run_one(index: int, call: FunctionCallStep) -> None:
             try:
                 batch.before(index)
-                result = await self._once(
-                    call,
-                    keys[index],
-                    context,
-                    journal,
-                    raise_errors=raise_errors,
-                    unknown_outcome=unknown_outcome,
-                )
+                async with slots or contextlib.nullcontext():
+                    result = await self._once(
+                        call,
+                        keys[index],
+                        context,
+                        journal,
+                        raise_errors=raise_errors,
+                        unknown_outcome=unknown_outcome,
+                    )
                 batch.done(index, result)
             except Exception as exc:
                 # Raised as is after the group, not wrapped in an ExceptionGroup: callers
@@ -223,7 +268,7 @@ class ToolSet:
                     call, keys[index], journal, self.functions[call.name], unknown_outcome,
                     raise_errors=raise_errors,
                 )  # fmt: skip
-                started = claim.start_sync(context)
+                started = self._start_sync(claim, context)
                 if isinstance(started, SyncCall):
                     running[started.future] = (index, claim, started)
                 else:
@@ -392,6 +437,11 @@ def _known(
         journal.finish(key, result.to_wire())  # decided once, for every later resume
     return result
 
+
+_ASYNC_SLOTS: RunVar[weakref.WeakKeyDictionary[ToolSet, anyio.CapacityLimiter]] = RunVar(
+    "agentkit_tool_slots"
+)
+"""Per event loop: each capped tool set's limiter (anyio's limiters belong to one loop)."""
 
 _STILL_RUNNING: dict[str, threading.Event] = {}
 """Calls of this process still running (in a worker thread whose run was interrupted), by

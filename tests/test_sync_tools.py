@@ -9,6 +9,8 @@ import signal
 import threading
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 from _agent_helpers import MODEL, results_json
 
@@ -210,3 +212,70 @@ def test_start_sync_refuses_an_async_tool_and_answers_invalid_arguments_at_once(
 def test_sync_tools_share_one_bounded_pool_of_threads() -> None:
     assert tool_threads() is tool_threads()
     assert tool_threads()._max_workers == TOOL_THREADS
+
+
+class Peak:
+    """Counts the calls running at once, and the most there ever were."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def enter(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_max_concurrent_tools_caps_the_sync_calls_running_at_once() -> None:
+    peak = Peak()
+    pairs = threading.Barrier(2, timeout=10)  # two at once must be possible
+
+    def work(n: int) -> int:
+        """Work on n."""
+        peak.enter()
+        pairs.wait()
+        peak.leave()
+        return n
+
+    calls = [function_call("work", {"n": n}) for n in range(6)]
+    emulator = Emulator(Script([calls, "Done."]))
+    agent = Agent(MODEL, tools=[work], client=emulator.client(), max_concurrent_tools=2)
+
+    assert agent.run_sync("Go.").output_text == "Done."
+    assert results_json(emulator) == list(range(6))
+    assert peak.most == 2
+
+
+@pytest.mark.anyio
+async def test_max_concurrent_tools_caps_the_async_calls_of_every_run_of_the_agent() -> None:
+    peak = Peak()
+
+    async def work(n: int) -> int:
+        """Work on n."""
+        peak.enter()
+        for _ in range(5):  # give every other call the chance to start meanwhile
+            await anyio.lowlevel.checkpoint()
+        peak.leave()
+        return n
+
+    calls = [function_call("work", {"n": n}) for n in range(4)]
+    emulator = Emulator(Script([calls, "Done."] * 3))
+    agent = Agent(MODEL, tools=[work], client=emulator.async_client(), max_concurrent_tools=3)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(agent.run, "Go.")
+    assert peak.most == 3
+
+
+@pytest.mark.parametrize("cap", [0, -1, 1.5, "2"])
+def test_max_concurrent_tools_must_be_a_positive_int(cap: Any) -> None:
+    with pytest.raises(UsageError, match="max_concurrent_tools must be an int >= 1"):
+        Agent(MODEL, max_concurrent_tools=cap)
