@@ -140,6 +140,10 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         self._owns_http = http_client is None
         self._transport = transport
         self._http: HttpT = http_client or self._open_http(transport, timeout)
+        ours = {name.lower() for name in self._builder.headers(stream=True)}
+        self._http_headers = {k: v for k, v in self._http.headers.items() if k.lower() not in ours}
+        """httpx's own default headers that the request builder does not set (e.g. the
+        accepted encodings), for requests built without `build_request`."""
 
     @abstractmethod
     def _default_sleep(self) -> SleepT: ...
@@ -200,6 +204,21 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         return twin
 
     def _build(self, spec: RequestSpec) -> httpx.Request:
+        if self._owns_http:
+            # Our own httpx client has no cookies, auth or headers of its user to merge in:
+            # a request built directly costs a third of one built by `build_request`.
+            http = self._http
+            headers = {**self._http_headers, **spec.headers}
+            extensions = {"timeout": http.timeout.as_dict()}
+            url = http.base_url.join(spec.url) if isinstance(spec.url, str) else spec.url
+            return httpx.Request(
+                spec.method,
+                url,
+                params=spec.params,
+                headers=headers,
+                content=spec.content,
+                extensions=extensions,
+            )
         return self._http.build_request(
             spec.method,
             spec.url,

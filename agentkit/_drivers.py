@@ -469,9 +469,11 @@ def _translate(event: Event, accumulator: StreamAccumulator) -> Iterator[RunEven
             if isinstance(text, str):
                 yield ThoughtSummaryEvent(text, accumulator.interaction_id)
     elif isinstance(event, StepStopEvent):
-        step = accumulator.step_at(event.index)
-        if step is not None and _is_server_tool_step(step.type):
-            yield ServerToolEvent(step)
+        kind = accumulator.step_type(event.index)  # parse the step only when it is reported
+        if kind is not None and _is_server_tool_step(kind):
+            step = accumulator.step_at(event.index)
+            if step is not None:
+                yield ServerToolEvent(step)
 
 
 def _is_server_tool_step(step_type: str) -> bool:

@@ -147,7 +147,7 @@ class RequestSpec:
     """Everything needed to send one request; the shells hand it to httpx."""
 
     method: str
-    url: str
+    url: str | httpx.URL
     headers: dict[str, str] = field(repr=False)  # holds the key: keep it out of reprs
     params: dict[str, str] | None = None
     content: bytes | None = None
@@ -185,7 +185,7 @@ def _path_id(interaction_id: str) -> str:
 class RequestBuilder:
     """Builds the requests of one client; made once, in the client's constructor."""
 
-    __slots__ = ("_json_headers", "_key", "_secrets", "_sse_headers", "_url")
+    __slots__ = ("_create_url", "_json_headers", "_key", "_secrets", "_sse_headers", "_url")
 
     def __init__(
         self,
@@ -197,6 +197,7 @@ class RequestBuilder:
         headers: Mapping[str, str] | None,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/{api_version.strip('/')}/interactions"
+        self._create_url = httpx.URL(self._url)  # parsed once: every turn of a run posts here
         self._key = api_key
         common = {"Content-Type": "application/json", "User-Agent": user_agent()}
         if api_revision is not None:
@@ -257,7 +258,7 @@ class RequestBuilder:
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         return RequestSpec(
             "POST",
-            self._url,
+            self._create_url,
             self.headers(stream=stream),
             content=content,
             stream=stream,

@@ -294,6 +294,12 @@ class StreamAccumulator:
         """
         return [_parse_step(step) for step in self._step_dicts()]
 
+    def step_type(self, index: int) -> str | None:
+        """The `type` of the step at `index` so far (None before any event for it)."""
+        step = self._steps.get(index)
+        kind = None if step is None else step.get("type")
+        return kind if isinstance(kind, str) else None
+
     def step_at(self, index: int) -> Step | None:
         """Return the step rebuilt so far at `index`, or None before any event for it.
 
