@@ -12,7 +12,6 @@ import io
 import mimetypes
 import os
 import typing
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -169,6 +168,8 @@ def _is_mp3_frame(head: bytes) -> bool:
 
 
 def _sniff_zip(data: bytes) -> str | None:
+    import zipfile  # here: only ZIP-based documents need it, and `import agentkit` stays lighter
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())

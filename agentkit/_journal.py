@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -12,10 +11,13 @@ from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentkit._exceptions import UsageError
-from agentkit._result import RunState
+from agentkit._result import RunState, isolated
+
+if TYPE_CHECKING:  # imported by SQLiteJournal(): `import agentkit` does not load sqlite3
+    import sqlite3
 
 __all__ = ["CallRecord", "InMemoryJournal", "Journal", "SQLiteJournal"]
 
@@ -125,7 +127,7 @@ class InMemoryJournal:
         self.max_runs = max_runs
         self._lock = threading.Lock()
         self._calls: OrderedDict[str, _Call] = OrderedDict()
-        self._runs: OrderedDict[str, str] = OrderedDict()
+        self._runs: OrderedDict[str, RunState] = OrderedDict()
 
     def begin(self, key: str, *, retry: bool = False) -> CallRecord | None:
         """Claim a call before its body runs (see `Journal.begin`)."""
@@ -157,11 +159,11 @@ class InMemoryJournal:
 
     def checkpoint(self, run_id: str, state: RunState) -> None:
         """Save the latest state of a run, replacing its previous checkpoint."""
-        # JSON text rather than model_copy(deep=True): for a run of 20 steps it is about 5x
-        # faster to take and to restore, and no larger to hold.
-        text = state.to_json()
+        # A copy of the containers, as the machine makes for itself: its wire dicts are never
+        # changed once stored, so this isolates the state like a deep copy, far cheaper.
+        kept = isolated(state)
         with self._lock:
-            self._runs[run_id] = text
+            self._runs[run_id] = kept
             self._runs.move_to_end(run_id)
             while len(self._runs) > self.max_runs:
                 self._runs.popitem(last=False)
@@ -169,8 +171,8 @@ class InMemoryJournal:
     def latest(self, run_id: str) -> RunState | None:
         """The run's last checkpoint as a new `RunState`, or None."""
         with self._lock:
-            text = self._runs.get(run_id)
-        return None if text is None else RunState.from_json(text)
+            kept = self._runs.get(run_id)
+        return None if kept is None else isolated(kept)
 
     def close(self) -> None:
         """Do nothing: the records stay readable until the journal is garbage collected."""
@@ -223,6 +225,8 @@ class SQLiteJournal:
         # used under a lock: SQLite serialises writers anyway, and a single connection can be
         # closed from any thread, unlike one connection per thread.
         self._lock = threading.Lock()
+        import sqlite3
+
         self._connection: sqlite3.Connection | None = sqlite3.connect(
             self.path, timeout=timeout, isolation_level=None, check_same_thread=False
         )

@@ -27,7 +27,7 @@ from agentkit._exceptions import (
     UsageError,
     UsageLimitExceeded,
 )
-from agentkit._result import RunResult, RunState
+from agentkit._result import RunResult, RunState, isolated
 from agentkit.types import (
     FunctionCallStep,
     FunctionResultStep,
@@ -220,7 +220,7 @@ class RunMachine:
 
     def __init__(self, config: LoopConfig, state: RunState | None = None) -> None:
         self.config = config
-        self.state: RunState = _isolated(state) if state else RunState()
+        self.state: RunState = isolated(state) if state else RunState()
         self.state.store = config.store
         self.state.background = config.background
         # The state holds the run, as wire dicts, once; the rest are indexes into it.
@@ -458,7 +458,7 @@ class RunMachine:
 
     def checkpoint(self) -> RunState:
         """The run's state as it stands, for a journal: resuming it continues the run."""
-        return _isolated(self.state)
+        return isolated(self.state)
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -721,7 +721,7 @@ class RunMachine:
         return [FunctionCallStep.model_validate(raw) for raw in self.state.calls]
 
     def _result(self, status: str) -> RunResult[Any]:
-        state = _isolated(self.state)
+        state = isolated(self.state)
         return RunResult(
             status=status,
             interaction_id=state.interaction_id,
@@ -731,24 +731,6 @@ class RunMachine:
             pending_calls=state.pending_calls,
             step_interaction_ids=list(state.step_interactions),
         )
-
-
-def _isolated(state: RunState) -> RunState:
-    """A copy of `state` that later runs cannot change, without a deep copy.
-
-    The machine only appends to `steps`, `step_interactions` and `history`, sets entries of
-    `step_interactions` and `call_counts`, and replaces every other field; it never changes a
-    wire dict once stored. Copying those containers isolates a state as a deep copy would,
-    many times cheaper.
-    """
-    return state.model_copy(
-        update={
-            "steps": list(state.steps),
-            "step_interactions": list(state.step_interactions),
-            "history": list(state.history),
-            "call_counts": dict(state.call_counts),
-        }
-    )
 
 
 def _error_result(call: FunctionCallStep, message: str) -> FunctionResultStep:

@@ -24,6 +24,8 @@ import anyio
 import httpcore
 import httpx
 
+from agentkit._asyncio_net import AsyncioBackend
+
 __all__ = ["AsyncPool", "async_transport", "default_max_connections"]
 
 KEEPALIVE_EXPIRY: Final = 5.0
@@ -45,10 +47,15 @@ def default_max_connections() -> int:
 
 
 def async_transport(max_connections: int) -> httpx.AsyncHTTPTransport:
-    """An httpx transport over an `AsyncPool` (HTTP/1.1, certificates as httpx finds them)."""
+    """An httpx transport over an `AsyncPool` (HTTP/1.1, certificates as httpx finds them).
+
+    On asyncio, its connections use asyncio's sockets directly (`AsyncioBackend`).
+    """
     ssl_context = httpx.create_ssl_context()
     transport = httpx.AsyncHTTPTransport(verify=ssl_context)
-    transport._pool = AsyncPool(ssl_context=ssl_context, max_connections=max_connections)
+    transport._pool = AsyncPool(
+        ssl_context=ssl_context, max_connections=max_connections, network_backend=AsyncioBackend()
+    )
     return transport
 
 
@@ -85,12 +92,14 @@ class AsyncPool(httpcore.AsyncConnectionPool):
         ssl_context: ssl.SSLContext | None = None,
         max_connections: int,
         keepalive_expiry: float = KEEPALIVE_EXPIRY,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         super().__init__(
             ssl_context=ssl_context,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=keepalive_expiry,
+            network_backend=network_backend,
         )
         self._origins: dict[httpcore.AsyncConnectionInterface, _Origin] = {}
         """Every open connection (busy or idle), with the origin it serves."""

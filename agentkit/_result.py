@@ -1,7 +1,5 @@
 """What an agent run produces: `RunResult`, and `RunState`, which lets a paused run resume."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal
 
@@ -31,7 +29,7 @@ class RunState(BaseModel):
     counters, never functions or clients.
     """
 
-    model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid", defer_build=True)
 
     version: Literal[1] = 1
     run_id: str | None = None
@@ -76,7 +74,7 @@ class RunState(BaseModel):
         return self.model_dump_json()
 
     @classmethod
-    def from_json(cls, data: str | bytes) -> RunState:
+    def from_json(cls, data: str | bytes) -> "RunState":
         """Load a state saved with `to_json()`."""
         return cls.model_validate_json(data)
 
@@ -149,3 +147,21 @@ class RunResult(Generic[OutputT]):
             f"RunResult(status={self.status!r}, interaction_id={self.interaction_id!r}, "
             f"steps={len(self.steps)}, output_text={shown!r})"
         )
+
+
+def isolated(state: RunState) -> RunState:
+    """A copy of `state` that later runs cannot change, without a deep copy.
+
+    A run only appends to `steps`, `step_interactions` and `history`, sets entries of
+    `step_interactions` and `call_counts`, and replaces every other field; it never changes a
+    wire dict once stored. Copying those containers isolates a state as a deep copy would,
+    many times cheaper.
+    """
+    return state.model_copy(
+        update={
+            "steps": list(state.steps),
+            "step_interactions": list(state.step_interactions),
+            "history": list(state.history),
+            "call_counts": dict(state.call_counts),
+        }
+    )

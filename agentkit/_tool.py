@@ -644,7 +644,9 @@ class SyncCall:
     ) -> None:
         self._tool, self._call, self._worker = tool, call, worker
         self.future = future
-        self.deadline = None if tool.timeout is None else time.monotonic() + tool.timeout
+        self.deadline: float | None = (
+            None if tool.timeout is None else time.monotonic() + tool.timeout
+        )
         """When the tool's timeout ends (`time.monotonic()`), if it has one."""
 
     def result(self, *, raise_errors: bool = False) -> FunctionResultStep:

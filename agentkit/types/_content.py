@@ -1,8 +1,6 @@
 """Content blocks and their annotations."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Tag
 
@@ -95,12 +93,15 @@ class UnknownAnnotation(WireModel):
 
 _ANNOTATION_TAG = OpenTag("type")
 Annotation = Annotated[
-    Annotated[UrlCitation, Tag("url_citation")]
-    | Annotated[FileCitation, Tag("file_citation")]
-    | Annotated[PlaceCitation, Tag("place_citation")]
-    | Annotated[SpeechMetadata, Tag("speech_metadata")]
-    | Annotated[WordInfo, Tag("word_info")]
-    | Annotated[UnknownAnnotation, Tag(UNKNOWN)],
+    # Union[...], not `|`: chained `|` rebuilds the union at each member (slower import).
+    Union[  # noqa: UP007
+        Annotated[UrlCitation, Tag("url_citation")],
+        Annotated[FileCitation, Tag("file_citation")],
+        Annotated[PlaceCitation, Tag("place_citation")],
+        Annotated[SpeechMetadata, Tag("speech_metadata")],
+        Annotated[WordInfo, Tag("word_info")],
+        Annotated[UnknownAnnotation, Tag(UNKNOWN)],
+    ],
     _ANNOTATION_TAG.discriminator,
 ]
 """An annotation of a text block (open union on `type`)."""
@@ -170,12 +171,15 @@ class UnknownContent(WireModel):
 
 _CONTENT_TAG = OpenTag("type")
 Content = Annotated[
-    Annotated[TextContent, Tag("text")]
-    | Annotated[ImageContent, Tag("image")]
-    | Annotated[AudioContent, Tag("audio")]
-    | Annotated[VideoContent, Tag("video")]
-    | Annotated[DocumentContent, Tag("document")]
-    | Annotated[UnknownContent, Tag(UNKNOWN)],
+    # Union[...], not `|`: chained `|` rebuilds the union at each member (slower import).
+    Union[  # noqa: UP007
+        Annotated[TextContent, Tag("text")],
+        Annotated[ImageContent, Tag("image")],
+        Annotated[AudioContent, Tag("audio")],
+        Annotated[VideoContent, Tag("video")],
+        Annotated[DocumentContent, Tag("document")],
+        Annotated[UnknownContent, Tag(UNKNOWN)],
+    ],
     _CONTENT_TAG.discriminator,
 ]
 """A content block (open union on `type`)."""

@@ -1,12 +1,10 @@
 """Server-sent events of a streamed interaction."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Tag, TypeAdapter
 
-from agentkit.types._base import UNKNOWN, OpenTag, WireModel
+from agentkit.types._base import UNKNOWN, OpenTag, WireModel, build_models
 from agentkit.types._deltas import Delta
 from agentkit.types._interaction import Interaction
 from agentkit.types._steps import Step
@@ -100,24 +98,37 @@ class UnknownEvent(WireModel):
 
 _EVENT_TAG = OpenTag("event_type")
 Event = Annotated[
-    Annotated[InteractionCreatedEvent, Tag("interaction.created")]
-    | Annotated[StepStartEvent, Tag("step.start")]
-    | Annotated[StepDeltaEvent, Tag("step.delta")]
-    | Annotated[StepStopEvent, Tag("step.stop")]
-    | Annotated[InteractionStatusUpdateEvent, Tag("interaction.status_update")]
-    | Annotated[InteractionCompletedEvent, Tag("interaction.completed")]
-    | Annotated[ErrorEvent, Tag("error")]
-    | Annotated[UnknownEvent, Tag(UNKNOWN)],
+    # Union[...], not `|`: chained `|` rebuilds the union at each member (slower import).
+    Union[  # noqa: UP007
+        Annotated[InteractionCreatedEvent, Tag("interaction.created")],
+        Annotated[StepStartEvent, Tag("step.start")],
+        Annotated[StepDeltaEvent, Tag("step.delta")],
+        Annotated[StepStopEvent, Tag("step.stop")],
+        Annotated[InteractionStatusUpdateEvent, Tag("interaction.status_update")],
+        Annotated[InteractionCompletedEvent, Tag("interaction.completed")],
+        Annotated[ErrorEvent, Tag("error")],
+        Annotated[UnknownEvent, Tag(UNKNOWN)],
+    ],
     _EVENT_TAG.discriminator,
 ]
 """A stream event (open union on `event_type`)."""
 _EVENT_TAG.learn(Event)
 
-_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_adapter: TypeAdapter[Event] | None = None
+"""Built by the first `parse_event()` call, not at import."""
+
+
+def _event_adapter() -> TypeAdapter[Event]:
+    global _adapter
+    if _adapter is None:
+        build_models(Event)
+        _adapter = TypeAdapter(Event)
+    return _adapter
 
 
 def parse_event(data: str | bytes | dict[str, Any]) -> Event:
     """Parse one event from the JSON text of an SSE `data:` field, or from a JSON object."""
+    adapter = _adapter or _event_adapter()
     if isinstance(data, (str, bytes)):
-        return _EVENT_ADAPTER.validate_json(data)
-    return _EVENT_ADAPTER.validate_python(data)
+        return adapter.validate_json(data)
+    return adapter.validate_python(data)

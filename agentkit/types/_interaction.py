@@ -1,7 +1,5 @@
 """The Interaction resource and its computed conveniences."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 

@@ -4,13 +4,11 @@ Call steps have `id: str | None` because documented samples omit it. Fields
 the server may leave out of a partial payload, such as a `step.start` skeleton, are optional.
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, Tag, TypeAdapter
 
-from agentkit.types._base import UNKNOWN, OpenTag, WireModel
+from agentkit.types._base import UNKNOWN, OpenTag, WireModel, build_models
 from agentkit.types._content import Content
 
 __all__ = [
@@ -242,38 +240,51 @@ class UnknownStep(WireModel):
 
 _STEP_TAG = OpenTag("type")
 Step = Annotated[
-    Annotated[UserInputStep, Tag("user_input")]
-    | Annotated[ModelOutputStep, Tag("model_output")]
-    | Annotated[ThoughtStep, Tag("thought")]
-    | Annotated[FunctionCallStep, Tag("function_call")]
-    | Annotated[FunctionResultStep, Tag("function_result")]
-    | Annotated[CodeExecutionCallStep, Tag("code_execution_call")]
-    | Annotated[CodeExecutionResultStep, Tag("code_execution_result")]
-    | Annotated[GoogleSearchCallStep, Tag("google_search_call")]
-    | Annotated[GoogleSearchResultStep, Tag("google_search_result")]
-    | Annotated[UrlContextCallStep, Tag("url_context_call")]
-    | Annotated[UrlContextResultStep, Tag("url_context_result")]
-    | Annotated[GoogleMapsCallStep, Tag("google_maps_call")]
-    | Annotated[GoogleMapsResultStep, Tag("google_maps_result")]
-    | Annotated[FileSearchCallStep, Tag("file_search_call")]
-    | Annotated[FileSearchResultStep, Tag("file_search_result")]
-    | Annotated[McpServerToolCallStep, Tag("mcp_server_tool_call")]
-    | Annotated[McpServerToolResultStep, Tag("mcp_server_tool_result")]
-    | Annotated[RetrievalCallStep, Tag("retrieval_call")]
-    | Annotated[RetrievalResultStep, Tag("retrieval_result")]
-    | Annotated[ProcessingCallStep, Tag("processing_call")]
-    | Annotated[ProcessingResultStep, Tag("processing_result")]
-    | Annotated[UnknownStep, Tag(UNKNOWN)],
+    # Union[...], not `|`: chained `|` rebuilds the union at each member (slower import).
+    Union[  # noqa: UP007
+        Annotated[UserInputStep, Tag("user_input")],
+        Annotated[ModelOutputStep, Tag("model_output")],
+        Annotated[ThoughtStep, Tag("thought")],
+        Annotated[FunctionCallStep, Tag("function_call")],
+        Annotated[FunctionResultStep, Tag("function_result")],
+        Annotated[CodeExecutionCallStep, Tag("code_execution_call")],
+        Annotated[CodeExecutionResultStep, Tag("code_execution_result")],
+        Annotated[GoogleSearchCallStep, Tag("google_search_call")],
+        Annotated[GoogleSearchResultStep, Tag("google_search_result")],
+        Annotated[UrlContextCallStep, Tag("url_context_call")],
+        Annotated[UrlContextResultStep, Tag("url_context_result")],
+        Annotated[GoogleMapsCallStep, Tag("google_maps_call")],
+        Annotated[GoogleMapsResultStep, Tag("google_maps_result")],
+        Annotated[FileSearchCallStep, Tag("file_search_call")],
+        Annotated[FileSearchResultStep, Tag("file_search_result")],
+        Annotated[McpServerToolCallStep, Tag("mcp_server_tool_call")],
+        Annotated[McpServerToolResultStep, Tag("mcp_server_tool_result")],
+        Annotated[RetrievalCallStep, Tag("retrieval_call")],
+        Annotated[RetrievalResultStep, Tag("retrieval_result")],
+        Annotated[ProcessingCallStep, Tag("processing_call")],
+        Annotated[ProcessingResultStep, Tag("processing_result")],
+        Annotated[UnknownStep, Tag(UNKNOWN)],
+    ],
     _STEP_TAG.discriminator,
 ]
 """A step of an interaction (open union on `type`)."""
 _STEP_TAG.learn(Step)
 
-_STEP_ADAPTER: TypeAdapter[Step] = TypeAdapter(Step)
+_adapter: TypeAdapter[Step] | None = None
+"""Built by the first `parse_step()` call, not at import."""
+
+
+def _step_adapter() -> TypeAdapter[Step]:
+    global _adapter
+    if _adapter is None:
+        build_models(Step)
+        _adapter = TypeAdapter(Step)
+    return _adapter
 
 
 def parse_step(data: dict[str, Any] | str | bytes) -> Step:
     """Parse one step from a JSON object (or its JSON text) into its model."""
+    adapter = _adapter or _step_adapter()
     if isinstance(data, (str, bytes)):
-        return _STEP_ADAPTER.validate_json(data)
-    return _STEP_ADAPTER.validate_python(data)
+        return adapter.validate_json(data)
+    return adapter.validate_python(data)

@@ -1,7 +1,5 @@
 """Token usage and error bodies."""
 
-from __future__ import annotations
-
 import typing
 from typing import Any
 
@@ -66,7 +64,7 @@ class Usage(WireModel):
     tool_use_tokens_by_modality: list[ModalityTokens] | None = None
     grounding_tool_count: list[GroundingToolCount] | None = None
 
-    def __add__(self, other: object) -> Usage:
+    def __add__(self, other: object) -> "Usage":
         if not isinstance(other, Usage):
             return NotImplemented
         values: dict[str, Any] = {}  # raw JSON values, validated below

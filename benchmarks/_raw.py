@@ -1,0 +1,181 @@
+"""The raw contenders: the tool loop of the API docs, written by hand with httpx and json.
+
+Each run posts a plain JSON create (the prompt and the tool declarations), calls the tools
+inline for every `function_call` step, and posts their `function_result` steps with
+`previous_interaction_id`, until a response has no call. The stream reads the SSE lines and
+json-parses each `data:` line. The clients keep httpx's defaults, except for the 10,000-run
+row (`many`), where they may open as many connections as there are runs and wait 60 s.
+Never imports agentkit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from benchmarks._plan import API_KEY, ENDPOINT, MODEL, Plan, function_declarations, stock
+from benchmarks._side import AsyncSide, Side, check_answer, mock_transport
+
+__all__ = ["RawAsync", "RawSync", "answer_text", "first_body", "next_body"]
+
+_HEADERS = {"x-goog-api-key": API_KEY, "Content-Type": "application/json"}
+_STREAM_HEADERS = {**_HEADERS, "Accept": "text/event-stream"}
+_MOCK_URL = "https://generativelanguage.googleapis.com"
+
+
+def _client_options(base_url: str | None, many: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"base_url": base_url or _MOCK_URL}
+    if many:
+        options["limits"] = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+        options["timeout"] = httpx.Timeout(60.0)
+    return options
+
+
+def first_body(plan: Plan, tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first request of a run."""
+    body: dict[str, Any] = {"model": MODEL, "input": plan.prompt}
+    if tools:
+        body["tools"] = tools
+    return body
+
+
+def next_body(interaction: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The follow-up request with every call's result, or None when the run is over."""
+    calls = [step for step in interaction["steps"] if step["type"] == "function_call"]
+    if not calls:
+        return None
+    results = [
+        {
+            "type": "function_result",
+            "call_id": call["id"],
+            "name": call["name"],
+            "result": [{"type": "text", "text": json.dumps(stock(**call["arguments"]))}],
+        }
+        for call in calls
+    ]
+    return {
+        "model": MODEL,
+        "previous_interaction_id": interaction["id"],
+        "input": results,
+        "tools": tools,
+    }
+
+
+def answer_text(interaction: dict[str, Any]) -> str:
+    """The text of the answer's `model_output` steps."""
+    return "".join(
+        block["text"]
+        for step in interaction["steps"]
+        if step["type"] == "model_output"
+        for block in step["content"]
+        if block["type"] == "text"
+    )
+
+
+def _text_delta(line: str) -> str | None:
+    """The text of an SSE `data:` line holding a text delta."""
+    if not line.startswith("data:"):
+        return None
+    event = json.loads(line[5:])
+    if event["event_type"] == "step.delta" and event["delta"]["type"] == "text":
+        text: str = event["delta"]["text"]
+        return text
+    return None
+
+
+class RawAsync(AsyncSide):
+    """`httpx.AsyncClient` with a hand-written loop."""
+
+    def __init__(self, plan: Plan, base_url: str | None, *, many: bool = False) -> None:
+        super().__init__(plan)
+        self.tools = function_declarations(plan.tool_count)
+        self.client = self.drive(self._open(base_url, many))
+        self.validate()
+
+    async def _open(self, base_url: str | None, many: bool) -> httpx.AsyncClient:
+        transport = None if base_url else mock_transport()
+        return httpx.AsyncClient(transport=transport, **_client_options(base_url, many))
+
+    async def _run(self, plan: Plan) -> None:
+        body = first_body(plan, self.tools)
+        while True:
+            response = await self.client.post(ENDPOINT, content=json.dumps(body), headers=_HEADERS)
+            response.raise_for_status()
+            interaction = response.json()
+            follow_up = next_body(interaction, self.tools)
+            if follow_up is None:
+                check_answer(answer_text(interaction), plan)
+                return
+            body = follow_up
+
+    def runs(self, count: int, *, concurrent: bool, plan: Plan | None = None) -> None:
+        """Run the plan `count` times."""
+        chosen = plan or self.plan
+        self.drive(self.gather(count, concurrent, lambda: self._run(chosen)))
+
+    async def _stream(self, plan: Plan) -> tuple[float, float]:
+        start = time.perf_counter()
+        first = 0.0
+        pieces: list[str] = []
+        body = json.dumps({"model": MODEL, "input": plan.prompt, "stream": True})
+        async with self.client.stream(
+            "POST", ENDPOINT, content=body, headers=_STREAM_HEADERS
+        ) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                text = _text_delta(line)
+                if text is not None:
+                    if not pieces:
+                        first = time.perf_counter() - start
+                    pieces.append(text)
+        total = time.perf_counter() - start
+        check_answer("".join(pieces), plan)
+        return first, total
+
+    def streams(self, count: int, plan: Plan | None = None) -> list[tuple[float, float]]:
+        """Stream the answer `count` times, one after the other."""
+        chosen = plan or self.plan
+        return [self.drive(self._stream(chosen)) for _ in range(count)]
+
+    def close(self) -> None:
+        """Close the client and the loop."""
+        self.drive(self.client.aclose())
+        self.loop.close()
+
+
+class RawSync(Side):
+    """`httpx.Client` with a hand-written loop."""
+
+    def __init__(self, plan: Plan, base_url: str | None, *, many: bool = False) -> None:
+        super().__init__(plan)
+        self.tools = function_declarations(plan.tool_count)
+        transport = None if base_url else mock_transport()
+        self.client = httpx.Client(transport=transport, **_client_options(base_url, many))
+        self.validate()
+
+    def _run(self, plan: Plan) -> None:
+        body = first_body(plan, self.tools)
+        while True:
+            response = self.client.post(ENDPOINT, content=json.dumps(body), headers=_HEADERS)
+            response.raise_for_status()
+            interaction = response.json()
+            follow_up = next_body(interaction, self.tools)
+            if follow_up is None:
+                check_answer(answer_text(interaction), plan)
+                return
+            body = follow_up
+
+    def runs(self, count: int, *, concurrent: bool, plan: Plan | None = None) -> None:
+        """Run the plan `count` times, one after the other."""
+        if concurrent:
+            raise NotImplementedError("sync runs go one after the other")
+        chosen = plan or self.plan
+        for _ in range(count):
+            self._run(chosen)
+
+    def close(self) -> None:
+        """Close the client."""
+        self.client.close()

@@ -1,0 +1,141 @@
+"""What `import agentkit` loads and builds, and that building the wire models late is invisible.
+
+Each check runs in a fresh interpreter, since this test process has imported everything already.
+No timing is asserted: these pin down the behaviour that keeps the import light.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agentkit
+import agentkit.types
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str) -> Any:  # the JSON value the code prints
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_import_agentkit_leaves_out_what_only_some_programs_use() -> None:
+    loaded: list[str] = run_python(
+        "import json, sys\nimport agentkit\nprint(json.dumps(sorted(sys.modules)))"
+    )
+    for module in [
+        "sqlite3",  # SQLiteJournal opens it
+        "zipfile",  # sniffing ZIP-based documents
+        "agentkit.testing",
+        "agentkit.journal",
+        "agentkit._cli",
+        "jsonschema",
+        "hypothesis",
+        "google.genai",
+    ]:
+        assert module not in loaded, module
+    assert "agentkit._agent" in loaded  # the core is imported eagerly, not behind __getattr__
+
+
+def test_no_wire_model_is_built_at_import() -> None:
+    built: list[str] = run_python(
+        "import json\n"
+        "import agentkit\n"
+        "from pydantic import BaseModel\n"
+        "def subclasses(cls):\n"
+        "    for sub in cls.__subclasses__():\n"
+        "        yield sub\n"
+        "        yield from subclasses(sub)\n"
+        "models = [m for m in subclasses(BaseModel) if m.__module__.startswith('agentkit')]\n"
+        "assert len(models) > 80, len(models)\n"
+        "print(json.dumps([m.__name__ for m in models if m.__pydantic_complete__]))"
+    )
+    assert built == []
+
+
+def test_the_first_use_builds_the_nested_models_first() -> None:
+    built: dict[str, bool] = run_python(
+        "import json\n"
+        "from agentkit.types import Interaction, TextContent, Usage, UrlCitation, TextDelta\n"
+        "Interaction.model_validate({})\n"
+        "print(json.dumps({m.__name__: m.__pydantic_complete__\n"
+        "    for m in (Interaction, TextContent, Usage, UrlCitation, TextDelta)}))"
+    )
+    # What Interaction nests is built (and reused by its validator); the deltas are not.
+    assert built == {
+        "Interaction": True,
+        "TextContent": True,
+        "Usage": True,
+        "UrlCitation": True,
+        "TextDelta": False,
+    }
+
+
+_OBSERVE = """
+import json
+from pydantic import ValidationError
+from agentkit import RunState
+from agentkit.types import (
+    Interaction, TextContent, FunctionCallStep, StepDeltaEvent, parse_event, parse_step,
+)
+FIRST
+def errors(call):
+    try:
+        call()
+    except ValidationError as error:
+        return [error.title, error.errors(include_url=False), str(error).count("\\n")]
+    return None
+print(json.dumps({
+    "schema": [m.model_json_schema() for m in (Interaction, TextContent, StepDeltaEvent)],
+    "state": RunState.model_json_schema(),
+    "text": errors(lambda: TextContent.model_validate({"text": 1, "annotations": [{}, 3]})),
+    "call": errors(lambda: FunctionCallStep.model_validate({"name": [], "arguments": 2})),
+    "event": errors(lambda: parse_event('{"event_type": "step.delta", "index": "x"}')),
+    "step": errors(lambda: parse_step({"type": "function_call", "name": 1})),
+    "state_error": errors(lambda: RunState.model_validate({"version": 2, "nope": 1})),
+    "wire": Interaction.model_validate(
+        {"id": "i", "status": "completed", "x": [1], "outputs": [{"type": "text", "text": "a"}]}
+    ).to_wire(),
+    "dump": FunctionCallStep(name="f", arguments={"a": 1}).model_dump(mode="json"),
+    "event_wire": parse_event(
+        {"event_type": "step.delta", "index": 0, "delta": {"type": "text", "text": "b"}}
+    ).to_wire(),
+}, sort_keys=True, default=repr))
+"""
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "Interaction.model_validate({})",  # a model nesting many others is built first
+        "parse_event({'event_type': 'error'})",  # the adapter of every event type first
+        "TextContent(text='x'); FunctionCallStep(name='f')",  # leaf models first
+    ],
+)
+def test_the_build_order_changes_no_schema_error_or_serialisation(first: str) -> None:
+    reference = run_python(_OBSERVE.replace("FIRST", "pass"))
+    assert run_python(_OBSERVE.replace("FIRST", first)) == reference
+
+
+@pytest.mark.parametrize("module", [agentkit, agentkit.types])
+def test_every_exported_name_imports(module: Any) -> None:
+    names: list[str] = module.__all__
+    found = run_python(
+        f"import json\nfrom {module.__name__} import {', '.join(names)}\n"
+        f"print(json.dumps([type(v).__name__ for v in [{', '.join(names)}]]))"
+    )
+    assert len(found) == len(names)
