@@ -28,6 +28,14 @@ _HAPPY_EYEBALLS_DELAY: Final = 0.25
 _READ_AHEAD: Final = 256 * 1024
 """Bytes received but not yet read above which the socket stops reading (back-pressure)."""
 
+_TRANSPORT_INFO: Final = {
+    "ssl_object": "ssl_object",
+    "client_addr": "sockname",
+    "server_addr": "peername",
+    "socket": "socket",
+}
+"""httpcore's names for a stream's details, and asyncio's for the same on its transport."""
+
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)  # distinct classes before Python 3.11
 
 
@@ -172,13 +180,7 @@ class _Stream(httpcore.AsyncNetworkStream):
             sock = self._socket
             raw = self._transport.get_extra_info("socket")
             return bool(sock.received) or sock.ended or (raw is not None and _readable(raw))
-        names = {
-            "ssl_object": "ssl_object",
-            "client_addr": "sockname",
-            "server_addr": "peername",
-            "socket": "socket",
-        }
-        name = names.get(info)
+        name = _TRANSPORT_INFO.get(info)
         return None if name is None else self._transport.get_extra_info(name)
 
 

@@ -210,10 +210,9 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
             http = self._http
             headers = {**self._http_headers, **spec.headers}
             extensions = {"timeout": http.timeout.as_dict()}
-            url = http.base_url.join(spec.url) if isinstance(spec.url, str) else spec.url
             return httpx.Request(
                 spec.method,
-                url,
+                spec.url,  # absolute: the builder joins it to the client's base URL
                 params=spec.params,
                 headers=headers,
                 content=spec.content,
