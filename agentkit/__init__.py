@@ -11,52 +11,18 @@ def get_weather(city: str) -> dict:
 result = Agent("gemini-3.5-flash", tools=[get_weather]).run_sync("Weather in Paris?")
 print(result.output_text)
 ```
+
+The rest lives in submodules: `agentkit.exceptions` (every exception; the four bases are also
+here), `agentkit.events` (run events and event streams), `agentkit.types` (wire models),
+`agentkit.journal` (exactly-once journals) and `agentkit.testing` (the offline emulator).
 """
 
 from agentkit._agent import Agent, RunHandle
 from agentkit._client import AsyncClient, Client
-from agentkit._client_stream import AsyncEventStream, EventStream
 from agentkit._content import audio, document, image, video
 from agentkit._context import RunContext
 from agentkit._drivers import Hooks
-from agentkit._events import (
-    RunCompleteEvent,
-    RunEvent,
-    ServerToolEvent,
-    StatusEvent,
-    TextDeltaEvent,
-    ThoughtSummaryEvent,
-    ToolCallEvent,
-    ToolResultEvent,
-)
-from agentkit._exceptions import (
-    AgentkitError,
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    DeadlineExceeded,
-    InteractionFailed,
-    InternalServerError,
-    MaxTurnsExceeded,
-    NotFoundError,
-    OutputValidationError,
-    PermissionDeniedError,
-    RateLimitError,
-    RepeatedCallError,
-    ResponseLostError,
-    RunError,
-    StreamError,
-    ToolOutcomeUnknown,
-    UnexpectedStatusError,
-    UnprocessableEntityError,
-    UsageError,
-    UsageLimitExceeded,
-)
+from agentkit._exceptions import AgentkitError, APIError, RunError, UsageError
 from agentkit._loop import PollPolicy, UsageLimits
 from agentkit._result import RunResult, RunState
 from agentkit._tool import FunctionTool, tool
@@ -65,52 +31,20 @@ from agentkit._toolset import code_execution, google_search, url_context
 __version__ = "0.1.0"
 
 __all__ = [
-    "APIConnectionError",
     "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
     "Agent",
     "AgentkitError",
     "AsyncClient",
-    "AsyncEventStream",
-    "AuthenticationError",
-    "BadRequestError",
     "Client",
-    "ConflictError",
-    "DeadlineExceeded",
-    "EventStream",
     "FunctionTool",
     "Hooks",
-    "InteractionFailed",
-    "InternalServerError",
-    "MaxTurnsExceeded",
-    "NotFoundError",
-    "OutputValidationError",
-    "PermissionDeniedError",
     "PollPolicy",
-    "RateLimitError",
-    "RepeatedCallError",
-    "ResponseLostError",
-    "RunCompleteEvent",
     "RunContext",
     "RunError",
-    "RunEvent",
     "RunHandle",
     "RunResult",
     "RunState",
-    "ServerToolEvent",
-    "StatusEvent",
-    "StreamError",
-    "TextDeltaEvent",
-    "ThoughtSummaryEvent",
-    "ToolCallEvent",
-    "ToolOutcomeUnknown",
-    "ToolResultEvent",
-    "UnexpectedStatusError",
-    "UnprocessableEntityError",
     "UsageError",
-    "UsageLimitExceeded",
     "UsageLimits",
     "__version__",
     "audio",
@@ -122,3 +56,65 @@ __all__ = [
     "url_context",
     "video",
 ]
+
+# Names that moved to `agentkit.events` / `agentkit.exceptions`: still importable from here
+# for code written against 0.1, with a warning that says where they live now.
+_MOVED = {
+    **dict.fromkeys(
+        [
+            "AsyncEventStream",
+            "EventStream",
+            "RunCompleteEvent",
+            "RunEvent",
+            "ServerToolEvent",
+            "StatusEvent",
+            "TextDeltaEvent",
+            "ThoughtSummaryEvent",
+            "ToolCallEvent",
+            "ToolResultEvent",
+        ],
+        "agentkit.events",
+    ),
+    **dict.fromkeys(
+        [
+            "APIConnectionError",
+            "APIResponseValidationError",
+            "APIStatusError",
+            "APITimeoutError",
+            "AuthenticationError",
+            "BadRequestError",
+            "ConflictError",
+            "DeadlineExceeded",
+            "InteractionFailed",
+            "InternalServerError",
+            "MaxTurnsExceeded",
+            "NotFoundError",
+            "OutputValidationError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "RepeatedCallError",
+            "ResponseLostError",
+            "StreamError",
+            "ToolOutcomeUnknown",
+            "UnexpectedStatusError",
+            "UnprocessableEntityError",
+            "UsageLimitExceeded",
+        ],
+        "agentkit.exceptions",
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'agentkit' has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    warnings.warn(
+        f"agentkit.{name} moved to {home}.{name}; import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(home), name)

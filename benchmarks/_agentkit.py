@@ -15,8 +15,9 @@ from typing import Any
 
 import anyio
 
-from agentkit import Agent, AsyncClient, Client, RunCompleteEvent, TextDeltaEvent, tool
+from agentkit import Agent, AsyncClient, Client, tool
 from agentkit._streaming import StreamAccumulator
+from agentkit.events import RunCompleteEvent, TextDeltaEvent
 from benchmarks._plan import API_KEY, MODEL, Plan, stock
 from benchmarks._side import AsyncSide, BenchmarkFailure, Side, check_answer, mock_transport
 

@@ -8,14 +8,13 @@ turn of the run; the last one, `RunCompleteEvent`, carries the usual `RunResult`
 
 from _backend import client_for_examples
 
-from agentkit import (
-    Agent,
+from agentkit import Agent, tool
+from agentkit.events import (
     RunCompleteEvent,
     ServerToolEvent,
     TextDeltaEvent,
     ToolCallEvent,
     ToolResultEvent,
-    tool,
 )
 
 

@@ -14,12 +14,10 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from agentkit import (
-    Agent,
+from agentkit import Agent, RunResult, RunState
+from agentkit.events import (
     RunCompleteEvent,
     RunEvent,
-    RunResult,
-    RunState,
     ServerToolEvent,
     StatusEvent,
     TextDeltaEvent,

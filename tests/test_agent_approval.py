@@ -22,16 +22,8 @@ from _agent_bg_helpers import (
     text_result,
 )
 
-from agentkit import (
-    Agent,
-    FunctionTool,
-    RunContext,
-    RunResult,
-    RunState,
-    ToolCallEvent,
-    UsageError,
-    tool,
-)
+from agentkit import Agent, FunctionTool, RunContext, RunResult, RunState, UsageError, tool
+from agentkit.events import ToolCallEvent
 from agentkit.testing import Emulator, Script, function_call, thought
 
 pytestmark = pytest.mark.anyio

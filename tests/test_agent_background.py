@@ -10,16 +10,8 @@ import anyio.lowlevel
 import pytest
 from _agent_bg_helpers import DRIVERS, MODEL, calls_summary, creates, run, text_result
 
-from agentkit import (
-    Agent,
-    FunctionTool,
-    Hooks,
-    InteractionFailed,
-    PollPolicy,
-    RunError,
-    RunHandle,
-    tool,
-)
+from agentkit import Agent, FunctionTool, Hooks, PollPolicy, RunError, RunHandle, tool
+from agentkit.exceptions import InteractionFailed
 from agentkit.testing import Emulator, Reply, Script, function_call, text
 from agentkit.types import Interaction
 

@@ -27,16 +27,8 @@ from _agent_helpers import (
 )
 from pydantic import BaseModel
 
-from agentkit import (
-    Agent,
-    Hooks,
-    OutputValidationError,
-    UsageError,
-    audio,
-    document,
-    image,
-    video,
-)
+from agentkit import Agent, Hooks, UsageError, audio, document, image, video
+from agentkit.exceptions import OutputValidationError
 from agentkit.testing import Emulator, Reply, Script, function_call, model_output, thought
 from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction, TextContent
 

@@ -32,19 +32,21 @@ from _agent_helpers import (
 
 from agentkit import (
     Agent,
-    InteractionFailed,
-    MaxTurnsExceeded,
-    RepeatedCallError,
     RunContext,
     RunResult,
     RunState,
-    UnexpectedStatusError,
-    UsageLimitExceeded,
     UsageLimits,
     code_execution,
     google_search,
     tool,
     url_context,
+)
+from agentkit.exceptions import (
+    InteractionFailed,
+    MaxTurnsExceeded,
+    RepeatedCallError,
+    UnexpectedStatusError,
+    UsageLimitExceeded,
 )
 from agentkit.testing import Emulator, ModelRequest, Reply, Script, function_call, text, thought
 from agentkit.types import Citation, UnknownStep

@@ -25,21 +25,18 @@ from _agent_bg_helpers import (
     streamed_text,
 )
 
-from agentkit import (
-    Agent,
-    FunctionTool,
+from agentkit import Agent, FunctionTool, google_search, tool
+from agentkit.events import (
     RunCompleteEvent,
     RunEvent,
     ServerToolEvent,
     StatusEvent,
-    StreamError,
     TextDeltaEvent,
     ThoughtSummaryEvent,
     ToolCallEvent,
     ToolResultEvent,
-    google_search,
-    tool,
 )
+from agentkit.exceptions import StreamError
 from agentkit.testing import Emulator, Reply, Script, function_call, text, thought
 from agentkit.testing import google_search as search_steps
 

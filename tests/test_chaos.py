@@ -57,11 +57,11 @@ from agentkit import (
     Client,
     FunctionTool,
     PollPolicy,
-    RunCompleteEvent,
     RunContext,
     RunResult,
     tool,
 )
+from agentkit.events import RunCompleteEvent
 from agentkit.testing import Emulator, ModelRequest, function_call, text
 
 pytestmark = pytest.mark.anyio

@@ -25,16 +25,18 @@ from agentkit import (
     AsyncClient,
     Client,
     Hooks,
-    InternalServerError,
     PollPolicy,
-    ResponseLostError,
     RunContext,
     RunResult,
     RunState,
-    ToolOutcomeUnknown,
-    UsageLimitExceeded,
     UsageLimits,
     tool,
+)
+from agentkit.exceptions import (
+    InternalServerError,
+    ResponseLostError,
+    ToolOutcomeUnknown,
+    UsageLimitExceeded,
 )
 from agentkit.journal import InMemoryJournal, SQLiteJournal
 from agentkit.testing import Emulator, Script, function_call

@@ -25,16 +25,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentkit import (
-    AgentkitError,
+from agentkit import AgentkitError, APIError, AsyncClient, Client, UsageError
+from agentkit.exceptions import (
     APIConnectionError,
-    APIError,
     APIStatusError,
     APITimeoutError,
-    AsyncClient,
     AuthenticationError,
     BadRequestError,
-    Client,
     ConflictError,
     InternalServerError,
     NotFoundError,
@@ -42,7 +39,6 @@ from agentkit import (
     RateLimitError,
     StreamError,
     UnprocessableEntityError,
-    UsageError,
 )
 from agentkit.testing import Emulator, Script
 from agentkit.types import Event, Interaction, InteractionCreatedEvent

@@ -26,20 +26,18 @@ import pydantic
 import pytest
 from _sse_helpers import Body, sse
 
-from agentkit import (
+from agentkit import APIError, AsyncClient, Client
+from agentkit._http import scrub, scrub_bytes
+from agentkit.exceptions import (
     APIConnectionError,
-    APIError,
     APIResponseValidationError,
     APIStatusError,
-    AsyncClient,
     AuthenticationError,
-    Client,
     InternalServerError,
     NotFoundError,
     ResponseLostError,
     StreamError,
 )
-from agentkit._http import scrub, scrub_bytes
 from agentkit.testing import Emulator, Script
 from agentkit.types import Event
 
