@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Generic
 
@@ -261,19 +261,19 @@ class Agent(Generic[DepsT, OutputT]):
         return machine, machine.resume(_approvals(approvals or {}))
 
     def _setup(self, handle: RunHandle[Any] | None = None) -> RunSetup:
-        setup = RunSetup(
+        hooks = self.hooks
+        if handle is not None:
+            # The handle learns first: a user's hook that raises (the driver logs it) must not
+            # keep awaiting the handle again from resuming the run.
+            receive = handle._interrupted  # pyright: ignore[reportPrivateUsage]
+            hooks = dataclasses.replace(hooks, on_cancel=_chained(receive, hooks.on_cancel))
+        return RunSetup(
             self.toolset,
-            self.hooks,
+            hooks,
             self.raise_tool_errors,
             self.journal,
             self.unknown_outcome,
-        )
-        if handle is None:
-            return setup
-        return dataclasses.replace(
-            setup,
-            on_interrupt=handle._interrupted,  # pyright: ignore[reportPrivateUsage]
-            detached=True,
+            detached=handle is not None,
         )
 
     async def run(
@@ -574,6 +574,20 @@ def _approvals(approvals: Mapping[str, Any]) -> dict[str, Approval]:
                 call_id=call_id, name="", result=result_content(decision)
             )
     return decisions
+
+
+def _chained(
+    first: Callable[[RunResult[Any]], None], second: Callable[[RunResult[Any]], None] | None
+) -> Callable[[RunResult[Any]], None]:
+    """One callback that calls `first`, then `second` (if any)."""
+    if second is None:
+        return first
+
+    def both(partial: RunResult[Any]) -> None:
+        first(partial)
+        second(partial)
+
+    return both
 
 
 def _last(events: Iterator[RunEvent]) -> RunResult[Any]:

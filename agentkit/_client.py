@@ -3,9 +3,14 @@
 Each shell only sends: the request comes from `RequestBuilder`, the reply becomes an
 `Interaction` or an exception in `_http`, and `RetryPolicy` picks the waits. `_BaseClient`
 holds the constructor and all that does not send, generic in the httpx client, transport and
-sleep types; the two classes add their send, sleep and close lines, which differ in `await`
-alone. The endpoints live in `_client_interactions`, the event streams in `_client_stream`.
+sleep types. `_AsyncClientShell` adds the send, sleep and close lines, and `_ClientShell` is
+generated from it by `tools/unasync.py` (edit the async class, then run the tool); `Client`
+and `AsyncClient` add what differs by more than `await`. The endpoints live in
+`_client_interactions`, the event streams in `_client_stream`.
 """
+
+# `_twin` copies the private settings of one client into a client of the other flavour.
+# pyright: reportPrivateUsage=false
 
 from __future__ import annotations
 
@@ -13,9 +18,9 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, overload
 
 import anyio
 import anyio.from_thread
@@ -41,7 +46,7 @@ from agentkit._http import (
 from agentkit._pool import async_transport, default_max_connections
 from agentkit._retry import RetryPolicy
 
-__all__ = ["AsyncClient", "Client"]
+__all__ = ["AsyncClient", "Client", "sending_once"]
 
 logger: Final = logging.getLogger("agentkit")
 
@@ -53,11 +58,12 @@ _LIMITS: Final = httpx.Limits(
 )
 
 Timeout = float | httpx.Timeout | None
+_Sleep = Callable[[float], None]
+_AsyncSleep = Callable[[float], Awaitable[None]]
 
 HttpT = TypeVar("HttpT", bound="httpx.Client | httpx.AsyncClient")
 TransportT = TypeVar("TransportT", bound="httpx.BaseTransport | httpx.AsyncBaseTransport")
-SleepT = TypeVar("SleepT", bound="Callable[[float], None] | Callable[[float], Awaitable[None]]")
-TwinT = TypeVar("TwinT", bound="_BaseClient[Any, Any, Any]")
+SleepT = TypeVar("SleepT", bound="_Sleep | _AsyncSleep")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,10 @@ class _Settings:
     timeout: Timeout
     max_retries: int
     headers: Mapping[str, str] | None = field(repr=False)  # may hold credentials
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that give another client these settings."""
+        return {option.name: getattr(self, option.name) for option in fields(self)}
 
 
 class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
@@ -173,36 +183,6 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         """Retries after the first attempt of each request."""
         return self._retry.max_retries
 
-    def _twin(
-        self, cls: Callable[..., TwinT], transport_kind: type[object], sleep: object
-    ) -> TwinT:
-        """Build the other flavour with these settings; `sleep` replaces a custom one."""
-        if not self._owns_http:
-            raise UsageError(
-                f"This {type(self).__name__} was built with http_client=: build its "
-                "sync/async counterpart yourself, with its own http_client."
-            )
-        transport = self._transport
-        if transport is not None and not isinstance(transport, transport_kind):
-            raise UsageError(
-                f"The transport of this {type(self).__name__} is not an "
-                f"{transport_kind.__qualname__}: build its sync/async counterpart yourself."
-            )
-        settings = self._settings
-        twin = cls(
-            api_key=self._builder.key,
-            base_url=settings.base_url,
-            api_version=settings.api_version,
-            api_revision=settings.api_revision,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            headers=settings.headers,
-            transport=transport,
-            sleep=sleep if self._custom_sleep else None,
-        )
-        twin._retry = self._retry
-        return twin
-
     def _build(self, spec: RequestSpec) -> httpx.Request:
         if self._owns_http:
             # Our own httpx client has no cookies, auth or headers of its user to merge in:
@@ -262,39 +242,72 @@ def _log_response(request: httpx.Request, response: httpx.Response) -> None:
     logger.debug("%s %s -> %d", request.method, request.url, response.status_code)
 
 
-class Client(_BaseClient[httpx.Client, httpx.BaseTransport, Callable[[float], None]]):
-    """Synchronous client of the Interactions API (`httpx.Client` underneath).
+class _AsyncClientShell(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport, _AsyncSleep]):
+    """What `AsyncClient` adds to the base to wait, close and send (in step by unasync)."""
 
-    The arguments are described on `__init__`: keyword-only, with a sync `transport`, a
-    `sleep` that is called (`time.sleep` by default) and an `httpx.Client` as `http_client`.
-    """
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""
+        await self._sleep(seconds)
 
-    def _default_sleep(self) -> Callable[[float], None]:
-        return time.sleep  # noqa: TID251 - the one real sleep, injectable
+    async def aclose(self) -> None:
+        """Close the connection pool, unless it came from `http_client=`."""
+        if self._owns_http:
+            await self._http.aclose()
 
-    def _open_http(self, transport: httpx.BaseTransport | None, timeout: Timeout) -> httpx.Client:
-        return httpx.Client(transport=transport, timeout=timeout, limits=_LIMITS)
+    async def __aenter__(self) -> Self:
+        return self
 
-    @cached_property
-    def interactions(self) -> Interactions:
-        """The `/interactions` endpoints: create, get, cancel and delete."""
-        return Interactions(self)
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
-    def async_twin(self) -> AsyncClient:
-        """Build an `AsyncClient` with this client's settings (key, URL, retries, transport).
+    async def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """Send once: return a 2xx response or raise the translated error."""
+        # Always opened as a stream: a body that breaks is told apart from no answer at all.
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc, request) from exc
+        _log_response(request, response)
+        if response.is_success:
+            if not stream:
+                try:
+                    await response.aread()
+                except BaseException as exc:
+                    await response.aclose()
+                    if isinstance(exc, _BROKEN_BODY):
+                        raise self._connection_error(exc, request) from exc
+                    raise
+            return response
+        answer = response
+        try:
+            await answer.aread()
+        except _BROKEN_BODY:
+            answer = _unread(response)  # the status arrived: the answer is still an error
+        finally:
+            await response.aclose()
+        raise self._status_error(answer, request)
 
-        A custom `sleep` is called in a worker thread. The twin has its own connection pool:
-        close it too.
+    async def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
+        """Send with retries; a streamed response comes back open."""
+        request = self._build(spec)
+        retries = 0
+        while True:
+            try:
+                return request, await self._attempt(request, stream=spec.stream)
+            except APIError as error:
+                lost = self._retry.lost(error, creates=spec.creates)
+                if lost is not None:
+                    raise lost from error.__cause__
+                delay = self._retry_delay(error, retries)
+                if delay is None:
+                    raise
+            await self._sleep(delay)
+            retries += 1
 
-        Raises:
-            UsageError: This client has an `http_client=` or a sync-only transport.
-        """
-        sync_sleep = self._sleep
 
-        async def sleep(seconds: float) -> None:
-            await anyio.to_thread.run_sync(sync_sleep, seconds)
-
-        return self._twin(AsyncClient, httpx.AsyncBaseTransport, sleep)
+# -- generated by tools/unasync.py from _AsyncClientShell: do not edit --
+class _ClientShell(_BaseClient[httpx.Client, httpx.BaseTransport, _Sleep]):
+    """What `Client` adds to the base to wait, close and send (in step by unasync)."""
 
     def sleep(self, seconds: float) -> None:
         """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""
@@ -356,9 +369,40 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport, Callable[[float], No
             retries += 1
 
 
-class AsyncClient(
-    _BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport, Callable[[float], Awaitable[None]]]
-):
+# -- end generated --
+
+
+class Client(_ClientShell):
+    """Synchronous client of the Interactions API (`httpx.Client` underneath).
+
+    The arguments are described on `__init__`: keyword-only, with a sync `transport`, a
+    `sleep` that is called (`time.sleep` by default) and an `httpx.Client` as `http_client`.
+    """
+
+    def _default_sleep(self) -> _Sleep:
+        return time.sleep  # noqa: TID251 - the one real sleep, injectable
+
+    def _open_http(self, transport: httpx.BaseTransport | None, timeout: Timeout) -> httpx.Client:
+        return httpx.Client(transport=transport, timeout=timeout, limits=_LIMITS)
+
+    @cached_property
+    def interactions(self) -> Interactions:
+        """The `/interactions` endpoints: create, get, cancel and delete."""
+        return Interactions(self)
+
+    def async_twin(self) -> AsyncClient:
+        """Build an `AsyncClient` with this client's settings (key, URL, retries, transport).
+
+        A custom `sleep` is called in a worker thread. The twin has its own connection pool:
+        close it too.
+
+        Raises:
+            UsageError: This client has an `http_client=` or a sync-only transport.
+        """
+        return _twin(self)
+
+
+class AsyncClient(_AsyncClientShell):
     """Asynchronous client of the Interactions API (`httpx.AsyncClient`; asyncio or trio).
 
     The arguments are described on `__init__`: keyword-only, with an async `transport`, a
@@ -366,7 +410,7 @@ class AsyncClient(
     `http_client`.
     """
 
-    def _default_sleep(self) -> Callable[[float], Awaitable[None]]:
+    def _default_sleep(self) -> _AsyncSleep:
         return anyio.sleep
 
     def _open_http(
@@ -390,77 +434,92 @@ class AsyncClient(
         Raises:
             UsageError: This client has an `http_client=` or an async-only transport.
         """
-        async_sleep = self._sleep
+        return _twin(self)
 
-        async def wait(seconds: float) -> None:
-            await async_sleep(seconds)
 
-        def sleep(seconds: float) -> None:
-            try:
-                anyio.from_thread.run(wait, seconds)
-            except RuntimeError as exc:  # anyio's NoEventLoopError: not in a worker thread
-                raise UsageError(
-                    "The sync twin of an AsyncClient with a custom async sleep can only wait "
-                    "in a worker thread (anyio.to_thread.run_sync); pass a Client instead."
-                ) from exc
+@overload
+def _twin(client: Client) -> AsyncClient: ...
+@overload
+def _twin(client: AsyncClient) -> Client: ...
+def _twin(client: Client | AsyncClient) -> Client | AsyncClient:
+    """Build `client`'s twin of the other flavour: same settings, retry policy and transport.
 
-        return self._twin(Client, httpx.BaseTransport, sleep)
+    A custom sleep is wrapped to suit the other flavour.
 
-    async def sleep(self, seconds: float) -> None:
-        """Wait `seconds` with the injected sleep (tests inject one that returns at once)."""
-        await self._sleep(seconds)
+    Raises:
+        UsageError: `client` has an `http_client=`, or a transport of its flavour only.
+    """
+    if not client._owns_http:
+        raise UsageError(
+            f"This {type(client).__name__} was built with http_client=: build its sync/async "
+            "counterpart yourself, with its own http_client."
+        )
+    options: dict[str, Any] = {"api_key": client._builder.key, "transport": client._transport}
+    options |= client._settings.options()
+    custom = client._custom_sleep
+    twin: Client | AsyncClient
+    if isinstance(client, Client):
+        _check_transport(client, httpx.AsyncBaseTransport)
+        twin = AsyncClient(**options, sleep=_sleep_in_thread(client._sleep) if custom else None)
+    else:
+        _check_transport(client, httpx.BaseTransport)
+        twin = Client(**options, sleep=_sleep_on_loop(client._sleep) if custom else None)
+    twin._retry = client._retry
+    return twin
 
-    async def aclose(self) -> None:
-        """Close the connection pool, unless it came from `http_client=`."""
-        if self._owns_http:
-            await self._http.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
+def sending_once(client: AsyncClient) -> AsyncClient:
+    """`client`'s settings and transport, each request sent once: no retry, no stream resume.
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    For a caller that retries on its own (a durable engine): one retry layer, not two.
 
-    async def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
-        """Send once: return a 2xx response or raise the translated error."""
-        # Always opened as a stream: a body that breaks is told apart from no answer at all.
+    Raises:
+        UsageError: `client` retries and has an `http_client=`, which cannot be shared.
+    """
+    if client.max_retries == 0:
+        return client
+    if not client._owns_http:
+        raise UsageError(
+            "This AsyncClient was built with http_client= and retries: pass one with "
+            "max_retries=0 instead."
+        )
+    options: dict[str, Any] = {"api_key": client._builder.key, "transport": client._transport}
+    options |= client._settings.options() | {"max_retries": 0}
+    return AsyncClient(**options, sleep=client._sleep if client._custom_sleep else None)
+
+
+def _check_transport(client: Client | AsyncClient, kind: type[object]) -> None:
+    """Raise `UsageError` unless `client` has no transport or one of `kind`."""
+    transport = client._transport
+    if transport is not None and not isinstance(transport, kind):
+        raise UsageError(
+            f"The transport of this {type(client).__name__} is not an {kind.__qualname__}: "
+            "build its sync/async counterpart yourself."
+        )
+
+
+def _sleep_in_thread(sleep: _Sleep) -> _AsyncSleep:
+    """Wrap a sync sleep for an `AsyncClient`: it is called in a worker thread."""
+
+    async def wait(seconds: float) -> None:
+        await anyio.to_thread.run_sync(sleep, seconds)
+
+    return wait
+
+
+def _sleep_on_loop(sleep: _AsyncSleep) -> _Sleep:
+    """Wrap an async sleep for a `Client`: it is awaited on the calling worker thread's loop."""
+
+    async def wait(seconds: float) -> None:
+        await sleep(seconds)
+
+    def wait_from_thread(seconds: float) -> None:
         try:
-            response = await self._http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise self._connection_error(exc, request) from exc
-        _log_response(request, response)
-        if response.is_success:
-            if not stream:
-                try:
-                    await response.aread()
-                except BaseException as exc:
-                    await response.aclose()
-                    if isinstance(exc, _BROKEN_BODY):
-                        raise self._connection_error(exc, request) from exc
-                    raise
-            return response
-        answer = response
-        try:
-            await answer.aread()
-        except _BROKEN_BODY:
-            answer = _unread(response)  # the status arrived: the answer is still an error
-        finally:
-            await response.aclose()
-        raise self._status_error(answer, request)
+            anyio.from_thread.run(wait, seconds)
+        except RuntimeError as exc:  # anyio's NoEventLoopError: not in a worker thread
+            raise UsageError(
+                "The sync twin of an AsyncClient with a custom async sleep can only wait "
+                "in a worker thread (anyio.to_thread.run_sync); pass a Client instead."
+            ) from exc
 
-    async def _send(self, spec: RequestSpec) -> tuple[httpx.Request, httpx.Response]:
-        """Send with retries; a streamed response comes back open."""
-        request = self._build(spec)
-        retries = 0
-        while True:
-            try:
-                return request, await self._attempt(request, stream=spec.stream)
-            except APIError as error:
-                lost = self._retry.lost(error, creates=spec.creates)
-                if lost is not None:
-                    raise lost from error.__cause__
-                delay = self._retry_delay(error, retries)
-                if delay is None:
-                    raise
-            await self._sleep(delay)
-            retries += 1
+    return wait_from_thread

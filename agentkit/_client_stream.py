@@ -2,7 +2,9 @@
 
 `StreamCore` holds every decision (decode, dedupe, when and how to reconnect) and does
 no I/O; `EventStream` and `AsyncEventStream` only move bytes between httpx and the core,
-and share all but their read, close and wait lines in `_StreamShell`.
+and share all but their read, close and wait lines in `_StreamShell`. `EventStream` is
+generated from `AsyncEventStream` by `tools/unasync.py`: edit the async class, then run the
+tool; what differs by more than `await` sits in the `_close_body` / `_aclose_body` helpers.
 
 A stream is retried like any request until its response opens (see `Client._send`). After
 that, a broken connection, or a body that ends before `interaction.completed`, `error` or
@@ -99,7 +101,7 @@ class StreamCore:
         self.interaction_id = interaction_id
         """Known from `get(id)`, else from the first event that names it."""
         self.last_event_id = last_event_id
-        """The id of the last event delivered: where a reconnection resumes."""
+        """The id of the last event delivered: where a reconnection resumes (kept here only)."""
         self.finished: bool = False
         """A terminal event (`interaction.completed`, `error`, `[DONE]`) arrived."""
         self.error: APIError | None = None
@@ -284,6 +286,27 @@ async def _adrain(chunks: AsyncGenerator[bytes]) -> bool:
     return False
 
 
+def _close_body(chunks: Generator[bytes], response: httpx.Response, *, finished: bool) -> None:
+    """Release a response; the body of a `finished` stream is drained first, for the pool."""
+    if not (finished and _drain(chunks)):
+        chunks.close()  # sync generators are finalised cleanly: no need to drain
+    response.close()
+
+
+async def _aclose_body(
+    chunks: AsyncGenerator[bytes], response: httpx.Response, *, finished: bool
+) -> None:
+    """Release a response as `_close_body` does, but always drain its body (see `_adrain`)."""
+    if finished and await _adrain(chunks):
+        await response.aclose()
+        return
+    # A stream closed before its end is closed fully even in a cancelled task.
+    with anyio.CancelScope(shield=not finished):
+        await response.aclose()  # stop the transfer first: the reads below then end at once
+        if not await _adrain(chunks):  # pragma: no cover - a transport that ignores close
+            await chunks.aclose()
+
+
 ClientT = TypeVar("ClientT", bound="Client | AsyncClient")
 ChunksT = TypeVar("ChunksT", bound="Generator[bytes] | AsyncGenerator[bytes]")
 
@@ -362,11 +385,82 @@ class _StreamShell(Generic[ClientT, ChunksT]):
         return self._client._build(spec), delay
 
 
+class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], AsyncIterator[Event]):
+    """The events of one interaction, in order and each once; close it when done.
+
+    Use it as `async with await client.interactions.create(..., stream=True) as stream:
+    async for event in stream: ...`. A dropped connection is resumed from the last event.
+
+    Raises (while iterating):
+        StreamError: The server sent an `error` event.
+        APIResponseValidationError: An event does not fit the wire models.
+        APIConnectionError: The connection broke and could not be resumed.
+        APIStatusError: A reconnection was answered with an error status that is not retried.
+    """
+
+    @classmethod
+    async def open(
+        cls, client: AsyncClient, spec: RequestSpec, *, interaction_id: str | None
+    ) -> Self:
+        """Send `spec` (with retries) and return the stream over its open response."""
+        stream = cls._for(client, spec, interaction_id)
+        stream._attach(*await client._send(spec))
+        return stream
+
+    def _attach(self, request: httpx.Request, response: httpx.Response) -> None:
+        # The AsyncGenerator that aiter_bytes() returns in fact (it is typed as an AsyncIterator)
+        self._connected(request, response, cast("AsyncGenerator[bytes]", response.aiter_bytes()))
+
+    async def _release(self, *, finished: bool = True) -> None:
+        detached = self._detach()
+        if detached is not None:
+            await _aclose_body(*detached, finished=finished)
+
+    async def aclose(self) -> None:
+        """Release the connection; iteration stops."""
+        self._stop()
+        await self._release(finished=False)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def __anext__(self) -> Event:
+        while not self._ready:
+            chunks = self._reading()
+            if chunks is None:
+                await self._release()
+                self._end(StopAsyncIteration)
+            broken: httpx.HTTPError | None = None
+            try:
+                if self._deliver(await anext(chunks, None)):
+                    continue
+            except httpx.TransportError as exc:
+                broken = exc
+            await self._resume(self._core.broken(broken))
+        return self._ready.popleft()
+
+    async def _resume(self, error: APIError) -> None:
+        await self._release()
+        while True:
+            request, delay = self._reconnection(error)
+            await self._client._sleep(delay)
+            try:
+                self._attach(request, await self._client._attempt(request, stream=True))
+            except APIError as exc:
+                error = exc
+            else:
+                return
+
+
+# -- generated by tools/unasync.py from AsyncEventStream: do not edit --
 class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
     """The events of one interaction, in order and each once; close it when done.
 
-    Use it as `with client.interactions.create(..., stream=True) as stream: for event in
-    stream: ...`. A dropped connection is resumed from the last event.
+    Use it as `with client.interactions.create(..., stream=True) as stream:
+    for event in stream: ...`. A dropped connection is resumed from the last event.
 
     Raises (while iterating):
         StreamError: The server sent an `error` event.
@@ -383,17 +477,13 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
         return stream
 
     def _attach(self, request: httpx.Request, response: httpx.Response) -> None:
-        # iter_bytes() is a generator in fact
+        # The Generator that iter_bytes() returns in fact (it is typed as an Iterator)
         self._connected(request, response, cast("Generator[bytes]", response.iter_bytes()))
 
     def _release(self, *, finished: bool = True) -> None:
         detached = self._detach()
-        if detached is None:
-            return
-        chunks, response = detached
-        if not (finished and _drain(chunks)):
-            chunks.close()  # sync generators are finalised cleanly: no need to drain
-        response.close()
+        if detached is not None:
+            _close_body(*detached, finished=finished)
 
     def close(self) -> None:
         """Release the connection; iteration stops."""
@@ -434,79 +524,4 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
                 return
 
 
-class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], AsyncIterator[Event]):
-    """The events of one interaction, in order and each once; close it when done.
-
-    Use it as `async with await client.interactions.create(..., stream=True) as stream:
-    async for event in stream: ...`. A dropped connection is resumed from the last event.
-
-    Raises (while iterating):
-        StreamError: The server sent an `error` event.
-        APIResponseValidationError: An event does not fit the wire models.
-        APIConnectionError: The connection broke and could not be resumed.
-        APIStatusError: A reconnection was answered with an error status that is not retried.
-    """
-
-    @classmethod
-    async def open(
-        cls, client: AsyncClient, spec: RequestSpec, *, interaction_id: str | None
-    ) -> Self:
-        """Send `spec` (with retries) and return the stream over its open response."""
-        stream = cls._for(client, spec, interaction_id)
-        stream._attach(*await client._send(spec))
-        return stream
-
-    def _attach(self, request: httpx.Request, response: httpx.Response) -> None:
-        # aiter_bytes() is an async generator in fact
-        self._connected(request, response, cast("AsyncGenerator[bytes]", response.aiter_bytes()))
-
-    async def _release(self, *, finished: bool = True) -> None:
-        detached = self._detach()
-        if detached is None:
-            return
-        chunks, response = detached
-        if finished and await _adrain(chunks):
-            await response.aclose()
-            return
-        await response.aclose()  # stop the transfer first: the reads below then end at once
-        if not await _adrain(chunks):  # pragma: no cover - a transport that ignores close
-            await chunks.aclose()
-
-    async def aclose(self) -> None:
-        """Release the connection; iteration stops."""
-        self._stop()
-        with anyio.CancelScope(shield=True):  # cleanup must finish even in a cancelled task
-            await self._release(finished=False)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def __anext__(self) -> Event:
-        while not self._ready:
-            chunks = self._reading()
-            if chunks is None:
-                await self._release()
-                self._end(StopAsyncIteration)
-            broken: httpx.HTTPError | None = None
-            try:
-                if self._deliver(await anext(chunks, None)):
-                    continue
-            except httpx.TransportError as exc:
-                broken = exc
-            await self._resume(self._core.broken(broken))
-        return self._ready.popleft()
-
-    async def _resume(self, error: APIError) -> None:
-        await self._release()
-        while True:
-            request, delay = self._reconnection(error)
-            await self._client._sleep(delay)
-            try:
-                self._attach(request, await self._client._attempt(request, stream=True))
-            except APIError as exc:
-                error = exc
-            else:
-                return
+# -- end generated --

@@ -81,8 +81,6 @@ class RunSetup:
     raise_tool_errors: bool
     journal: Journal
     unknown_outcome: UnknownOutcome | None = None
-    on_interrupt: Callable[[RunResult[Any]], None] | None = None
-    """Receives the partial result (with finished tool results) when the run is cancelled."""
     detached: bool = False
     """A handle's run: a cancelled waiter leaves the server-side interaction running."""
 
@@ -209,13 +207,12 @@ class _Run:
     def interrupted(self) -> None:
         partial_result = self.machine.interrupted(self.finished)
         self.checkpoint(partial_result.state)
-        for receive in (self.setup.on_interrupt, self.setup.hooks.on_cancel):
-            if receive is None:
-                continue
-            try:
-                receive(partial_result)
-            except Exception:  # raising here would replace the caller's cancellation
-                logger.exception("the on_cancel hook failed")
+        if self.setup.hooks.on_cancel is None:
+            return
+        try:
+            self.setup.hooks.on_cancel(partial_result)
+        except Exception:  # raising here would replace the caller's cancellation
+            logger.exception("the on_cancel hook failed")
 
     def _status(self, interaction_id: str | None, status: str | None) -> Iterator[StatusEvent]:
         if status is None or (interaction_id, status) == self.announced:

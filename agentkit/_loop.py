@@ -28,12 +28,12 @@ from agentkit._exceptions import (
     UsageLimitExceeded,
 )
 from agentkit._result import RunResult, RunState, isolated
+from agentkit._tool_error import error_result
 from agentkit.types import (
     FunctionCallStep,
     FunctionResultStep,
     Interaction,
     Step,
-    TextContent,
     Usage,
     parse_step,
     to_jsonable,
@@ -351,6 +351,20 @@ class RunMachine:
         self._waited += delay
         return Poll(interaction.id, delay)
 
+    def poll_budget(self) -> float | None:
+        """Seconds of waiting left before `PollPolicy.deadline` (None: no deadline).
+
+        For a driver that polls in one go (a durable activity) instead of one `Poll` at a
+        time; it reports its polls with `waited()` before `received()`.
+        """
+        deadline = self.config.poll.deadline
+        return None if deadline is None else max(deadline - self._waited, 0.0)
+
+    def waited(self, polls: int, seconds: float) -> None:
+        """Count polls a driver made in one go toward the deadline (see `poll_budget()`)."""
+        self._polls += polls
+        self._waited += seconds
+
     def tools_finished(self, results: Sequence[FunctionResultStep]) -> Action:
         """Feed the results of a `RunTools` action; get the next request to send."""
         self._ready.update({step.call_id: step for step in results})
@@ -407,7 +421,7 @@ class RunMachine:
                 to_run.append(call)
             elif decision is False:
                 self._decided(
-                    _error_result(
+                    error_result(
                         call, f"The user did not approve calling {call.name!r}; do not retry it."
                     )
                 )
@@ -554,7 +568,7 @@ class RunMachine:
                 to_run.append(call)
             else:
                 known = ", ".join(sorted(self.config.local_tools)) or "none"
-                self._ready[call.id or ""] = _error_result(
+                self._ready[call.id or ""] = error_result(
                     call, f"Unknown tool {call.name!r}. Available tools: {known}."
                 )
         if to_run:
@@ -731,12 +745,3 @@ class RunMachine:
             pending_calls=state.pending_calls,
             step_interaction_ids=list(state.step_interactions),
         )
-
-
-def _error_result(call: FunctionCallStep, message: str) -> FunctionResultStep:
-    return FunctionResultStep(
-        call_id=call.id or "",
-        name=call.name,
-        result=[TextContent(text=message)],
-        is_error=True,
-    )

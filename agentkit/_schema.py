@@ -36,6 +36,7 @@ __all__ = [
     "is_context_type",
     "resolve_hints",
     "unwrap",
+    "without_partials",
 ]
 
 ParamKind = Literal["positional", "keyword", "var_positional", "var_keyword"]
@@ -337,12 +338,18 @@ def _refs(node: Any) -> Iterable[str]:
 # Callables -> signature, hints, doc.
 
 
+def without_partials(function: object) -> object:
+    """The callable inside `function`'s layers of `functools.partial`, if any."""
+    while isinstance(function, functools.partial):
+        function = typing.cast("functools.partial[object]", function).func
+    return function
+
+
 def unwrap(function: object) -> Callable[..., Any]:
     """The plain function whose annotations and docstring describe `function`."""
     while True:
-        if isinstance(function, functools.partial):
-            function = typing.cast("functools.partial[object]", function).func
-        elif isinstance(function, (staticmethod, classmethod, types.MethodType)):
+        function = without_partials(function)
+        if isinstance(function, (staticmethod, classmethod, types.MethodType)):
             function = typing.cast("Any", function).__func__
         elif inspect.isroutine(function) or isinstance(function, type):
             return typing.cast("Callable[..., Any]", function)

@@ -539,13 +539,12 @@ class EventDeduper:
 
     def __init__(self, *, max_ids: int = 10_000) -> None:
         self._seen: dict[str, None] = {}  # an insertion-ordered set
-        self._max_ids = max_ids
-        self._last_event_id: str | None = None
+        self._max_ids = max(max_ids, 1)  # the newest id is always kept
 
     @property
     def last_event_id(self) -> str | None:
-        """The id of the last event let through that had one: resume from it."""
-        return self._last_event_id
+        """The id of the last event let through that had one (the newest one remembered)."""
+        return next(reversed(self._seen), None)
 
     def admit(self, event: Event) -> bool:
         """Return True the first time an event id is seen (and remember it), else False."""
@@ -557,5 +556,4 @@ class EventDeduper:
         self._seen[event_id] = None
         if len(self._seen) > self._max_ids:
             del self._seen[next(iter(self._seen))]
-        self._last_event_id = event_id
         return True

@@ -2,8 +2,8 @@
 
 `FunctionTool.invoke` turns a `function_call` step into a `function_result` step: arguments
 are validated by the tool's pydantic model, the function runs (sync ones in a worker thread),
-and whatever happens — a return value, invalid arguments, an exception, a timeout — comes back
-as a result the model can read.
+and whatever happens — a return value, invalid arguments, an exception it raises, a timeout —
+comes back as a result the model can read. A failure of agentkit's own code propagates.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ from agentkit._schema import (
     describe_validation_error,
     resolve_hints,
     unwrap,
+    without_partials,
 )
-from agentkit.types import FunctionCallStep, FunctionResultStep, TextContent
+from agentkit._tool_error import error_result
+from agentkit.types import FunctionCallStep, FunctionResultStep
 
 __all__ = [
     "FunctionTool",
@@ -48,7 +50,6 @@ __all__ = [
     "SyncCall",
     "ToolDecorator",
     "describe_exception",
-    "error_result",
     "tool",
 ]
 
@@ -59,6 +60,9 @@ NeedsApproval = bool | Callable[[dict[str, Any]], bool]
 """Whether a call waits for a person's approval: always, never, or per call (its arguments)."""
 
 logger = logging.getLogger("agentkit.tool")
+
+_Outcome = tuple[Any] | BaseException
+"""How a call of the function ended: what it returned (boxed), or the exception it raised."""
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _Binding = Literal["none", "static", "method", "classmethod"]
@@ -228,15 +232,10 @@ class FunctionTool(Generic[P, R]):
             return bound
         args, kwargs = bound
         late = None if on_late is None else functools.partial(self._late, call, on_late)
-        value: Any = None  # whatever the tool returns
-        try:
-            with anyio.move_on_after(self.timeout) as scope:
-                value = await self._run(args, kwargs, limiter, late)
-        except Exception as exc:
-            return self._failed(call, exc, raise_errors=raise_errors)
-        if scope.cancelled_caught:
-            return self._timed_out(call)
-        return self._result(call, value, raise_errors=raise_errors)
+        with anyio.move_on_after(self.timeout):
+            outcome = await self._run(args, kwargs, limiter, late)
+            return self._answer(call, outcome, raise_errors=raise_errors)
+        return self._timed_out(call)  # reached only when the timeout's scope ended the call
 
     def start_sync(
         self,
@@ -286,8 +285,16 @@ class FunctionTool(Generic[P, R]):
             text = describe_validation_error(self.name, exc, call.arguments, self.parameters)
             return error_result(call, text)
 
+    def _answer(
+        self, call: FunctionCallStep, outcome: _Outcome, *, raise_errors: bool
+    ) -> FunctionResultStep:
+        """The result of a call that ended: what the function returned, or what it raised."""
+        if isinstance(outcome, BaseException):
+            return self._failed(call, outcome, raise_errors=raise_errors)
+        return self._result(call, outcome[0], raise_errors=raise_errors)
+
     def _failed(
-        self, call: FunctionCallStep, exc: Exception, *, raise_errors: bool
+        self, call: FunctionCallStep, exc: BaseException, *, raise_errors: bool
     ) -> FunctionResultStep:
         if raise_errors:
             raise exc
@@ -322,15 +329,10 @@ class FunctionTool(Generic[P, R]):
         self,
         call: FunctionCallStep,
         receive: Callable[[FunctionResultStep | None], None],
-        outcome: tuple[Any] | BaseException | None,
+        outcome: _Outcome | None,
     ) -> None:
         """Hand on the outcome of a sync call whose caller stopped waiting for it."""
-        if outcome is None:
-            result = None
-        elif isinstance(outcome, BaseException):
-            result = error_result(call, describe_exception(outcome))
-        else:
-            result = self._result(call, outcome[0], raise_errors=False)
+        result = None if outcome is None else self._answer(call, outcome, raise_errors=False)
         try:
             receive(result)
         except Exception:  # a worker thread has no one to raise to
@@ -341,23 +343,28 @@ class FunctionTool(Generic[P, R]):
         args: list[Any],
         kwargs: dict[str, Any],
         limiter: anyio.CapacityLimiter | None,
-        late: Callable[[tuple[Any] | BaseException | None], None] | None,
-    ) -> Any:  # the tool's return value
+        late: Callable[[_Outcome | None], None] | None,
+    ) -> _Outcome:
+        """Call the function: what it returned, or the exception it raised.
+
+        Only the function's own exceptions are caught (in `_settled` and `_Worker.run`): one
+        raised by agentkit's code around the call is a bug, not a tool error, and propagates.
+        """
         function: Callable[..., Any] = self.function  # arguments known only at runtime
         if self._is_async:
-            return await function(*args, **kwargs)
+            # Calling a coroutine function only binds the arguments; the body runs when awaited.
+            return await _settled(function(*args, **kwargs))
         worker = _Worker(function, args, kwargs, late)
         try:
-            # Boxed: trio refuses a worker function that returns a coroutine.
-            (result,) = await anyio.to_thread.run_sync(
+            outcome = await anyio.to_thread.run_sync(
                 worker.run, limiter=limiter, abandon_on_cancel=True
             )
         except anyio.get_cancelled_exc_class():
             worker.abandon()
             raise
-        if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
-            result = await result
-        return result
+        if isinstance(outcome, tuple) and inspect.isawaitable(outcome[0]):
+            return await _settled(outcome[0])  # a sync wrapper around a coroutine function
+        return outcome
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         # A plain function in a class body is a method: `self` is not an argument the model
@@ -536,7 +543,7 @@ def _checked_name(function: object, source: Callable[..., Any], name: str | None
 
 
 def _default_name(function: object) -> str:
-    function = _without_partials(function)
+    function = without_partials(function)
     name = getattr(function, "__name__", None)
     return name if isinstance(name, str) else type(function).__name__
 
@@ -544,16 +551,10 @@ def _default_name(function: object) -> str:
 def _docstring(function: object, source: Callable[..., Any]) -> str | None:
     # __doc__ itself, not inspect.getdoc: that one inherits texts such as object's docstring.
     doc = source.__doc__
-    function = _without_partials(function)
+    function = without_partials(function)
     if doc is None and not inspect.isroutine(function):
         doc = type(function).__doc__  # a callable instance: its class says what it does
     return inspect.cleandoc(doc) if doc else None
-
-
-def _without_partials(function: object) -> object:
-    while isinstance(function, functools.partial):
-        function = typing.cast("functools.partial[object]", function).func
-    return function
 
 
 def _signature(
@@ -594,21 +595,25 @@ class _Worker:
         function: Callable[..., Any],
         args: list[Any],
         kwargs: dict[str, Any],
-        late: Callable[[tuple[Any] | BaseException | None], None] | None,
+        late: Callable[[_Outcome | None], None] | None,
     ) -> None:
         self._call = functools.partial(function, *args, **kwargs)
         self._late = late
         self._lock = threading.Lock()
-        self._outcome: tuple[Any] | BaseException | None = None
+        self._outcome: _Outcome | None = None
         self._started = False
         self._abandoned = False
 
-    def run(self) -> tuple[Any]:
+    def run(self) -> _Outcome:
+        """Call the function in this thread: what it returned, or the exception it raised.
+
+        The value is boxed: trio refuses a worker function that returns a coroutine.
+        """
         with self._lock:
             if self._abandoned:  # cancelled before the thread got to it: never run it
                 raise RuntimeError("abandoned before it started")
             self._started = True
-        outcome: tuple[Any] | BaseException
+        outcome: _Outcome
         try:
             outcome = (self._call(),)
         except BaseException as exc:
@@ -618,7 +623,7 @@ class _Worker:
             abandoned = self._abandoned
         if abandoned and self._late is not None:
             self._late(outcome)
-        if isinstance(outcome, BaseException):
+        if not isinstance(outcome, tuple | Exception):  # KeyboardInterrupt, SystemExit...
             raise outcome
         return outcome
 
@@ -640,7 +645,7 @@ class SyncCall:
         tool: FunctionTool[..., Any],
         call: FunctionCallStep,
         worker: _Worker,
-        future: concurrent.futures.Future[tuple[Any]],
+        future: concurrent.futures.Future[_Outcome],
     ) -> None:
         self._tool, self._call, self._worker = tool, call, worker
         self.future = future
@@ -658,18 +663,16 @@ class SyncCall:
         tool, call = self._tool, self._call
         wait = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
         try:
-            (value,) = self.future.result(wait)
-        except concurrent.futures.TimeoutError:
+            outcome = self.future.result(wait)
+        except concurrent.futures.TimeoutError:  # the wait's, never the tool's: see _Worker.run
             self.abandon()
             return tool._timed_out(call)  # pyright: ignore[reportPrivateUsage]
-        except Exception as exc:
-            return tool._failed(call, exc, raise_errors=raise_errors)  # pyright: ignore[reportPrivateUsage]
         except BaseException:
             self.abandon()
             raise
-        if inspect.isawaitable(value):  # a sync wrapper around a coroutine function
-            value = anyio.run(_awaited, value)
-        return tool._result(call, value, raise_errors=raise_errors)  # pyright: ignore[reportPrivateUsage]
+        if isinstance(outcome, tuple) and inspect.isawaitable(outcome[0]):
+            outcome = anyio.run(_settled, outcome[0])  # a sync wrapper around a coroutine function
+        return tool._answer(call, outcome, raise_errors=raise_errors)  # pyright: ignore[reportPrivateUsage]
 
     def abandon(self) -> None:
         """Stop waiting: a call still queued never runs; a running one reports late."""
@@ -697,18 +700,15 @@ def tool_threads() -> concurrent.futures.ThreadPoolExecutor:
     return _threads
 
 
-async def _awaited(awaitable: typing.Awaitable[Any]) -> Any:
-    return await awaitable
+async def _settled(awaitable: typing.Awaitable[Any]) -> _Outcome:
+    """Await a tool's coroutine: what it returned, or the exception it raised."""
+    try:
+        return (await awaitable,)
+    except Exception as exc:  # the tool's failure, for the model; agentkit's own code is outside
+        return exc
 
 
 def describe_exception(exc: BaseException) -> str:
     """How an exception reads in an error result: `TypeName: message`."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def error_result(call: FunctionCallStep, text: str) -> FunctionResultStep:
-    """A `function_result` with `is_error: true` answering `call` with `text`."""
-    return FunctionResultStep(
-        call_id=call.id or "", name=call.name, result=[TextContent(text=text)], is_error=True
-    )

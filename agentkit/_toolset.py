@@ -18,7 +18,8 @@ from anyio.lowlevel import RunVar
 from agentkit._content import result_content
 from agentkit._context import RunContext
 from agentkit._exceptions import ToolOutcomeUnknown, UsageError
-from agentkit._tool import FunctionTool, SyncCall, describe_exception, error_result, tool
+from agentkit._tool import FunctionTool, SyncCall, describe_exception, tool
+from agentkit._tool_error import error_result
 from agentkit.types import (
     CodeExecution,
     FunctionCallStep,

@@ -161,7 +161,7 @@ class _Crowd:
     """What one contender did with 10,000 runs at once."""
 
     wall: float | None  # None: killed at the cap
-    done: int  # runs answered to the end
+    done: int  # runs whose last answer the server sent (the client may still be reading it)
     kib_per_run: float | None
     at_server: int  # requests waiting at the server when the memory was taken
 
@@ -180,7 +180,8 @@ class _Crowd:
         ended = (
             f"finished in {fmt_time(self.wall)}"
             if self.wall is not None
-            else f"was stopped at {cap:g} s with {self.done:,} of {MANY:,} runs done"
+            else f"was stopped at {cap:g} s, the server having sent the last answer of "
+            f"{self.done:,} of {MANY:,} runs"
         )
         return (
             f"{ended}; at most {self.at_server:,} requests waited at the server at once"

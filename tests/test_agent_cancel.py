@@ -187,13 +187,16 @@ async def test_a_handle_whose_wait_is_cancelled_keeps_the_interaction_running() 
     assert not [r for r in calls_summary(emulator) if r[1].startswith("cancel")]
 
 
+@pytest.mark.parametrize("waiter", ["run", "handle"])
 async def test_a_failing_on_cancel_hook_is_logged_and_the_cancellation_goes_on(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, waiter: str
 ) -> None:
     tools = FastAndSlow()
-    emulator = Emulator(Script([CALLS, "Both done."]))
+    emulator = Emulator(Script([CALLS, "Both done."]), background_polls=1)
+    seen: list[RunResult[Any]] = []
 
     def broken(partial: RunResult[Any]) -> None:
+        seen.append(partial)
         raise RuntimeError("the hook is broken")
 
     agent = Agent(
@@ -204,14 +207,27 @@ async def test_a_failing_on_cancel_hook_is_logged_and_the_cancellation_goes_on(
     )
 
     with anyio.fail_after(5):
+        handle = await agent.start("Do both.") if waiter == "handle" else None
         async with anyio.create_task_group() as group:
-            group.start_soon(agent.run, "Do both.")
+            if handle is None:
+                group.start_soon(agent.run, "Do both.")
+            else:
+                group.start_soon(handle.result)
             await tools.events["fast recorded"].wait()
             group.cancel_scope.cancel()
 
     (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert record.getMessage() == "the on_cancel hook failed"
     assert tools.log == ["fast ran", "slow cancelled"]
+    (cancelled,) = seen
+    assert cancelled.status == "cancelled"
+    if handle is not None:
+        # The handle learned of the cancellation all the same: awaiting it again resumes.
+        assert handle.partial is cancelled
+        with anyio.fail_after(5):
+            result = await handle
+        assert tools.log == ["fast ran", "slow cancelled", "slow ran"]
+        check_resumed(emulator, result)
 
 
 def test_ctrl_c_while_tools_run_cancels_them_and_keeps_the_finished_results() -> None:

@@ -80,6 +80,7 @@ PURE_IMPORTS = {
     "pydantic",
     "agentkit._exceptions",
     "agentkit._result",
+    "agentkit._tool_error",
     "agentkit.types",
 }
 

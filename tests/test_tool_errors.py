@@ -1,0 +1,127 @@
+"""What becomes an error result for the model, and what propagates: only the tool's own
+exceptions (and invalid arguments) are data; a failure of agentkit's code around the call is a
+bug that must not be disguised as a tool error.
+
+Each case runs the three ways a tool is called: an async tool, a sync tool in anyio's worker
+threads (`invoke`), and a sync tool without an event loop (`start_sync`). The framework
+failures are simulated by making agentkit's internals (`agentkit._tool`, `agentkit._schema`)
+raise, which no public API can do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NoReturn
+
+import anyio.to_thread
+import pytest
+
+import agentkit._tool
+from agentkit._schema import FunctionSchema
+from agentkit._tool import FunctionTool, SyncCall, tool
+from agentkit.types import FunctionCallStep, FunctionResultStep, TextContent
+
+pytestmark = pytest.mark.anyio
+
+Way = Literal["async", "thread", "no loop"]
+WAYS: tuple[Way, ...] = ("async", "thread", "no loop")
+
+
+class InternalBug(Exception):
+    """Stands for a bug in agentkit's own code."""
+
+
+def broken(*args: Any, **kwargs: Any) -> NoReturn:
+    raise InternalBug("agentkit is broken")
+
+
+def made(way: Way, error: Exception | None = None) -> FunctionTool[..., Any]:
+    """A tool `double(n: int)` written as `way` calls it, raising `error` if given."""
+    if way == "async":
+
+        async def double_async(n: int) -> int:
+            if error is not None:
+                raise error
+            return 2 * n
+
+        return tool(double_async, name="double")
+
+    def double(n: int) -> int:
+        if error is not None:
+            raise error
+        return 2 * n
+
+    return tool(double)
+
+
+async def answer(
+    way: Way, function: FunctionTool[..., Any], **arguments: Any
+) -> FunctionResultStep:
+    call = FunctionCallStep(id="c1", name=function.name, arguments=arguments)
+    if way != "no loop":
+        return await function.invoke(call)
+    started = function.start_sync(call)
+    if isinstance(started, SyncCall):  # its wait blocks: not on the event loop's thread
+        return await anyio.to_thread.run_sync(started.result)
+    return started
+
+
+def text_of(step: FunctionResultStep) -> str:
+    assert isinstance(step.result, list)
+    (block,) = step.result
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+@pytest.mark.parametrize("way", WAYS)
+async def test_the_tools_exception_becomes_an_error_result(way: Way) -> None:
+    step = await answer(way, made(way, LookupError("no such order")), n=1)
+    assert step.is_error is True
+    assert text_of(step) == "LookupError: no such order"
+
+
+@pytest.mark.parametrize("way", WAYS)
+async def test_the_tools_own_timeout_error_is_not_taken_for_a_timeout(way: Way) -> None:
+    # concurrent.futures.TimeoutError is TimeoutError (Python 3.11+): a tool's own one must not
+    # read as the tool running out of time (it has no timeout here).
+    step = await answer(way, made(way, TimeoutError("the shop did not answer")), n=1)
+    assert text_of(step) == "TimeoutError: the shop did not answer"
+
+
+@pytest.mark.parametrize("way", WAYS)
+async def test_invalid_arguments_give_the_error_result_naming_the_field(way: Way) -> None:
+    step = await answer(way, made(way), n="two")
+    assert step.is_error is True
+    assert text_of(step) == (
+        "Invalid arguments for tool 'double', so it did not run:\n"
+        "- n: Input should be a valid integer, unable to parse string as an integer; "
+        'received "two"\n'
+        "Call the tool again with corrected arguments."
+    )
+
+
+@pytest.mark.parametrize("way", WAYS)
+async def test_a_working_tool_still_answers(way: Way) -> None:
+    step = await answer(way, made(way), n=4)
+    assert step.is_error is None
+    assert text_of(step) == "8"
+
+
+# Each internal step around the call, and the ways that go through it.
+FRAMEWORK_FAILURES = [
+    pytest.param(FunctionSchema, "bind", WAYS, id="argument binding"),
+    pytest.param(FunctionTool, "function", WAYS, id="reaching the function"),
+    pytest.param(agentkit._tool._Worker, "run", ("thread", "no loop"), id="thread dispatch"),  # pyright: ignore[reportPrivateUsage]
+    pytest.param(agentkit._tool, "result_content", WAYS, id="converting the value"),
+]
+
+
+@pytest.mark.parametrize(("owner", "name", "ways"), FRAMEWORK_FAILURES)
+async def test_a_failure_of_agentkits_own_code_propagates(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, ways: tuple[Way, ...]
+) -> None:
+    tools = {way: made(way) for way in ways}
+    replacement = property(broken) if isinstance(getattr(owner, name), property) else broken
+    monkeypatch.setattr(owner, name, replacement)
+    for way in ways:
+        with pytest.raises(InternalBug, match="agentkit is broken"):
+            await answer(way, tools[way], n=1)
