@@ -238,18 +238,12 @@ class StreamAccumulator:
         self._status: str | None = None
         self._usage: Usage | Json | None = None  # a delta's raw total_usage is parsed lazily
         self._continuation_token: str | None = None
-        self._last_event_id: str | None = None
         self._error: ErrorEvent | None = None
 
     @property
     def interaction_id(self) -> str | None:
         """The interaction's id, once an event has named it."""
         return self._interaction_id
-
-    @property
-    def last_event_id(self) -> str | None:
-        """The `event_id` of the last applied event that had one: resume from it."""
-        return self._last_event_id
 
     @property
     def status(self) -> str | None:
@@ -318,8 +312,6 @@ class StreamAccumulator:
             APIResponseValidationError: The `arguments_delta` fragments of a step, complete at
                 its `step.stop`, are not a JSON object.
         """
-        if event.event_id is not None:
-            self._last_event_id = event.event_id
         if isinstance(event, StepDeltaEvent):
             self._apply_delta(event)
         elif isinstance(event, StepStartEvent):

@@ -712,7 +712,6 @@ def test_a_stream_without_completion_keeps_the_last_known_state() -> None:
         {"event_type": "hologram.event", "event_id": "e4"},
         {"event_type": "interaction.status_update", "status": "requires_continuation"},
     )
-    assert accumulator.last_event_id == "e4"
     result = accumulator.result()
     assert result.to_wire() == {
         "id": "v1_B",
@@ -884,6 +883,6 @@ def test_a_resumed_stream_rebuilds_the_same_interaction_exactly_once() -> None:
             accumulator.apply(event)
             seen.append(str(event.event_id))
     assert seen == [f"ev{n}" for n in range(len(events))]
-    assert accumulator.last_event_id == deduper.last_event_id == f"ev{len(events) - 1}"
+    assert deduper.last_event_id == f"ev{len(events) - 1}"
     assert accumulator.result() == reference.result()
     assert accumulator.result().output_text == "Hello, you"
