@@ -36,3 +36,12 @@ def http(emulator: Emulator) -> Iterator[httpx.Client]:
     """Plain httpx over the emulator transport, for raw wire-level tests."""
     with httpx.Client(transport=emulator, base_url=BASE, headers=KEY) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Temporal dev server on 127.0.0.1, shared by the session: its `host:port`."""
+    from _temporal_helpers import dev_server
+
+    with dev_server(tmp_path_factory.mktemp("temporal") / "server.log") as address:
+        yield address

@@ -96,6 +96,7 @@ class EmulatorCore:
         self._drop_after: int | None = None
         self._end_after: tuple[int, bool] | None = None
         self._error_after: tuple[int, dict[str, str]] | None = None
+        self._pause_after: tuple[int, threading.Event, float] | None = None
         self._counters: dict[str, int] = {}
         self._tokens: dict[str, Hop] = {}
         self._turns = 0
@@ -387,6 +388,7 @@ class EmulatorCore:
     def _stream(self, events: list[Event]) -> EmuResponse:
         chunks = [frame(e) for e in events]
         drop, end, error = self._drop_after, self._end_after, self._error_after
+        pause, self._pause_after = self._pause_after, None
         self._drop_after = self._end_after = self._error_after = None
         if error is not None:
             after, detail = error
@@ -401,7 +403,7 @@ class EmulatorCore:
             else:
                 chunks = chunks[:after]
         headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
-        return EmuResponse(200, headers, stream_chunks(chunks, drop))
+        return EmuResponse(200, headers, stream_chunks(chunks, drop, pause))
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
@@ -122,6 +123,19 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
         """
         with self._lock:
             self._end_after = (k, mid_event)
+
+    def pause_stream_after(self, k: int, *, timeout: float = 60.0) -> threading.Event:
+        """Hold the next SSE response after `k` events until the returned event is set.
+
+        The interaction exists (and answers a GET) meanwhile, as a real one would while the
+        model works: a client that dies during the pause left it behind. The pause blocks
+        the thread that serves the stream, so use it with `serve()`; it ends by itself after
+        `timeout` seconds.
+        """
+        release = threading.Event()
+        with self._lock:
+            self._pause_after = (k, release, timeout)
+        return release
 
     def error_stream_after(
         self, k: int, *, code: str = "resource_exhausted", message: str = "Injected stream error."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -134,9 +135,19 @@ def error_response(
     return EmuResponse(status, [("content-type", kind), *(headers or [])], raw)
 
 
-def stream_chunks(chunks: list[bytes], drop_after: int | None) -> Iterator[bytes]:
-    """Yield the SSE chunks, breaking with `StreamDropped` after `drop_after` of them."""
+def stream_chunks(
+    chunks: list[bytes],
+    drop_after: int | None,
+    pause: tuple[int, threading.Event, float] | None = None,
+) -> Iterator[bytes]:
+    """Yield the SSE chunks, breaking with `StreamDropped` after `drop_after` of them.
+
+    With `pause` (k, release, timeout), wait after `k` chunks until `release` is set (at most
+    `timeout` seconds).
+    """
     for index, chunk in enumerate(chunks):
+        if pause is not None and index == pause[0]:
+            pause[1].wait(pause[2])
         if drop_after is not None and index >= drop_after:
             raise StreamDropped(f"Injected fault: the stream broke after {drop_after} events.")
         yield chunk

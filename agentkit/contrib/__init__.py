@@ -1,0 +1,1 @@
+"""Integrations with other systems, each installed with its own extra (`agentkit[temporal]`)."""
