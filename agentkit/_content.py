@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import pydantic
 import pydantic_core
 
 from agentkit._exceptions import UsageError
@@ -388,5 +389,10 @@ def to_json_text(value: Any) -> str:  # any value pydantic can serialise
         pydantic_core.PydanticSerializationError: A value of a type pydantic cannot serialise.
     """
     return pydantic_core.to_json(
-        value, bytes_mode="base64", inf_nan_mode="null", serialize_as_any=True
+        value, bytes_mode="base64", inf_nan_mode="null", serialize_as_any=_AS_ANY
     ).decode()
+
+
+# pydantic < 2.12 fails serialize_as_any on every model it meets by inference ("Circular
+# reference detected"): there a field holding a subclass of its type writes the declared fields.
+_AS_ANY = tuple(int(part) for part in pydantic.VERSION.split(".")[:2]) >= (2, 12)

@@ -20,7 +20,8 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.fields import FieldInfo
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaWarningKind
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, JsonSchemaWarningKind
+from pydantic_core import CoreConfig, core_schema
 
 from agentkit._context import RunContext
 from agentkit._docstrings import DocInfo
@@ -58,6 +59,31 @@ class _SchemaGenerator(GenerateJsonSchema):
         "non-serializable-default",
         "skipped-discriminator",
     }
+
+    # A TypedDict or stdlib dataclass inside the arguments model takes its extra="forbid", and
+    # validation rejects unknown keys; pydantic < 2.12 (TypedDict) and < 2.14 (dataclass) leave
+    # that out of the JSON schema.
+    def typed_dict_schema(self, schema: core_schema.TypedDictSchema) -> JsonSchemaValue:
+        return _closed(super().typed_dict_schema(schema), schema.get("config"))
+
+    def dataclass_schema(self, schema: core_schema.DataclassSchema) -> JsonSchemaValue:
+        return _closed(super().dataclass_schema(schema), schema.get("config"))
+
+    def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
+        # pydantic 2.12 and 2.13 give the string form a pattern that rejects an exponent ("1E-7"),
+        # which validation accepts; 2.14 dropped it again.
+        json_schema = super().decimal_schema(schema)
+        for branch in json_schema.get("anyOf", [json_schema]):
+            if branch.get("type") == "string":
+                branch.pop("pattern", None)
+        return json_schema
+
+
+def _closed(json_schema: JsonSchemaValue, config: CoreConfig | None) -> JsonSchemaValue:
+    """`json_schema` with `additionalProperties: false` if `config` forbids extra keys."""
+    if config is not None and config.get("extra_fields_behavior") == "forbid":
+        json_schema.setdefault("additionalProperties", False)
+    return json_schema
 
 
 @dataclasses.dataclass(frozen=True)

@@ -103,7 +103,23 @@ stateless = TemporalAgent(
     tool_options={"lookup": QUICK},
     heartbeat_timeout=timedelta(seconds=2),
 )
-AGENTS = [billing, refunds, researcher, stateless]
+
+
+impatient = TemporalAgent(
+    Agent(
+        MODEL,
+        name="impatient",
+        background=True,
+        poll=PollPolicy(first=0.1, factor=1.0, max_interval=0.1, deadline=0.35),
+    ),
+    heartbeat_timeout=timedelta(seconds=2),
+)
+hasty = TemporalAgent(
+    Agent(MODEL, tools=[refund], name="hasty"),
+    tool_options={"refund": QUICK},
+    approval_timeout=timedelta(seconds=1),
+)
+AGENTS = [billing, refunds, researcher, stateless, impatient, hasty]
 
 
 @workflow.defn

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import runpy
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +72,21 @@ EXPECTED: dict[str, list[str]] = {
         "{'completed': 50}",
         "50 tool calls",
         "0 errors",
+    ],
+    "temporal_worker.py": [
+        "Temporal: a dev server of our own on 127.0.0.1:",
+        "Self-check answered: get_weather returned",
+    ],
+    "temporal_starter.py": [
+        "Temporal: a dev server of our own on 127.0.0.1:",
+        "Started workflow weather-",
+        "Answer: get_weather returned",
+    ],
+    "temporal_approval.py": [
+        "Started workflow payments-",
+        "Approve send_payment(",
+        "Finished: completed",
+        "send_payment returned Sent",
     ],
 }
 
@@ -253,3 +272,76 @@ def test_human_approval_example_pays_only_after_approval(run_in_process: RunExam
     assert [step["name"] for step in emulator.function_results] == ["get_balance", "send_payment"]
     assert resumed["input"][-1]["name"] == "send_payment"
     assert "Resumed: completed" in output
+
+
+# -- the Temporal examples: durable runs on a real dev server ---------------------------------
+
+
+def test_temporal_examples_run_in_separate_processes(temporal_address: str) -> None:
+    """The worker serves a given Temporal service until Ctrl-C; the others only start runs."""
+    worker = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "temporal_worker.py"), "--temporal", temporal_address],
+        cwd=ROOT,
+        env=offline_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(TIMEOUT, worker.kill)  # a hung worker ends the test, not CI
+    watchdog.start()
+    try:
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == OFFLINE_LINE + "\n"
+        assert worker.stdout.readline().startswith(f"Worker ready on {temporal_address}")
+        started = run_example("temporal_starter.py", "--temporal", temporal_address)
+        approved = run_example("temporal_approval.py", "--temporal", temporal_address)
+    finally:
+        worker.send_signal(signal.SIGINT)  # Ctrl-C
+        output, errors = worker.communicate(timeout=TIMEOUT)
+        watchdog.cancel()
+
+    assert worker.returncode == 0, errors
+    assert output == "Worker stopped\n"
+    for completed in (started, approved):
+        assert completed.returncode == 0, completed.stderr
+        assert "Backend:" not in completed.stdout  # the worker talks to the model, not them
+        assert "dev server" not in completed.stdout
+    assert "Answer: get_weather returned" in started.stdout
+    assert "Finished: completed" in approved.stdout
+    assert "send_payment returned Sent" in approved.stdout
+
+
+def test_temporal_examples_stop_the_dev_server_they_started() -> None:
+    completed = run_example("temporal_starter.py")
+
+    assert completed.returncode == 0, completed.stderr
+    found = re.search(r"a dev server of our own on 127\.0\.0\.1:(\d+)", completed.stdout)
+    assert found is not None
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(found[1])), timeout=TIMEOUT).close()
+
+
+@pytest.mark.parametrize("variable", ["GEMINI_API_KEY", "GOOGLE_API_KEY"])
+def test_the_temporal_worker_uses_the_real_api_when_a_key_is_set(variable: str) -> None:
+    # Only builds the worker's API client (no request is sent): the choice and its one line.
+    code = (
+        "import anyio, temporal_worker\n"
+        "async def main():\n"
+        "    async with temporal_worker.model_api():\n"
+        "        pass\n"
+        "anyio.run(main)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=EXAMPLES,
+        env={**offline_env(), variable: "not-a-real-key"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == f"Backend: Gemini API ({variable} is set)\n"
+    assert "not-a-real-key" not in completed.stdout + completed.stderr

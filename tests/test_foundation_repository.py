@@ -32,7 +32,16 @@ TOP_LEVEL = {
     "examples",
     "tests",
 }
-RUNTIME_DEPENDENCIES = ["pydantic>=2", "httpx", "anyio", "docstring-parser"]
+RUNTIME_DEPENDENCIES = [  # the floors: CI's lowest_deps job runs the suite on exactly these
+    "pydantic>=2.11.0",
+    "pydantic-core>=2.33.0",
+    "httpx>=0.25.1",
+    "httpcore>=1.0.6",
+    "anyio>=4.1.0",
+    "sniffio>=1.3.0",
+    "docstring-parser>=0.16",
+    "typing-extensions>=4.12.2",
+]
 
 
 def pyproject() -> dict[str, Any]:

@@ -24,6 +24,7 @@ from _temporal_agents import (
     lookup,
 )
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from agentkit import Agent, AsyncClient, UsageError, tool
@@ -235,3 +236,29 @@ def test_a_durable_agent_refuses_options_for_tools_it_does_not_have() -> None:
 
     with pytest.raises(UsageError, match=r"does not have: \['pong'\]"):
         TemporalAgent(Agent(MODEL, tools=[ping]), tool_options={"pong": ToolOptions()})
+
+
+def posts(emulator: Emulator, ending: str) -> list[str]:
+    return [r.path for r in emulator.requests if r.method == "POST" and r.path.endswith(ending)]
+
+
+@pytest.mark.anyio
+async def test_a_background_run_past_its_deadline_is_cancelled_and_fails(
+    worker: Running,
+) -> None:
+    worker.emulator.background_polls = 1_000
+    with pytest.raises(WorkflowFailureError) as caught:
+        await worker.execute(AgentWorkflow.run, AgentWorkflowInput("impatient", "Research"))
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "DeadlineExceeded"
+    assert len(posts(worker.emulator, "/cancel")) == 1
+
+
+@pytest.mark.anyio
+async def test_a_call_nobody_decides_in_time_is_refused(worker: Running) -> None:
+    result = await worker.execute(
+        AgentWorkflow.run, AgentWorkflowInput("hasty", "Refund"), result_type=AgentWorkflowResult
+    )
+    assert result.output_text is not None
+    assert "did not approve" in result.output_text

@@ -134,12 +134,13 @@ class _AttemptJournal:
 class _Heartbeat:
     """Heartbeats at a steady pace while an activity works, with the latest details.
 
-    Temporal sends an activity's first heartbeat at once and throttles the rest, so details
-    set early (an interaction id) reach the server before anything that could crash.
+    Temporal sends an activity's first heartbeat at once and throttles the later ones, so
+    an activity whose first heartbeat must carry something (the id of the interaction a
+    create made) starts `quiet`: nothing is sent until `beat()` gives the details.
     """
 
-    def __init__(self) -> None:
-        self.details: tuple[Any, ...] = ()
+    def __init__(self, *, quiet: bool) -> None:
+        self.details: tuple[Any, ...] | None = None if quiet else ()
 
     def beat(self, *details: Any) -> None:
         self.details = details
@@ -147,14 +148,18 @@ class _Heartbeat:
 
     async def run(self, interval: float) -> None:
         while True:
-            activity.heartbeat(*self.details)
+            if self.details is not None:
+                activity.heartbeat(*self.details)
             await asyncio.sleep(interval)
+            if self.details is None:
+                # No id after a third of the timeout (a slow model): keep the attempt alive.
+                self.details = ()
 
 
 @asynccontextmanager
-async def _beating() -> AsyncGenerator[_Heartbeat]:
+async def _beating(*, quiet: bool = False) -> AsyncGenerator[_Heartbeat]:
     timeout = activity.info().heartbeat_timeout
-    heartbeat = _Heartbeat()
+    heartbeat = _Heartbeat(quiet=quiet)
     interval = timeout.total_seconds() / 3 if timeout else 10.0
     ticker = asyncio.ensure_future(heartbeat.run(interval))
     try:
@@ -183,7 +188,7 @@ def agent_activities(
         details = activity.info().heartbeat_details
         made = details[0] if details else None
         try:
-            async with _beating() as heartbeat:
+            async with _beating(quiet=True) as heartbeat:
                 interaction = await _create(client(), request, made, heartbeat)
         except APIError as error:
             raise _activity_error(error) from None

@@ -142,16 +142,16 @@ class TemporalAgent(Generic[DepsT, OutputT]):
         model_retry: RetryPolicy | None = None,
         approval_timeout: timedelta | None = None,
     ) -> None:
-        self.agent = agent
-        self.name = name or agent.name
+        self.agent: Agent[DepsT, OutputT] = agent
+        self.name: str = name or agent.name
         unknown = set(tool_options or {}) - set(agent.toolset.names)
         if unknown:
             raise UsageError(f"tool_options names tools the agent does not have: {sorted(unknown)}")
-        self.tool_options = dict(tool_options or {})
-        self.model_timeout = model_timeout
-        self.heartbeat_timeout = heartbeat_timeout
-        self.model_retry = model_retry or RetryPolicy(maximum_attempts=10)
-        self.approval_timeout = approval_timeout
+        self.tool_options: dict[str, ToolOptions] = dict(tool_options or {})
+        self.model_timeout: timedelta = model_timeout
+        self.heartbeat_timeout: timedelta = heartbeat_timeout
+        self.model_retry: RetryPolicy = model_retry or RetryPolicy(maximum_attempts=10)
+        self.approval_timeout: timedelta | None = approval_timeout
         self._names = activity_names(self.name)
         # The workflow sandbox re-imports the module that made this agent, making it again:
         # the latest one of a name stands (a worker refuses two activities of one name).
