@@ -350,7 +350,7 @@ class TemporalAgent(Generic[DepsT, OutputT]):
                 approvals._complete,  # pyright: ignore[reportPrivateUsage]
                 timeout=self.approval_timeout,
             )
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
             for call in approvals.pending:  # nobody decided in time: refused
                 approvals.decide(call.id or "", False)
         return approvals._taken()  # pyright: ignore[reportPrivateUsage]
