@@ -17,6 +17,7 @@ here), `agentkit.events` (run events and event streams), `agentkit.types` (wire 
 `agentkit.journal` (exactly-once journals) and `agentkit.testing` (the offline emulator).
 """
 
+from agentkit import _events, _exceptions
 from agentkit._agent import Agent, RunHandle
 from agentkit._client import AsyncClient, Client
 from agentkit._content import audio, document, image, video
@@ -60,48 +61,8 @@ __all__ = [
 # Names that moved to `agentkit.events` / `agentkit.exceptions`: still importable from here
 # for code written against 0.1, with a warning that says where they live now.
 _MOVED = {
-    **dict.fromkeys(
-        [
-            "AsyncEventStream",
-            "EventStream",
-            "RunCompleteEvent",
-            "RunEvent",
-            "ServerToolEvent",
-            "StatusEvent",
-            "TextDeltaEvent",
-            "ThoughtSummaryEvent",
-            "ToolCallEvent",
-            "ToolResultEvent",
-        ],
-        "agentkit.events",
-    ),
-    **dict.fromkeys(
-        [
-            "APIConnectionError",
-            "APIResponseValidationError",
-            "APIStatusError",
-            "APITimeoutError",
-            "AuthenticationError",
-            "BadRequestError",
-            "ConflictError",
-            "DeadlineExceeded",
-            "InteractionFailed",
-            "InternalServerError",
-            "MaxTurnsExceeded",
-            "NotFoundError",
-            "OutputValidationError",
-            "PermissionDeniedError",
-            "RateLimitError",
-            "RepeatedCallError",
-            "ResponseLostError",
-            "StreamError",
-            "ToolOutcomeUnknown",
-            "UnexpectedStatusError",
-            "UnprocessableEntityError",
-            "UsageLimitExceeded",
-        ],
-        "agentkit.exceptions",
-    ),
+    **dict.fromkeys(["AsyncEventStream", "EventStream", *_events.__all__], "agentkit.events"),
+    **dict.fromkeys(sorted(set(_exceptions.__all__) - set(__all__)), "agentkit.exceptions"),
 }
 
 
