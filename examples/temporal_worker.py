@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -101,12 +102,19 @@ async def worker(client: Client, api: AsyncClient) -> AsyncGenerator[None]:
         yield
 
 
+async def until_stopped() -> None:
+    """Return on Ctrl-C or SIGTERM (how container platforms stop a worker)."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            return
+
+
 async def main(address: str | None) -> None:
     async with model_api() as api, temporal(address) as client, worker(client, api):
         if address:
             ready = f"Worker ready on {address}, task queue {TASK_QUEUE!r}; Ctrl-C to stop"
             print(ready, flush=True)  # shown at once, even through a pipe
-            await anyio.sleep_forever()
+            await until_stopped()
         else:  # nobody else knows our dev server: check ourselves with one run, then stop
             answer = await client.execute_workflow(
                 WeatherReport.run,
@@ -115,6 +123,8 @@ async def main(address: str | None) -> None:
                 task_queue=TASK_QUEUE,
             )
             print(f"Self-check answered: {answer}")
+    if address:
+        print("Worker stopped")  # after the worker finished its in-flight tasks
 
 
 # -- what lets every Temporal example run offline -------------------------------------------
@@ -204,7 +214,4 @@ def temporal_address(description: str) -> str | None:
 
 
 if __name__ == "__main__":
-    try:
-        anyio.run(main, temporal_address("A worker that runs durable agents."))
-    except KeyboardInterrupt:
-        print("Worker stopped")
+    anyio.run(main, temporal_address("A worker that runs durable agents."))
