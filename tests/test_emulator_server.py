@@ -11,9 +11,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
+from agentkit import Agent, AsyncClient
 from agentkit.testing import Emulator, ModelRequest
 
 KEY = {"x-goog-api-key": "k"}
@@ -247,3 +249,22 @@ def test_serve_forever_in_a_subprocess() -> None:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     assert "KeyboardInterrupt" in stderr
+
+
+@pytest.mark.anyio
+async def test_a_burst_of_concurrent_runs_is_served_not_reset() -> None:
+    """Many runs connecting at once are queued by the server, none is refused or reset."""
+    emulator = Emulator()
+    with emulator.serve() as base_url:
+        async with AsyncClient(api_key="k", base_url=base_url, max_retries=0) as client:
+            agent = Agent("gemini-3-flash-preview", client=client)
+            answers: list[str | None] = []
+
+            async def one() -> None:
+                answers.append((await agent.run("Hi")).output_text)
+
+            async with anyio.create_task_group() as group:
+                for _ in range(100):
+                    group.start_soon(one)
+    assert len(answers) == 100
+    assert len(set(answers)) == 1

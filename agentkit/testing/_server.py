@@ -34,6 +34,10 @@ class Handles(Protocol):
 class TrackedConnections(socketserver.ThreadingTCPServer):
     """A threading server that can wake the handler threads still holding a connection."""
 
+    # socketserver listens with a backlog of 5: a burst of clients connecting at once (50
+    # concurrent runs) overflows it and the kernel resets their connections.
+    request_queue_size = socket.SOMAXCONN
+
     def __init__(self, address: tuple[str, int], handler: Any) -> None:
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
