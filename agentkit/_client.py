@@ -43,12 +43,26 @@ from agentkit._http import (
     resolve_api_key,
     status_error,
 )
-from agentkit._pool import async_transport, default_max_connections
 from agentkit._retry import RetryPolicy
 
 __all__ = ["AsyncClient", "Client", "sending_once"]
 
 logger: Final = logging.getLogger("agentkit")
+
+
+def default_max_connections() -> int:
+    """Half the process's open-file limit: connections never starve the rest of the program.
+
+    Concurrent runs are bounded by the model's latency, not by a fixed pool size, so the
+    default lets as many connections open as the process can afford.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no descriptor limit for sockets to respect
+        return 1000
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 1_000_000 if soft == resource.RLIM_INFINITY else max(soft // 2, 10)
+
 
 # Many concurrent runs share one client: connections are bounded by the descriptors the
 # process can spare, not by httpx's default of 100, and every idle one is kept for reuse.
@@ -416,7 +430,12 @@ class AsyncClient(_AsyncClientShell):
     def _open_http(
         self, transport: httpx.AsyncBaseTransport | None, timeout: Timeout
     ) -> httpx.AsyncClient:
-        transport = transport or async_transport(_MAX_CONNECTIONS)
+        if transport is None:
+            # Loaded with the first async client, not with agentkit: it imports httpcore, and
+            # httpcore imports trio when it is installed (70 ms together).
+            from agentkit._pool import async_transport
+
+            transport = async_transport(_MAX_CONNECTIONS)
         return httpx.AsyncClient(transport=transport, timeout=timeout, limits=_LIMITS)
 
     @cached_property

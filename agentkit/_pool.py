@@ -26,24 +26,10 @@ import httpx
 
 from agentkit._asyncio_net import AsyncioBackend
 
-__all__ = ["AsyncPool", "async_transport", "default_max_connections"]
+__all__ = ["AsyncPool", "async_transport"]
 
 KEEPALIVE_EXPIRY: Final = 5.0
 """Seconds an idle connection is kept (httpx's default)."""
-
-
-def default_max_connections() -> int:
-    """Half the process's open-file limit: connections never starve the rest of the program.
-
-    Concurrent runs are bounded by the model's latency, not by a fixed pool size, so the
-    default lets as many connections open as the process can afford.
-    """
-    try:
-        import resource
-    except ImportError:  # Windows: no descriptor limit for sockets to respect
-        return 1000
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return 1_000_000 if soft == resource.RLIM_INFINITY else max(soft // 2, 10)
 
 
 def async_transport(max_connections: int) -> httpx.AsyncHTTPTransport:

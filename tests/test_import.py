@@ -57,6 +57,13 @@ def test_import_agentkit_leaves_out_what_only_some_programs_use() -> None:
     ]:
         assert module not in loaded or module in theirs, module
     assert "agentkit._agent" in loaded  # the core is imported eagerly, not behind __getattr__
+    # httpcore (and trio with it, when installed) loads with the first async client, unless
+    # httpx itself imports it (httpx < 0.28 does).
+    by_httpx: list[str] = run_python(
+        "import json, sys, httpx\nprint(json.dumps(sorted(sys.modules)))"
+    )
+    for module in ["httpcore", "trio"]:
+        assert module not in loaded or module in by_httpx, module
 
 
 def test_no_wire_model_is_built_at_import() -> None:

@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from agentkit import AsyncClient
-from agentkit._pool import AsyncPool, async_transport, default_max_connections
+from agentkit._client import default_max_connections
+from agentkit._pool import AsyncPool, async_transport
 
 pytestmark = pytest.mark.anyio
 
