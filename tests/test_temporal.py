@@ -24,7 +24,7 @@ from _temporal_agents import (
     lookup,
 )
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
 from agentkit import Agent, AsyncClient, UsageError, tool
@@ -262,3 +262,21 @@ async def test_a_call_nobody_decides_in_time_is_refused(worker: Running) -> None
     )
     assert result.output_text is not None
     assert "did not approve" in result.output_text
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_workflow_cancels_the_background_interaction(worker: Running) -> None:
+    worker.emulator.background_polls = 1_000_000  # works until cancelled
+    handle = await worker.start(AgentWorkflow.run, AgentWorkflowInput("researcher", "Research"))
+    async for event in handle.fetch_history_events(wait_new_event=True):
+        if event.HasField("activity_task_started_event_attributes") and posts(
+            worker.emulator, "/interactions"
+        ):
+            break  # the create finished: Temporal records its start with its result
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()
+    assert isinstance(caught.value.cause, CancelledError)
+    [interaction] = worker.emulator.interactions.values()
+    assert interaction["status"] == "cancelled"
+    assert posts(worker.emulator, "/cancel") == [f"/v1beta/interactions/{interaction['id']}/cancel"]

@@ -17,7 +17,7 @@ from typing import Any, Generic
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 from agentkit._agent import Agent, Previous, _approvals  # pyright: ignore[reportPrivateUsage]
 from agentkit._client import AsyncClient, sending_once
@@ -262,6 +262,7 @@ class TemporalAgent(Generic[DepsT, OutputT]):
                 interaction = await self._wait(machine, action)
             return machine.received(interaction)
         except ActivityError as error:
+            _reraise_cancellation(error)
             return machine.failed(_api_error(error))
 
     async def _create(self, action: Send) -> Interaction:
@@ -320,6 +321,7 @@ class TemporalAgent(Generic[DepsT, OutputT]):
             try:
                 results.append(FunctionResultStep.model_validate(await handle))
             except ActivityError as error:  # every attempt failed or timed out
+                _reraise_cancellation(error)
                 cause = error.cause or error
                 results.append(error_result(call, f"The tool did not finish: {cause}"))
         return results
@@ -354,6 +356,12 @@ class TemporalAgent(Generic[DepsT, OutputT]):
             for call in approvals.pending:  # nobody decided in time: refused
                 approvals.decide(call.id or "", False)
         return approvals._taken()  # pyright: ignore[reportPrivateUsage]
+
+
+def _reraise_cancellation(error: ActivityError) -> None:
+    """Let the workflow's cancellation through: the activity was cancelled with it."""
+    if is_cancelled_exception(error):
+        raise asyncio.CancelledError from error
 
 
 def _api_error(error: ActivityError) -> APIError:
