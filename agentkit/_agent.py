@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager, closing, contextmanager
+from functools import partial
 from typing import Any, Generic
 
 import anyio
@@ -17,6 +18,7 @@ from agentkit._context import RunContext, new_run_id
 from agentkit._drivers import Hooks, RunSetup, drive, drive_sync, send_first
 from agentkit._events import RunCompleteEvent, RunEvent
 from agentkit._exceptions import APIError, RunError, UsageError
+from agentkit._hooks import installed
 from agentkit._journal import InMemoryJournal, Journal
 from agentkit._loop import (
     Action,
@@ -30,6 +32,7 @@ from agentkit._loop import (
 )
 from agentkit._result import RunResult, RunState
 from agentkit._tool import FunctionTool, tool
+from agentkit._tool_source import Connections
 from agentkit._toolset import AgentTool, ToolSet, UnknownOutcome
 from agentkit.types import FunctionResultStep, Interaction
 
@@ -39,6 +42,8 @@ OutputT = TypeVar("OutputT", default=Any)
 DepsT = TypeVar("DepsT", default=Any)
 
 Previous = RunResult[Any] | RunState
+Plan = Callable[[ToolSet], tuple[RunMachine, Action]]
+"""Makes a run's machine and first action once the run's tools are listed."""
 
 
 class Agent(Generic[DepsT, OutputT]):
@@ -84,8 +89,11 @@ class Agent(Generic[DepsT, OutputT]):
         Args:
             model: The model id, e.g. `gemini-3.5-flash`. Give either this or `agent`.
             agent: A managed agent id (e.g. a deep-research agent) instead of a model.
-            tools: @tool functions, plain functions, server tools (`google_search()`...) or
-                raw tool declaration dicts.
+            tools: @tool functions, plain functions, server tools (`google_search()`...),
+                raw tool declaration dicts, or MCP servers (`agentkit.mcp`), whose tools are
+                listed at the start of each run. Open their connections once for many runs
+                with `async with agent:` (or `with agent:`); a run outside such a block
+                connects and disconnects by itself.
             output_type: A pydantic model (or any type pydantic validates) for structured
                 output; `result.output` holds the validated value.
             response_format: A raw `response_format` to send as is (instead of output_type).
@@ -99,7 +107,8 @@ class Agent(Generic[DepsT, OutputT]):
             request_fields: Other create fields to send with every request as given
                 (safety_settings, service_tier, labels, or a field newer than agentkit);
                 not those the agent sets itself or has a parameter for.
-            hooks: Callbacks around requests and tool calls, and on cancellation.
+            hooks: Callbacks and context managers around runs, model requests and tool
+                calls, and a callback on cancellation (see `Hooks`).
             journal: Records each tool call under its idempotency key, and each run's latest
                 state, so no call runs twice across resumes (and, with a `SQLiteJournal`,
                 across processes and crashes). Default: an in-memory journal of this agent,
@@ -119,8 +128,11 @@ class Agent(Generic[DepsT, OutputT]):
             raise UsageError("Give output_type or response_format, not both.")
         self.name: str = name or model or agent or "agent"
         self.toolset: ToolSet = ToolSet(tools, max_concurrent=max_concurrent_tools)
+        self._connections = Connections(self.toolset.sources)
         self.output_type = output_type
         self.raise_tool_errors = raise_tool_errors
+        if hooks is not None and not isinstance(hooks, Hooks):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UsageError(f"hooks= takes a Hooks(...), not {hooks!r}.")
         self.hooks: Hooks = hooks or Hooks()
         self.journal: Journal = journal if journal is not None else InMemoryJournal()
         self.unknown_outcome = unknown_outcome
@@ -217,21 +229,63 @@ class Agent(Generic[DepsT, OutputT]):
             self._sync_client = None
 
     async def __aenter__(self) -> Agent[DepsT, OutputT]:
+        """Connect to the agent's MCP servers; async runs in the block share the connections.
+
+        Raises:
+            MCPServerError: A server could not be started, reached or initialised.
+        """
+        await self._connections.open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        try:
+            await self._connections.close()
+        finally:
+            await self.aclose()
 
     def __enter__(self) -> Agent[DepsT, OutputT]:
+        """Connect to the agent's MCP servers (each in a thread); sync runs share them.
+
+        Raises:
+            MCPServerError: A server could not be started, reached or initialised.
+        """
+        self._connections.open_sync()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        try:
+            self._connections.close_sync()
+        finally:
+            self.close()
 
     # -- runs ---------------------------------------------------------------------------------
 
+    def _config_for(self, toolset: ToolSet) -> LoopConfig:
+        """The loop's configuration with the tools of one run (listed from MCP servers)."""
+        if toolset is self.toolset:
+            return self._config
+        return dataclasses.replace(
+            self._config,
+            tools=toolset.declarations,
+            local_tools=toolset.names,
+            needs_approval=toolset.needs_approval,
+        )
+
+    @asynccontextmanager
+    async def _tools(self) -> AsyncGenerator[ToolSet, None]:
+        """The tool set of one async run: the MCP servers' tools listed, connections open."""
+        async with self._connections.listed() as listed:
+            yield self.toolset.for_run(listed)
+
+    @contextmanager
+    def _tools_sync(self) -> Generator[ToolSet, None, None]:
+        """The tool set of one sync run: the MCP servers' tools listed, connections open."""
+        with self._connections.listed_sync() as listed:
+            yield self.toolset.for_run(listed)
+
     def _begin(
         self,
+        toolset: ToolSet,
         input: Any,
         previous: Previous | None,
         *,
@@ -241,7 +295,7 @@ class Agent(Generic[DepsT, OutputT]):
         changes: dict[str, Any] = {"stream": stream}
         if background is not None:
             changes["background"] = background
-        config = dataclasses.replace(self._config, **changes)
+        config = dataclasses.replace(self._config_for(toolset), **changes)
         state = previous.state if isinstance(previous, RunResult) else previous
         history = list(state.history) if state is not None else []
         fresh = RunState(history=history, run_id=new_run_id())
@@ -250,30 +304,41 @@ class Agent(Generic[DepsT, OutputT]):
         return machine, machine.start(input, continue_from=continue_from)
 
     def _resumed(
-        self, state: Previous, approvals: Mapping[str, Any] | None
+        self, toolset: ToolSet, state: Previous, approvals: Mapping[str, Any] | None
     ) -> tuple[RunMachine, Action]:
         saved = state.state if isinstance(state, RunResult) else state
         if saved.run_id is None:  # saved by an older agentkit
             saved = saved.model_copy(update={"run_id": new_run_id()})
         # A background run (started with `start()` or `background=True`) goes on as one.
-        config = dataclasses.replace(self._config, background=saved.background)
+        config = dataclasses.replace(self._config_for(toolset), background=saved.background)
         machine = RunMachine(config, saved)
         return machine, machine.resume(_approvals(approvals or {}))
 
-    def _setup(self, handle: RunHandle[Any] | None = None) -> RunSetup:
-        hooks = self.hooks
+    def _retooled(self, machine: RunMachine, toolset: ToolSet) -> RunMachine:
+        """A handle's machine, made before this run listed its tools: it declares them now."""
+        if toolset is not self.toolset:
+            machine.config = dataclasses.replace(
+                self._config_for(toolset), background=machine.config.background
+            )
+        return machine
+
+    def _setup(
+        self, toolset: ToolSet | None = None, handle: RunHandle[Any] | None = None
+    ) -> RunSetup:
+        hooks = installed(self.hooks, self)  # with those `instrument()` installed, if any
         if handle is not None:
             # The handle learns first: a user's hook that raises (the driver logs it) must not
             # keep awaiting the handle again from resuming the run.
             receive = handle._interrupted  # pyright: ignore[reportPrivateUsage]
             hooks = dataclasses.replace(hooks, on_cancel=_chained(receive, hooks.on_cancel))
         return RunSetup(
-            self.toolset,
+            toolset or self.toolset,
             hooks,
             self.raise_tool_errors,
             self.journal,
             self.unknown_outcome,
             detached=handle is not None,
+            name=self.name,
         )
 
     async def run(
@@ -306,8 +371,8 @@ class Agent(Generic[DepsT, OutputT]):
             OutputValidationError: The answer does not fit `output_type`.
             APIError: The API could not be reached or refused the request.
         """
-        machine, action = self._begin(input, previous, background=background)
-        return await self._finish(machine, action, deps)
+        plan = partial(self._begin, input=input, previous=previous, background=background)
+        return await self._finish(plan, deps)
 
     def stream(
         self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
@@ -318,8 +383,18 @@ class Agent(Generic[DepsT, OutputT]):
         To stop early, break out inside `contextlib.aclosing(agent.stream(...))`, so the
         open stream closes at once.
         """
-        machine, action = self._begin(input, previous, stream=True)
-        return drive(self._setup(), self.async_client, machine, action, deps)
+        if not self.toolset.sources:  # nothing to list: the input is checked at once
+            machine, action = self._begin(self.toolset, input, previous, stream=True)
+            return drive(self._setup(self.toolset), self.async_client, machine, action, deps)
+        return self._stream(partial(self._begin, input=input, previous=previous, stream=True), deps)
+
+    async def _stream(self, plan: Plan, deps: Any) -> AsyncGenerator[RunEvent, None]:
+        async with self._tools() as toolset:
+            machine, action = plan(toolset)
+            events = drive(self._setup(toolset), self.async_client, machine, action, deps)
+            async with aclosing(events):
+                async for event in events:
+                    yield event
 
     async def resume(
         self,
@@ -343,17 +418,18 @@ class Agent(Generic[DepsT, OutputT]):
             UsageError: The run has nothing left to do, or a call waiting for approval has no
                 decision.
         """
-        machine, action = self._resumed(state, approvals)
-        return await self._finish(machine, action, deps)
+        return await self._finish(partial(self._resumed, state=state, approvals=approvals), deps)
 
     async def _finish(
-        self, machine: RunMachine, action: Action, deps: Any, handle: RunHandle[Any] | None = None
+        self, plan: Plan, deps: Any, handle: RunHandle[Any] | None = None
     ) -> RunResult[OutputT]:
-        events = drive(self._setup(handle), self.async_client, machine, action, deps)
-        async with aclosing(events):
-            async for event in events:
-                if isinstance(event, RunCompleteEvent):
-                    return event.result
+        async with self._tools() as toolset:
+            machine, action = plan(toolset)
+            events = drive(self._setup(toolset, handle), self.async_client, machine, action, deps)
+            async with aclosing(events):
+                async for event in events:
+                    if isinstance(event, RunCompleteEvent):
+                        return event.result
         raise AssertionError("unreachable: a run always ends with RunCompleteEvent")
 
     def run_sync(
@@ -369,15 +445,32 @@ class Agent(Generic[DepsT, OutputT]):
         Takes the same arguments, and raises the same errors, as `run()`; Ctrl-C cancels
         as anyio cancellation does there.
         """
-        machine, action = self._begin(input, previous, background=background)
-        return _last(drive_sync(self._setup(), self.sync_client, machine, action, deps))
+        plan = partial(self._begin, input=input, previous=previous, background=background)
+        return self._finish_sync(plan, deps)
+
+    def _finish_sync(self, plan: Plan, deps: Any) -> RunResult[OutputT]:
+        with self._tools_sync() as toolset:
+            machine, action = plan(toolset)
+            events = drive_sync(self._setup(toolset), self.sync_client, machine, action, deps)
+            with closing(events):
+                return _last(events)
 
     def stream_sync(
         self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
     ) -> Generator[RunEvent, None, None]:
         """Synchronous `stream()`: a generator of run events (`close()` it to stop early)."""
-        machine, action = self._begin(input, previous, stream=True)
-        return drive_sync(self._setup(), self.sync_client, machine, action, deps)
+        if not self.toolset.sources:  # nothing to list: the input is checked at once
+            machine, action = self._begin(self.toolset, input, previous, stream=True)
+            return drive_sync(self._setup(self.toolset), self.sync_client, machine, action, deps)
+        plan = partial(self._begin, input=input, previous=previous, stream=True)
+        return self._stream_sync(plan, deps)
+
+    def _stream_sync(self, plan: Plan, deps: Any) -> Generator[RunEvent, None, None]:
+        with self._tools_sync() as toolset:
+            machine, action = plan(toolset)
+            events = drive_sync(self._setup(toolset), self.sync_client, machine, action, deps)
+            with closing(events):
+                yield from events
 
     def resume_sync(
         self,
@@ -387,8 +480,7 @@ class Agent(Generic[DepsT, OutputT]):
         deps: DepsT | None = None,
     ) -> RunResult[OutputT]:
         """Synchronous `resume()`."""
-        machine, action = self._resumed(state, approvals)
-        return _last(drive_sync(self._setup(), self.sync_client, machine, action, deps))
+        return self._finish_sync(partial(self._resumed, state=state, approvals=approvals), deps)
 
     # -- background handles -------------------------------------------------------------------
 
@@ -399,8 +491,10 @@ class Agent(Generic[DepsT, OutputT]):
 
         The handle's `interaction_id` lets another process re-attach with `attach()`.
         """
-        machine, action = self._begin(input, previous, background=True)
-        action = await send_first(self._setup(), self.async_client, machine, action, deps)
+        async with self._tools() as toolset:
+            machine, action = self._begin(toolset, input, previous, background=True)
+            setup = self._setup(toolset)
+            action = await send_first(setup, self.async_client, machine, action, deps)
         if isinstance(action, Fail):
             raise action.error
         return RunHandle(self, machine, action, deps)
@@ -478,7 +572,7 @@ class RunHandle(Generic[OutputT]):
                 raise self._action.error
             try:
                 result = await self._agent._finish(  # pyright: ignore[reportPrivateUsage]
-                    self._machine, self._action, self._deps, self
+                    self._plan, self._deps, self
                 )
             except APIError as error:
                 # The API gave up for now: awaiting again goes on from where the run stopped.
@@ -490,6 +584,10 @@ class RunHandle(Generic[OutputT]):
                 raise
             self._action = Done(result)
             return result
+
+    def _plan(self, toolset: ToolSet) -> tuple[RunMachine, Action]:
+        retooled = self._agent._retooled(self._machine, toolset)  # pyright: ignore[reportPrivateUsage]
+        return retooled, self._action
 
     def _interrupted(self, partial: RunResult[Any]) -> None:
         self.partial = partial

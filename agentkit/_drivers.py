@@ -8,8 +8,8 @@ events as they happen and, last, a `_Next` holding the machine's next action.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
-from contextlib import ExitStack, aclosing, closing
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -30,8 +30,9 @@ from agentkit._events import (
     ToolResultEvent,
 )
 from agentkit._exceptions import APIError, RunError, ToolOutcomeUnknown
+from agentkit._hooks import NULL, Entered, Hooks, RequestScope, RunScope, entered
 from agentkit._journal import Journal
-from agentkit._loop import Action, Done, Fail, Poll, RunMachine, RunTools, Send
+from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
 from agentkit._result import RunResult, RunState
 from agentkit._streaming import StreamAccumulator
 from agentkit._toolset import ToolHooks, ToolSet, UnknownOutcome
@@ -54,25 +55,6 @@ Results = list[FunctionResultStep]
 
 
 @dataclass(frozen=True)
-class Hooks:
-    """Optional callbacks around model requests and tool calls, and on cancellation.
-
-    They are plain functions called in the run's thread or task; keep them quick (logging,
-    metrics, tracing). An exception in a hook ends the run.
-    """
-
-    before_request: Callable[[dict[str, Any]], None] | None = None
-    after_request: Callable[[Interaction], None] | None = None
-    before_tool: Callable[[FunctionCallStep], None] | None = None
-    after_tool: Callable[[FunctionCallStep, FunctionResultStep], None] | None = None
-    on_cancel: Callable[[RunResult[Any]], None] | None = None
-    """Receives the run so far when its caller cancels it (anyio cancellation, Ctrl-C):
-    status `cancelled`, with the results of the tools that finished. `Agent.resume()` on it
-    runs only the tools that did not finish. An exception it raises is logged, never
-    raised, so the cancellation goes on."""
-
-
-@dataclass(frozen=True)
 class RunSetup:
     """What the drivers need from an `Agent`."""
 
@@ -83,6 +65,8 @@ class RunSetup:
     unknown_outcome: UnknownOutcome | None = None
     detached: bool = False
     """A handle's run: a cancelled waiter leaves the server-side interaction running."""
+    name: str = "agent"
+    """The agent's name, for `RunScope`."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +85,10 @@ class _Run:
     finished: list[FunctionResultStep] = field(default_factory=list[FunctionResultStep])
     announced: tuple[str | None, str] | None = None
     """The last (interaction id, status) a `StatusEvent` reported."""
+    turn: tuple[RequestScope, Entered] | None = None
+    """The model turn in progress, when an `around_request` hook wraps it."""
+    run_scope: RunScope | None = None
+    """What the `around_*` hooks see of the run (None without them)."""
 
     def tools(self, action: RunTools) -> Callable[[], Awaitable[Results]]:
         """The tool batch to await: every call concurrently, results in call order."""
@@ -127,7 +115,7 @@ class _Run:
             "context": context,
             "journal": self.setup.journal,
             "raise_errors": self.setup.raise_tool_errors,
-            "hooks": ToolHooks(hooks.before_tool, hooks.after_tool),
+            "hooks": ToolHooks(hooks.before_tool, hooks.after_tool, hooks.around_tool),
             "unknown_outcome": self.setup.unknown_outcome,
             "finished": self.finished,
         }
@@ -135,6 +123,56 @@ class _Run:
     def before_request(self, body: dict[str, Any]) -> None:
         if self.setup.hooks.before_request:
             self.setup.hooks.before_request(body)
+
+    def scope(self) -> AbstractContextManager[object]:
+        """The driving of the run, inside its `around_run` hook; a no-op without hooks."""
+        hooks = self.setup.hooks
+        if hooks.around_run is None and hooks.around_request is None:
+            return NULL
+        return self._scoped(hooks)
+
+    @contextmanager
+    def _scoped(self, hooks: Hooks) -> Generator[None, None, None]:
+        config = self.machine.config
+        scope = RunScope(self.setup.name, config.model, config.agent, self.machine.state.run_id)
+        self.run_scope = scope
+        with entered(hooks.around_run, scope):
+            try:
+                yield
+            except BaseException as error:
+                self.end_turn(error)
+                raise
+            self.end_turn()
+
+    def done(self, result: RunResult[Any]) -> None:
+        """The run ended with this result (for the `around_run` hook)."""
+        if self.run_scope is not None:
+            self.run_scope.result = result
+
+    def begin_turn(self, body: Mapping[str, Any] | None) -> None:
+        """A model turn starts: a request is sent (`body`), or a driving starts polling."""
+        around = self.setup.hooks.around_request
+        if around is None:
+            return
+        if body is None and self.turn is not None:  # the polls of the turn in progress
+            self.turn[0].polls += 1
+            return
+        self.end_turn()
+        config = self.machine.config
+        scope = RequestScope(config.model, config.agent, body, polls=0 if body else 1)
+        self.turn = (scope, Entered(around(scope)))
+
+    def end_turn(self, error: BaseException | None = None) -> None:
+        """The model turn in progress (if any) ended, with this error if it failed."""
+        if self.turn is not None:
+            _, manager = self.turn
+            self.turn = None
+            manager.exit(error)
+
+    def sending(self, action: Send) -> str | None:
+        """A model turn starts with this request: the interaction it made before, if known."""
+        self.begin_turn(action.body)
+        return self.made_before(action)
 
     def made_before(self, action: Send) -> str | None:
         """The interaction an earlier attempt of this request made, if the journal knows it.
@@ -172,11 +210,15 @@ class _Run:
 
     def settled(self, interaction: Interaction) -> Iterator[RunEvent | _Next]:
         """Feed a created or polled interaction to the machine: a status change, the action."""
+        if self.turn is not None:
+            self.turn[0].interaction = interaction
         if self.setup.hooks.after_request:
             self.setup.hooks.after_request(interaction)
         logger.debug("interaction %s is %s", interaction.id, interaction.status)
         action = self.machine.received(interaction)
         self.checkpoint()
+        if interaction.status not in PENDING_STATUSES:
+            self.end_turn()
         yield from self._status(interaction.id, interaction.status)
         yield _Next(action)
 
@@ -229,28 +271,31 @@ async def drive(
 ) -> AsyncGenerator[RunEvent, None]:
     """Carry out the machine's actions until the run ends, yielding run events."""
     run = _Run(setup, machine, _context(machine, deps))
-    try:
-        while not isinstance(action, Done):
-            if isinstance(action, Fail):
-                if action.cancel is not None:
-                    await _cancel_quietly(client, action.cancel)
-                raise action.error
-            # Closed explicitly: a consumer that stops early must not leave it to the GC.
-            async with aclosing(_step(run, client, action)) as steps:
-                async for item in steps:
-                    if isinstance(item, _Next):
-                        action = item.action
-                    else:
-                        yield item
-        for event in _final_events(action.result):
-            yield event
-    except anyio.get_cancelled_exc_class():
-        to_cancel = machine.to_cancel
-        if to_cancel is not None and not setup.detached:
-            with anyio.CancelScope(shield=True):
-                await _cancel_quietly(client, to_cancel)
-        run.interrupted()
-        raise
+    with run.scope():
+        try:
+            while not isinstance(action, Done):
+                if isinstance(action, Fail):
+                    if action.cancel is not None:
+                        await _cancel_quietly(client, action.cancel)
+                    raise action.error
+                # Closed explicitly: a consumer that stops early must not leave it to the GC.
+                async with aclosing(_step(run, client, action)) as steps:
+                    async for item in steps:
+                        if isinstance(item, _Next):
+                            action = item.action
+                        else:
+                            yield item
+            run.done(action.result)
+        except anyio.get_cancelled_exc_class():
+            to_cancel = machine.to_cancel
+            if to_cancel is not None and not setup.detached:
+                with anyio.CancelScope(shield=True):
+                    await _cancel_quietly(client, to_cancel)
+            run.interrupted()
+            raise
+    # After the run's scope: a caller that stops reading at the result must not end it early.
+    for event in _final_events(action.result):
+        yield event
 
 
 async def send_first(
@@ -260,10 +305,11 @@ async def send_first(
     if not isinstance(action, Send):
         return action
     run = _Run(setup, machine, _context(machine, deps))
-    async with aclosing(_request(run, client, action)) as steps:
-        async for item in steps:
-            if isinstance(item, _Next):
-                return item.action
+    with run.scope():
+        async with aclosing(_request(run, client, action)) as steps:
+            async for item in steps:
+                if isinstance(item, _Next):
+                    return item.action
     raise AssertionError("unreachable: a request always ends with the next action")
 
 
@@ -290,9 +336,10 @@ async def _request(
 ) -> AsyncGenerator[RunEvent | _Next, None]:
     try:
         if isinstance(action, Poll):
+            run.begin_turn(None)
             await client.sleep(action.delay)
             interaction = await client.interactions.get(action.interaction_id)
-        elif (made := run.made_before(action)) is not None:
+        elif (made := run.sending(action)) is not None:
             interaction = await client.interactions.get(made)
         elif action.stream:
             run.before_request(action.body)
@@ -307,6 +354,7 @@ async def _request(
             interaction = await client.interactions.create(**action.body, stream=False)
             run.created(interaction.id, action)
     except APIError as error:  # the client gave up: the run ends, resumable
+        run.end_turn(error)
         yield _Next(run.failed(error))
         return
     for item in run.settled(interaction):
@@ -332,26 +380,28 @@ def drive_sync(
     sync API never touches the caller's event loop and works inside one (Jupyter).
     """
     run = _Run(setup, machine, _context(machine, deps))
-    try:
-        # Closed before the interruption is handled: the portal then waited for the
-        # cancelled tools, so every result that finished is in `run.finished`.
-        with ExitStack() as stack:
-            portal = _LazyPortal(stack)
-            while not isinstance(action, Done):
-                if isinstance(action, Fail):
-                    if action.cancel is not None:
-                        _cancel_quietly_sync(client, action.cancel)
-                    raise action.error
-                with closing(_step_sync(run, client, action, portal)) as steps:
-                    for item in steps:
-                        if isinstance(item, _Next):
-                            action = item.action
-                        else:
-                            yield item
-        yield from _final_events(action.result)
-    except KeyboardInterrupt:
-        _interrupted_sync(run, client)
-        raise
+    with run.scope():
+        try:
+            # Closed before the interruption is handled: the portal then waited for the
+            # cancelled tools, so every result that finished is in `run.finished`.
+            with ExitStack() as stack:
+                portal = _LazyPortal(stack)
+                while not isinstance(action, Done):
+                    if isinstance(action, Fail):
+                        if action.cancel is not None:
+                            _cancel_quietly_sync(client, action.cancel)
+                        raise action.error
+                    with closing(_step_sync(run, client, action, portal)) as steps:
+                        for item in steps:
+                            if isinstance(item, _Next):
+                                action = item.action
+                            else:
+                                yield item
+            run.done(action.result)
+        except KeyboardInterrupt:
+            _interrupted_sync(run, client)
+            raise
+    yield from _final_events(action.result)
 
 
 class _LazyPortal:
@@ -412,9 +462,10 @@ def _request_sync(
 ) -> Generator[RunEvent | _Next, None, None]:
     try:
         if isinstance(action, Poll):
+            run.begin_turn(None)
             client.sleep(action.delay)
             interaction = client.interactions.get(action.interaction_id)
-        elif (made := run.made_before(action)) is not None:
+        elif (made := run.sending(action)) is not None:
             interaction = client.interactions.get(made)
         elif action.stream:
             run.before_request(action.body)
@@ -428,6 +479,7 @@ def _request_sync(
             interaction = client.interactions.create(**action.body, stream=False)
             run.created(interaction.id, action)
     except APIError as error:  # the client gave up: the run ends, resumable
+        run.end_turn(error)
         yield _Next(run.failed(error))
         return
     yield from run.settled(interaction)
@@ -445,14 +497,14 @@ def _context(machine: RunMachine, deps: Any) -> RunContext[Any]:
     return RunContext(deps=deps) if run_id is None else RunContext(deps=deps, run_id=run_id)
 
 
+# -- wire events to run events -------------------------------------------------------------------
+
+
 def _final_events(result: RunResult[Any]) -> Iterator[RunEvent]:
     """The last events of a run: the calls left waiting for approval, then the result."""
     for call in result.pending_calls:
         yield ToolCallEvent(call)
     yield RunCompleteEvent(result)
-
-
-# -- wire events to run events -------------------------------------------------------------------
 
 
 def _translate(event: Event, accumulator: StreamAccumulator) -> Iterator[RunEvent]:

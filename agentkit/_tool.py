@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import copy
 import dataclasses
 import functools
@@ -263,7 +264,9 @@ class FunctionTool(Generic[P, R]):
         late = None if on_late is None else functools.partial(self._late, call, on_late)
         worker = _Worker(self.function, *bound, late)
         try:
-            future = tool_threads().submit(worker.run)
+            # In a copy of the caller's context, as anyio's worker threads do for async runs:
+            # what the tool reads there (the current span...) is the same in both worlds.
+            future = tool_threads().submit(contextvars.copy_context().run, worker.run)
         except BaseException:  # Ctrl-C while its thread starts: it runs, or says it never did
             worker.abandon()
             raise

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
+import copy
 import dataclasses
 import logging
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 from anyio.lowlevel import RunVar
@@ -18,8 +21,10 @@ from anyio.lowlevel import RunVar
 from agentkit._content import result_content
 from agentkit._context import RunContext
 from agentkit._exceptions import ToolOutcomeUnknown, UsageError
+from agentkit._hooks import NULL, Around, Entered, ToolScope, entered
 from agentkit._tool import FunctionTool, SyncCall, describe_exception, tool
 from agentkit._tool_error import error_result
+from agentkit._tool_source import Listed, LocalTool, ToolSource
 from agentkit.types import (
     CodeExecution,
     FunctionCallStep,
@@ -41,8 +46,9 @@ UnknownOutcome = Callable[[FunctionCallStep], Any]
 """Decides a call that started earlier and never recorded an outcome: True runs it again,
 False (or None) tells the model its outcome is unknown, any other value is sent as its result."""
 
-AgentTool = FunctionTool[..., Any] | Callable[..., Any] | WireModel | Mapping[str, Any]
-"""What `Agent(tools=...)` takes: @tool functions, plain functions, server tools, raw dicts."""
+AgentTool = FunctionTool[..., Any] | Callable[..., Any] | WireModel | Mapping[str, Any] | ToolSource
+"""What `Agent(tools=...)` takes: @tool functions, plain functions, server tools, raw dicts,
+and tool sources such as MCP servers (`agentkit.mcp`)."""
 
 
 def google_search(*, search_types: Sequence[str] | None = None) -> GoogleSearch:
@@ -72,10 +78,24 @@ class ToolHooks:
 
     before: Callable[[FunctionCallStep], None] | None = None
     after: Callable[[FunctionCallStep, FunctionResultStep], None] | None = None
+    around: Around[ToolScope] | None = None
+    """Entered where the call runs (its task, or the context its worker thread copies)."""
+
+
+class _Limits:
+    """The cap on the concurrent calls of an agent's tools, shared by its runs' tool sets."""
+
+    def __init__(self, max_concurrent: int | None) -> None:
+        self.max_concurrent = max_concurrent
+        self.sync_slots = None if max_concurrent is None else threading.Semaphore(max_concurrent)
 
 
 class ToolSet:
-    """The function tools an agent runs locally, and the server tools it only declares."""
+    """The function tools an agent runs locally, and the server tools it only declares.
+
+    Tool sources (MCP servers) are listed at the start of each run: `for_run()` makes that
+    run's tool set, which also holds their tools.
+    """
 
     def __init__(self, tools: Sequence[AgentTool], *, max_concurrent: int | None = None) -> None:
         if max_concurrent is not None and (
@@ -84,14 +104,19 @@ class ToolSet:
             raise UsageError(
                 f"max_concurrent_tools must be an int >= 1 or None, not {max_concurrent!r}."
             )
-        self.max_concurrent = max_concurrent
-        """Most calls of these tools running at once (None: no cap)."""
-        self._sync_slots = None if max_concurrent is None else threading.Semaphore(max_concurrent)
-        self.functions: dict[str, FunctionTool[..., Any]] = {}
+        self._limits = _Limits(max_concurrent)
+        self.functions: dict[str, LocalTool] = {}
+        self._origins: dict[str, str] = {}
+        sources: list[ToolSource] = []
         declarations: list[dict[str, Any]] = []
         for item in tools:
             if isinstance(item, FunctionTool):
                 function = cast("FunctionTool[..., Any]", item)
+            elif isinstance(item, ToolSource):
+                if item in sources:
+                    raise UsageError(f"{item.label} is given twice in tools=.")
+                sources.append(item)
+                continue
             elif isinstance(item, WireModel | Mapping):
                 declarations.append(to_jsonable(item))
                 continue
@@ -100,16 +125,53 @@ class ToolSet:
             else:
                 raise UsageError(
                     f"Cannot use {item!r} as a tool: pass an @tool function, a plain function, "
-                    "a server tool such as google_search(), or a tool declaration dict."
+                    "a server tool such as google_search(), an MCP server (agentkit.mcp) or a "
+                    "tool declaration dict."
                 )
             if function.name in self.functions:
                 raise UsageError(
                     f"Two tools are named {function.name!r}; give one another name with "
                     "@tool(name=...)."
                 )
-            self.functions[function.name] = function
+            self._add(function, "function tool")
             declarations.append(function.declaration)
+        self.sources: tuple[ToolSource, ...] = tuple(sources)
+        """Where more tools come from, listed at the start of each run (MCP servers)."""
         self.declarations: tuple[dict[str, Any], ...] = tuple(declarations)
+
+    def _add(self, function: LocalTool, origin: str) -> None:
+        known = self._origins.get(function.name)
+        if known is not None:
+            raise UsageError(
+                f"Two tools are named {function.name!r}: one from {known}, one from {origin}. "
+                "Rename the function tool with @tool(name=...), or give the MCP server a "
+                "prefix= (or leave the tool out with allowed_tools=)."
+            )
+        self.functions[function.name] = function
+        self._origins[function.name] = origin
+
+    def for_run(self, listed: Listed) -> ToolSet:
+        """This tool set with the tools listed from its sources for one run.
+
+        Raises:
+            UsageError: A listed tool has the name of another tool.
+        """
+        if not listed:
+            return self
+        run = copy.copy(self)
+        run.functions, run._origins = dict(self.functions), dict(self._origins)
+        declarations = list(self.declarations)
+        for source, tools in listed:
+            for function in tools:
+                run._add(function, source.label)
+                declarations.append(function.declaration)
+        run.declarations = tuple(declarations)
+        return run
+
+    @property
+    def max_concurrent(self) -> int | None:
+        """Most calls of these tools running at once (None: no cap)."""
+        return self._limits.max_concurrent
 
     @property
     def names(self) -> frozenset[str]:
@@ -128,16 +190,16 @@ class ToolSet:
         try:
             slots = _ASYNC_SLOTS.get()
         except LookupError:
-            slots = weakref.WeakKeyDictionary[ToolSet, anyio.CapacityLimiter]()
+            slots = weakref.WeakKeyDictionary[_Limits, anyio.CapacityLimiter]()
             _ASYNC_SLOTS.set(slots)
-        limiter = slots.get(self)
+        limiter = slots.get(self._limits)
         if limiter is None:
-            limiter = slots[self] = anyio.CapacityLimiter(self.max_concurrent)
+            limiter = slots[self._limits] = anyio.CapacityLimiter(self.max_concurrent)
         return limiter
 
     def _start_sync(self, claim: _Claim, context: RunContext[Any]) -> FunctionResultStep | SyncCall:
         """Start a claimed call once a slot is free; its thread frees the slot when it ends."""
-        slots = self._sync_slots
+        slots = self._limits.sync_slots
         if slots is None:
             return claim.start_sync(context)
         slots.acquire()
@@ -185,14 +247,16 @@ class ToolSet:
             try:
                 batch.before(index)
                 async with slots or contextlib.nullcontext():
-                    result = await self._once(
-                        call,
-                        keys[index],
-                        context,
-                        journal,
-                        raise_errors=raise_errors,
-                        unknown_outcome=unknown_outcome,
-                    )
+                    with batch.scope(index):
+                        result = await self._once(
+                            call,
+                            keys[index],
+                            context,
+                            journal,
+                            raise_errors=raise_errors,
+                            unknown_outcome=unknown_outcome,
+                        )
+                        batch.ended(index, result)
                 batch.done(index, result)
             except Exception as exc:
                 # Raised as is after the group, not wrapped in an ExceptionGroup: callers
@@ -269,18 +333,22 @@ class ToolSet:
                     call, keys[index], journal, self.functions[call.name], unknown_outcome,
                     raise_errors=raise_errors,
                 )  # fmt: skip
-                started = self._start_sync(claim, context)
+                started = batch.start(index, partial(self._start_sync, claim, context))
                 if isinstance(started, SyncCall):
                     running[started.future] = (index, claim, started)
                 else:
+                    batch.ended(index, started)
                     batch.done(index, started)
             while running:
                 for future in _ready(running):
                     index, claim, started = running.pop(future)
-                    batch.done(index, claim.result(started, raise_errors=raise_errors))
-        except BaseException:
+                    result = claim.result(started, raise_errors=raise_errors)
+                    batch.ended(index, result)
+                    batch.done(index, result)
+        except BaseException as error:
             for _, _, started in running.values():  # each records its outcome when it ends
                 started.abandon()
+            batch.abort(error)
             raise
         return batch.results()
 
@@ -298,10 +366,52 @@ class _Batch:
         self._hooks = hooks
         self._finished = finished
         self._results: list[FunctionResultStep | None] = [None] * len(calls)
+        self._scopes: dict[int, ToolScope] = {}
+        self._open: dict[int, tuple[contextvars.Context, Entered]] = {}
+        """The `around` hooks entered by `start`, each in the context of its call."""
 
     def before(self, index: int) -> None:
         if self._hooks.before:
             self._hooks.before(self._calls[index])
+
+    def scope(self, index: int) -> contextlib.AbstractContextManager[object]:
+        """The `around` hook of a call, for a task that runs only that call."""
+        around = self._hooks.around
+        if around is None:
+            return NULL
+        scope = self._scopes[index] = ToolScope(self._calls[index])
+        return entered(around, scope)
+
+    def start(self, index: int, start: Callable[[], _T]) -> _T:
+        """Start a call inside its `around` hook, without a task of its own.
+
+        The hook is entered in a copy of the caller's context, which `start` runs in (a sync
+        tool's worker thread copies it again): calls started one after the other overlap
+        without seeing each other's context variables.
+        """
+        around = self._hooks.around
+        if around is None:
+            return start()
+        scope = self._scopes[index] = ToolScope(self._calls[index])
+        context = contextvars.copy_context()
+        self._open[index] = (context, context.run(Entered, around(scope)))
+        return context.run(start)
+
+    def ended(self, index: int, result: FunctionResultStep) -> None:
+        """A call's result, for its `around` hook, which exits if `start` entered it."""
+        scope = self._scopes.get(index)
+        if scope is not None:
+            scope.result = result
+        opened = self._open.pop(index, None)
+        if opened is not None:
+            context, manager = opened
+            context.run(manager.exit)
+
+    def abort(self, error: BaseException) -> None:
+        """The batch stopped: exit the `around` hooks still open, with the error."""
+        while self._open:
+            _, (context, manager) = self._open.popitem()
+            context.run(manager.exit, error)
 
     def done(self, index: int, result: FunctionResultStep) -> None:
         self._results[index] = result
@@ -338,7 +448,7 @@ class _Claim:
         call: FunctionCallStep,
         key: str,
         journal: Journal,
-        function: FunctionTool[..., Any],
+        function: LocalTool,
         unknown_outcome: UnknownOutcome | None,
         *,
         raise_errors: bool,
@@ -439,10 +549,12 @@ def _known(
     return result
 
 
-_ASYNC_SLOTS: RunVar[weakref.WeakKeyDictionary[ToolSet, anyio.CapacityLimiter]] = RunVar(
+_T = TypeVar("_T")
+
+_ASYNC_SLOTS: RunVar[weakref.WeakKeyDictionary[_Limits, anyio.CapacityLimiter]] = RunVar(
     "agentkit_tool_slots"
 )
-"""Per event loop: each capped tool set's limiter (anyio's limiters belong to one loop)."""
+"""Per event loop: each capped agent's limiter (anyio's limiters belong to one loop)."""
 
 _STILL_RUNNING: dict[str, threading.Event] = {}
 """Calls of this process still running (in a worker thread whose run was interrupted), by

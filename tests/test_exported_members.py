@@ -10,6 +10,7 @@ import pytest
 import agentkit
 import agentkit.events
 import agentkit.exceptions
+import agentkit.hooks
 import agentkit.journal
 import agentkit.testing
 import agentkit.types
@@ -18,6 +19,7 @@ PUBLIC_MODULES = [
     agentkit,
     agentkit.events,
     agentkit.exceptions,
+    agentkit.hooks,
     agentkit.journal,
     agentkit.testing,
     agentkit.types,

@@ -27,6 +27,7 @@ TOP_LEVEL = {
     "CHANGELOG.md",
     "LICENSE",
     "agentkit",
+    "_agentkit_pytest_plugin.py",  # the pytest plugin's entry point: it imports agentkit lazily
     "tools",
     "benchmarks",
     "examples",

@@ -54,6 +54,10 @@ def test_import_agentkit_leaves_out_what_only_some_programs_use() -> None:
         "google.genai",
         "agentkit.contrib",  # the integrations, each behind its own extra
         "temporalio",
+        "agentkit.otel",
+        "opentelemetry",
+        "agentkit.mcp",
+        "mcp",
     ]:
         assert module not in loaded or module in theirs, module
     assert "agentkit._agent" in loaded  # the core is imported eagerly, not behind __getattr__
@@ -154,3 +158,39 @@ def test_every_exported_name_imports(module: Any) -> None:
         f"print(json.dumps([type(v).__name__ for v in [{', '.join(names)}]]))"
     )
     assert len(found) == len(names)
+
+
+@pytest.mark.parametrize(
+    ("integration", "dependency", "extra"),
+    [
+        ("agentkit.mcp", "mcp", "mcp"),
+        ("agentkit.otel", "opentelemetry", "otel"),
+        ("agentkit.contrib.temporal", "temporalio", "temporal"),
+    ],
+)
+def test_an_integration_without_its_extra_says_which_extra_to_install(
+    integration: str, dependency: str, extra: str
+) -> None:
+    error: list[str] = run_python(
+        "import json, sys\n"
+        f"sys.modules[{dependency!r}] = None  # as if it were not installed\n"
+        f"try:\n    import {integration}\n"
+        "except ImportError as error:\n"
+        "    print(json.dumps([type(error).__name__, str(error), error.name]))\n"
+    )
+    assert error == [
+        "ImportError",
+        f"{integration} needs the {extra!r} extra ({dependency} is not "
+        f'installed): pip install "agentkit[{extra}]", or pip install -e ".[{extra}]" in a '
+        "checkout.",
+        dependency,
+    ]
+
+
+def test_a_missing_module_of_agentkit_itself_is_not_blamed_on_an_extra() -> None:
+    from agentkit._extras import missing_extra
+
+    broken = ModuleNotFoundError(
+        "No module named 'agentkit.mcp._server'", name="agentkit.mcp._server"
+    )
+    assert missing_extra("agentkit.mcp", "mcp", broken) is broken

@@ -85,10 +85,14 @@ def test_every_third_party_module_agentkit_imports_is_a_declared_dependency() ->
     undeclared: dict[str, set[str]] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         parts = path.relative_to(PACKAGE).parts
-        # agentkit.contrib.<name> is installed with the extra of its name; the rest always.
+        # agentkit.<name> and agentkit.contrib.<name> are installed with the extra of their
+        # name; the rest always.
         allowed = set(runtime)
-        if len(parts) > 2 and parts[0] == "contrib":
-            allowed |= {name_of(requirement) for requirement in extras.get(parts[1], [])}
+        extra = parts[0]
+        if extra == "contrib" and len(parts) > 2:
+            extra = parts[1]
+        if len(parts) > 1 and extra in extras:
+            allowed |= {name_of(requirement) for requirement in extras[extra]}
         for module in third_party_imports(path):
             providers = distributions_of(module)
             assert providers, f"{module} (imported by {path.name}) is not installed"

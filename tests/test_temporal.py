@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -236,6 +237,13 @@ def test_a_durable_agent_refuses_options_for_tools_it_does_not_have() -> None:
 
     with pytest.raises(UsageError, match=r"does not have: \['pong'\]"):
         TemporalAgent(Agent(MODEL, tools=[ping]), tool_options={"pong": ToolOptions()})
+
+
+def test_a_durable_agent_refuses_mcp_servers() -> None:
+    mcp = pytest.importorskip("agentkit.mcp")
+    server = mcp.MCPServerStdio(sys.executable, ["-c", "pass"])
+    with pytest.raises(UsageError, match=r"cannot use MCP servers yet \('notes' has 1\)"):
+        TemporalAgent(Agent(MODEL, tools=[server], name="notes"))
 
 
 def posts(emulator: Emulator, ending: str) -> list[str]:

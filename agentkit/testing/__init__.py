@@ -43,6 +43,13 @@ Inspect what happened with `emulator.requests`, `emulator.interactions`,
 
 from agentkit.testing._behaviour import EchoToolsBehaviour
 from agentkit.testing._emulator import Emulator
+from agentkit.testing._recording import Recorder, Replayer, recording
+from agentkit.testing._recording_file import (
+    Exchange,
+    Recording,
+    RecordingError,
+    RequestNotRecorded,
+)
 from agentkit.testing._records import RecordedRequest
 from agentkit.testing._replies import (
     Behaviour,
@@ -66,9 +73,15 @@ __all__ = [
     "EchoToolsBehaviour",
     "EmuResponse",
     "Emulator",
+    "Exchange",
     "ModelRequest",
     "RecordedRequest",
+    "Recorder",
+    "Recording",
+    "RecordingError",
+    "Replayer",
     "Reply",
+    "RequestNotRecorded",
     "Script",
     "ScriptExhausted",
     "code_execution",
@@ -76,6 +89,7 @@ __all__ = [
     "function_call",
     "google_search",
     "model_output",
+    "recording",
     "text",
     "thought",
     "url_context",

@@ -24,13 +24,18 @@ Activity names, `agentkit.<agent name>.create` / `.wait` / `.tool` / `.cancel`, 
 workflow name `agentkit.AgentWorkflow` are compatibility data: they never change.
 """
 
-from agentkit.contrib.temporal._durable import Approvals, TemporalAgent, ToolOptions
-from agentkit.contrib.temporal._plugin import AgentkitPlugin
-from agentkit.contrib.temporal._workflow import (
-    AgentWorkflow,
-    AgentWorkflowInput,
-    AgentWorkflowResult,
-)
+from agentkit._extras import missing_extra
+
+try:
+    from agentkit.contrib.temporal._durable import Approvals, TemporalAgent, ToolOptions
+    from agentkit.contrib.temporal._plugin import AgentkitPlugin
+    from agentkit.contrib.temporal._workflow import (
+        AgentWorkflow,
+        AgentWorkflowInput,
+        AgentWorkflowResult,
+    )
+except ModuleNotFoundError as _missing:
+    raise missing_extra(__name__, "temporal", _missing) from None
 
 __all__ = [
     "AgentWorkflow",

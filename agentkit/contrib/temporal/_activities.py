@@ -221,7 +221,7 @@ def agent_activities(
                 [request.key],
                 context,
                 journal,
-                hooks=ToolHooks(hooks.before_tool, hooks.after_tool),
+                hooks=ToolHooks(hooks.before_tool, hooks.after_tool, hooks.around_tool),
                 unknown_outcome=setup.unknown_outcome,
             )
         return result.to_wire()

@@ -129,6 +129,10 @@ class TemporalAgent(Generic[DepsT, OutputT]):
             408, 409 and 429) are never retried.
         approval_timeout: How long a call may wait for a decision before it is refused
             (None: forever).
+
+    Raises:
+        UsageError: `tool_options` names a tool the agent does not have, or the agent uses MCP
+            servers (not supported in durable runs yet).
     """
 
     def __init__(
@@ -142,6 +146,12 @@ class TemporalAgent(Generic[DepsT, OutputT]):
         model_retry: RetryPolicy | None = None,
         approval_timeout: timedelta | None = None,
     ) -> None:
+        if agent.toolset.sources:
+            # Their tools are listed per run, over a connection a workflow cannot hold.
+            raise UsageError(
+                f"A durable agent cannot use MCP servers yet ({agent.name!r} has "
+                f"{len(agent.toolset.sources)}): wrap the calls you need in @tool functions."
+            )
         self.agent: Agent[DepsT, OutputT] = agent
         self.name: str = name or agent.name
         unknown = set(tool_options or {}) - set(agent.toolset.names)
