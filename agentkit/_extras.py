@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["missing_extra"]
 
 
-def missing_extra(integration: str, extra: str, error: ModuleNotFoundError) -> ImportError:
+def missing_extra(integration: str, extra: str, error: ModuleNotFoundError) -> ModuleNotFoundError:
     """The error to raise for `error`: one naming the extra to install, if it is a dependency's.
 
     Args:
@@ -16,7 +16,7 @@ def missing_extra(integration: str, extra: str, error: ModuleNotFoundError) -> I
     missing = (error.name or "").partition(".")[0]
     if missing in ("", "agentkit"):
         return error  # agentkit's own module missing: a broken install, not a missing extra
-    return ImportError(
+    return ModuleNotFoundError(
         f"{integration} needs the {extra!r} extra ({missing} is not installed): "
         f'pip install "agentkit[{extra}]", or pip install -e ".[{extra}]" in a checkout.',
         name=missing,
