@@ -22,8 +22,8 @@ from agentkit._agent import Agent, RunHandle
 from agentkit._client import AsyncClient, Client
 from agentkit._content import audio, document, image, video
 from agentkit._context import RunContext
-from agentkit._drivers import Hooks
 from agentkit._exceptions import AgentkitError, APIError, RunError, UsageError
+from agentkit._hooks import Hooks
 from agentkit._loop import PollPolicy, UsageLimits
 from agentkit._result import RunResult, RunState
 from agentkit._tool import FunctionTool, tool

@@ -15,10 +15,10 @@ from typing_extensions import TypeVar
 from agentkit._client import AsyncClient, Client
 from agentkit._content import result_content
 from agentkit._context import RunContext, new_run_id
-from agentkit._drivers import Hooks, RunSetup, drive, drive_sync, send_first
+from agentkit._drivers import RunSetup, drive, drive_sync, send_first
 from agentkit._events import RunCompleteEvent, RunEvent
 from agentkit._exceptions import APIError, RunError, UsageError
-from agentkit._hooks import installed
+from agentkit._hooks import Hooks, installed
 from agentkit._journal import InMemoryJournal, Journal
 from agentkit._loop import (
     Action,
@@ -423,13 +423,20 @@ class Agent(Generic[DepsT, OutputT]):
     async def _finish(
         self, plan: Plan, deps: Any, handle: RunHandle[Any] | None = None
     ) -> RunResult[OutputT]:
+        if not self.toolset.sources:  # no connections to hold open: no context to enter
+            return await self._complete(self.toolset, plan, deps, handle)
         async with self._tools() as toolset:
-            machine, action = plan(toolset)
-            events = drive(self._setup(toolset, handle), self.async_client, machine, action, deps)
-            async with aclosing(events):
-                async for event in events:
-                    if isinstance(event, RunCompleteEvent):
-                        return event.result
+            return await self._complete(toolset, plan, deps, handle)
+
+    async def _complete(
+        self, toolset: ToolSet, plan: Plan, deps: Any, handle: RunHandle[Any] | None
+    ) -> RunResult[OutputT]:
+        machine, action = plan(toolset)
+        events = drive(self._setup(toolset, handle), self.async_client, machine, action, deps)
+        async with aclosing(events):
+            async for event in events:
+                if isinstance(event, RunCompleteEvent):
+                    return event.result
         raise AssertionError("unreachable: a run always ends with RunCompleteEvent")
 
     def run_sync(
@@ -449,11 +456,16 @@ class Agent(Generic[DepsT, OutputT]):
         return self._finish_sync(plan, deps)
 
     def _finish_sync(self, plan: Plan, deps: Any) -> RunResult[OutputT]:
+        if not self.toolset.sources:
+            return self._complete_sync(self.toolset, plan, deps)
         with self._tools_sync() as toolset:
-            machine, action = plan(toolset)
-            events = drive_sync(self._setup(toolset), self.sync_client, machine, action, deps)
-            with closing(events):
-                return _last(events)
+            return self._complete_sync(toolset, plan, deps)
+
+    def _complete_sync(self, toolset: ToolSet, plan: Plan, deps: Any) -> RunResult[OutputT]:
+        machine, action = plan(toolset)
+        events = drive_sync(self._setup(toolset), self.sync_client, machine, action, deps)
+        with closing(events):
+            return _last(events)
 
     def stream_sync(
         self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None

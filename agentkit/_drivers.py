@@ -47,7 +47,7 @@ from agentkit.types import (
     ThoughtSummaryDelta,
 )
 
-__all__ = ["Hooks", "RunSetup", "drive", "drive_sync", "send_first"]
+__all__ = ["RunSetup", "drive", "drive_sync", "send_first"]
 
 logger = logging.getLogger("agentkit.agent")
 

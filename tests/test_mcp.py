@@ -4,6 +4,7 @@ agents run against the emulator, async and sync."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -294,6 +295,54 @@ async def test_the_next_run_after_a_crash_in_a_block_connects_again(log: Path) -
     first, second = lines(log)
     assert emulator.function_results[1]["result"] == {"result": int(second)}
     assert first != second
+
+
+def three_pid_runs() -> Emulator:
+    return Emulator(
+        Script([function_call("pid"), "1.", function_call("pid"), "2.", function_call("pid"), "3."])
+    )
+
+
+def kill_the_server(log: Path) -> None:
+    (pid,) = lines(log)
+    os.kill(int(pid), signal.SIGKILL)
+
+
+def assert_replaced_once(emulator: Emulator, log: Path) -> None:
+    first, second = lines(log)  # one new server for the rest of the block, not one per run
+    results = [step["result"] for step in emulator.function_results]
+    assert results == [{"result": int(first)}, {"result": int(second)}, {"result": int(second)}]
+    assert not alive(int(second))
+
+
+@pytest.mark.anyio
+async def test_a_server_that_dies_between_runs_of_an_async_block_is_replaced_once(
+    log: Path,
+) -> None:
+    emulator = three_pid_runs()
+    agent = agent_for(emulator, "async", [stdio(log)])
+
+    with anyio.fail_after(30):
+        async with agent:
+            await agent.run("One")
+            kill_the_server(log)  # while idle: the next run finds out and connects again
+            await agent.run("Two")
+            await agent.run("Three")
+
+    assert_replaced_once(emulator, log)
+
+
+def test_a_server_that_dies_between_runs_of_a_sync_block_is_replaced_once(log: Path) -> None:
+    emulator = three_pid_runs()
+    agent = agent_for(emulator, "sync", [stdio(log)])
+
+    with agent:
+        agent.run_sync("One")
+        kill_the_server(log)
+        agent.run_sync("Two")
+        agent.run_sync("Three")
+
+    assert_replaced_once(emulator, log)
 
 
 # -- connections --------------------------------------------------------------------------------

@@ -558,7 +558,7 @@ def test_record_mode_replaces_an_existing_recording(tmp_path: Path) -> None:
         assert Recording.load(path).exchanges == ()
 
 
-def test_a_session_failing_before_its_first_exchange_leaves_the_file_as_it_was(
+def test_a_failing_recording_session_leaves_the_file_as_it_was(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "session.json"
@@ -571,7 +571,7 @@ def test_a_session_failing_before_its_first_exchange_leaves_the_file_as_it_was(
         raise KeyError("fails at once")
     assert path.read_text(encoding="utf-8") == "the previous recording"
 
-    # Once an exchange is recorded, the file keeps it, failure or not.
+    # Exchanges recorded before the failure are dropped too: replaying them would replay it.
     def one_exchange_then_a_failure() -> None:
         with (
             recording(path, "record", transport=Emulator()) as transport,
@@ -582,7 +582,7 @@ def test_a_session_failing_before_its_first_exchange_leaves_the_file_as_it_was(
 
     with pytest.raises(KeyError):
         one_exchange_then_a_failure()
-    assert len(Recording.load(path).exchanges) == 1
+    assert path.read_text(encoding="utf-8") == "the previous recording"
 
 
 def test_an_unknown_mode_is_a_usage_error(tmp_path: Path) -> None:

@@ -181,10 +181,11 @@ class Connection(SourceConnection):
 
     async def _list(self) -> list[LocalTool]:
         server = self._server
+        session = self._open_session()
         if self._tools is not None and server.cache_tools and self._listed_at == server.refreshes:
+            await self._ping(session)  # a server that exited since the last run is replaced
             return self._tools
         refreshes = server.refreshes
-        session = self._open_session()
         listed: list[mcp_types.Tool] = []
         cursor: str | None = None
         try:
@@ -209,6 +210,16 @@ class Connection(SourceConnection):
         self._tools = server.offered(listed, self)
         self._listed_at = refreshes
         return self._tools
+
+    async def _ping(self, session: ClientSession) -> None:
+        try:
+            with anyio.fail_after(self._server.connect_timeout):
+                await session.send_ping()
+        except Exception as exc:
+            self._broken = True
+            raise MCPServerError(
+                f"{self._server.label} did not answer a ping: {describe(exc)}"
+            ) from exc
 
     def _open_session(self) -> ClientSession:
         if self._session is None or self._broken:

@@ -486,8 +486,8 @@ def recording(
 
     Build clients with `session.client()` / `session.async_client()`: in replay mode they
     need no key and never wait. In replay mode, leaving the block normally checks that
-    every recorded exchange was asked for. A recording session that raises before its first
-    exchange leaves the file as it found it (missing, or the previous recording).
+    every recorded exchange was asked for. A recording session whose block raises leaves the
+    file as it found it (missing, or the previous recording); `Recorder` keeps failures.
 
     Args:
         mode: `"record"` records (replacing the file), `"replay"` replays (the file must
@@ -508,18 +508,17 @@ def recording(
         yield replayer
         replayer.check_all_played()
         return
-    # A session that fails before its first exchange (no key, say) leaves the file as it was,
-    # so the next run records again instead of replaying an empty recording.
+    # A session that fails (no key, a dead host, the test's own error) leaves the file as it
+    # was, so the next run records again instead of replaying the failure.
     before = Path(path).read_bytes() if Path(path).exists() else None
     recorder = Recorder(path, transport, secrets=secrets)
     try:
         yield recorder
     except BaseException:
-        if not recorder.recording.exchanges:
-            if before is None:
-                recorder.path.unlink(missing_ok=True)
-            else:
-                recorder.path.write_bytes(before)
+        if before is None:
+            recorder.path.unlink(missing_ok=True)
+        else:
+            recorder.path.write_bytes(before)
         raise
     finally:
         recorder.close()
