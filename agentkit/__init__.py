@@ -26,8 +26,17 @@ from agentkit._exceptions import AgentkitError, APIError, RunError, UsageError
 from agentkit._hooks import Hooks
 from agentkit._loop import PollPolicy, UsageLimits
 from agentkit._result import RunResult, RunState
+from agentkit._server_tools import (
+    code_execution,
+    computer_use,
+    file_search,
+    google_maps,
+    google_search,
+    mcp_server,
+    retrieval,
+    url_context,
+)
 from agentkit._tool import FunctionTool, tool
-from agentkit._toolset import code_execution, google_search, url_context
 
 __version__ = "0.1.0"
 
@@ -50,9 +59,14 @@ __all__ = [
     "__version__",
     "audio",
     "code_execution",
+    "computer_use",
     "document",
+    "file_search",
+    "google_maps",
     "google_search",
     "image",
+    "mcp_server",
+    "retrieval",
     "tool",
     "url_context",
     "video",

@@ -34,7 +34,8 @@ from agentkit._result import RunResult, RunState
 from agentkit._tool import FunctionTool, tool
 from agentkit._tool_source import Connections
 from agentkit._toolset import AgentTool, ToolSet, UnknownOutcome
-from agentkit.types import FunctionResultStep, Interaction
+from agentkit.types import FunctionResultStep, GenerationConfig, Interaction
+from agentkit.types._settings import ResponseFormats
 
 __all__ = ["Agent", "RunHandle"]
 
@@ -64,9 +65,9 @@ class Agent(Generic[DepsT, OutputT]):
         agent: str | None = None,
         tools: Sequence[AgentTool] = (),
         system_instruction: str | None = None,
-        generation_config: Mapping[str, Any] | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         output_type: type[OutputT] | None = None,
-        response_format: Any = None,
+        response_format: ResponseFormats | None = None,
         store: bool = True,
         background: bool = False,
         max_turns: int = 20,
@@ -82,6 +83,8 @@ class Agent(Generic[DepsT, OutputT]):
         journal: Journal | None = None,
         unknown_outcome: UnknownOutcome | None = None,
         max_concurrent_tools: int | None = None,
+        tool_retries: int = 2,
+        output_retries: int = 1,
         name: str | None = None,
     ) -> None:
         """Configure an agent; nothing is sent until a run starts.
@@ -120,9 +123,17 @@ class Agent(Generic[DepsT, OutputT]):
             max_concurrent_tools: Most tool calls of this agent running at once, over all its
                 runs (on each event loop, and over its sync runs); the others wait their turn.
                 Default: no cap beyond the worker threads that sync tools share.
+            tool_retries: How many calls in a row with invalid arguments a tool's model is
+                told about (the fields at fault) and may correct, for tools without their own
+                `@tool(retries=...)`; one more stops the run with `ToolRetriesExceeded`.
+            output_retries: How many times an answer that does not fit `output_type` is sent
+                back to the model with what is wrong, before `OutputValidationError`.
             client: An `AsyncClient` or `Client`; by default one is made from the environment.
         """
         _check_target(model, agent, generation_config, agent_config)
+        for label, count in (("tool_retries", tool_retries), ("output_retries", output_retries)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise UsageError(f"{label} must be a whole number >= 0, not {count!r}.")
         _check_request_fields(request_fields or {}, agent=agent)
         if output_type is not None and response_format is not None:
             raise UsageError("Give output_type or response_format, not both.")
@@ -170,7 +181,11 @@ class Agent(Generic[DepsT, OutputT]):
             limits=limits or UsageLimits(),
             poll=poll or PollPolicy(),
             needs_approval=self.toolset.needs_approval,
+            check_arguments=self.toolset.check_arguments,
+            tool_retries=self.toolset.tool_retries,
+            default_tool_retries=tool_retries,
             output_adapter=adapter,
+            output_retries=output_retries,
         )
 
     @property
@@ -269,6 +284,7 @@ class Agent(Generic[DepsT, OutputT]):
             tools=toolset.declarations,
             local_tools=toolset.names,
             needs_approval=toolset.needs_approval,
+            check_arguments=toolset.check_arguments,
         )
 
     @asynccontextmanager

@@ -14,9 +14,11 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType, ModuleType
 from typing import IO, Any, NoReturn, cast
 
+from agentkit import __version__
 from agentkit._agent import Agent
 from agentkit._client import Client
 from agentkit._events import (
@@ -28,8 +30,9 @@ from agentkit._events import (
     ToolResultEvent,
 )
 from agentkit._exceptions import AgentkitError, UsageError
+from agentkit._hooks import Hooks
 from agentkit._tool import FunctionTool, tool
-from agentkit.types import Content
+from agentkit.types import Content, FunctionCallStep, FunctionResultStep
 
 __all__ = ["CLIError", "load_tool", "main"]
 
@@ -74,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="agentkit",
         description="Agentic tool calling over the Gemini Interactions API.",
     )
+    parser.add_argument("--version", action="version", version=f"agentkit {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     run = commands.add_parser(
@@ -86,8 +90,12 @@ def _parser() -> argparse.ArgumentParser:
             "emulator with --offline."
         ),
         epilog=(
-            "example:\n"
-            "  agentkit run 'What is the weather in Paris?' --tool weather:get_weather --offline"
+            "examples:\n"
+            "  agentkit run 'What is the weather in Paris?' --tool weather:get_weather --offline\n"
+            '  agentkit run \'Name three rivers\' --output-schema \'{"type": "array", '
+            '"items": {"type": "string"}}\'\n'
+            "  agentkit run 'Research solid-state batteries' "
+            "--agent deep-research-pro-preview-12-2025 --background"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -104,8 +112,32 @@ def _parser() -> argparse.ArgumentParser:
             "(repeatable; modules in the current directory are importable)"
         ),
     )
-    run.add_argument("--model", "-m", default=DEFAULT_MODEL, help="model id (%(default)s)")
+    target = run.add_mutually_exclusive_group()
+    target.add_argument("--model", "-m", help=f"model id (default: {DEFAULT_MODEL})")
+    target.add_argument(
+        "--agent", "-a", metavar="AGENT_ID", help="a managed agent id instead of a model"
+    )
     run.add_argument("--system", "-s", metavar="TEXT", help="system instruction")
+    run.add_argument(
+        "--output-schema",
+        "-o",
+        type=_output_schema,
+        metavar="FILE_OR_JSON",
+        help=(
+            "a JSON Schema (a file, or the JSON itself) the answer must fit; "
+            "the answer is printed as indented JSON"
+        ),
+    )
+    run.add_argument(
+        "--background",
+        action="store_true",
+        help="run as a background interaction, polled until it ends",
+    )
+    run.add_argument(
+        "--stateless",
+        action="store_true",
+        help="store nothing on the server (store=false): the history is resent each turn",
+    )
     run.add_argument(
         "--offline",
         action="store_true",
@@ -130,6 +162,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _output_schema(text: str) -> dict[str, Any]:
+    """A JSON Schema, from a file or given inline, checked here so a mistake is a usage error."""
+    source = "the schema"
+    if Path(text).is_file():
+        source = f"the schema file {text!r}"
+        try:
+            text = Path(text).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {source}: {exc}") from None
+    elif not text.lstrip().startswith(("{", "[")):
+        raise argparse.ArgumentTypeError(f"no such file, and not JSON: {text!r}")
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{source} is not valid JSON: {exc}") from None
+    if not isinstance(schema, dict):
+        kind = type(schema).__name__
+        raise argparse.ArgumentTypeError(f"{source} is not a JSON Schema object (a {kind})")
+    return cast("dict[str, Any]", schema)
+
+
 def _port(text: str) -> int:
     """A TCP port number, checked here so a typo is a usage error rather than a traceback."""
     try:
@@ -146,22 +199,35 @@ def _port(text: str) -> int:
 
 def _run_command(args: argparse.Namespace) -> int:
     tools = [load_tool(spec) for spec in args.tools]
+    schema: dict[str, Any] | None = args.output_schema
+    model = None if args.agent else (args.model or DEFAULT_MODEL)
+    printer = _RunPrinter(sys.stdout, sys.stderr, json_output=schema is not None)
     client, backend = _client(offline=args.offline)
     try:
         agent: Agent[Any, Any] = Agent(
-            args.model, tools=tools, system_instruction=args.system, client=client
+            model,
+            agent=args.agent,
+            tools=tools,
+            system_instruction=args.system,
+            response_format=None if schema is None else _json_format(schema),
+            store=not args.stateless,
+            background=args.background,
+            client=client,
+            # Each result as its tool ends: a batch of sync tools announces its results in the
+            # stream only when the whole batch is done (see `_drivers._tools_sync`).
+            hooks=Hooks(after_tool=printer.tool_finished),
         )
     except UsageError as exc:  # e.g. two tools with the same name
         client.close()
         raise CLIError(_one_line(str(exc))) from None
     _say(sys.stderr, backend)
-    printer = _RunPrinter(sys.stdout, sys.stderr)
     try:
         for event in agent.stream_sync(args.prompt):
             printer.show(event)
     finally:
         client.close()
     printer.end_line()
+    valid = printer.answer is None or printer.show_answer()
     if printer.pending:
         calls = ", ".join(printer.pending)
         _say(sys.stderr, f"agentkit: the run paused: {calls} needs approval (not in the CLI)")
@@ -169,34 +235,51 @@ def _run_command(args: argparse.Namespace) -> int:
     if printer.status != "completed":
         _say(sys.stderr, f"agentkit: the run ended with status {printer.status!r}")
         return EXIT_RUN_FAILED
+    if not valid:
+        _say(sys.stderr, "agentkit: the answer is not valid JSON")
+        return EXIT_RUN_FAILED
     return 0
 
 
-class _RunPrinter:
-    """Shows run events: the answer on `out`, tool progress on `err`, each as it happens."""
+def _json_format(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "text", "mime_type": "application/json", "schema": schema}
 
-    def __init__(self, out: IO[str], err: IO[str]) -> None:
+
+class _RunPrinter:
+    """Shows run events: the answer on `out`, tool progress on `err`, each as it happens.
+
+    A JSON answer (`json_output`) is held back and shown whole, indented, at the end; so is
+    an answer that arrived without being streamed (fetched by a poll).
+    """
+
+    def __init__(self, out: IO[str], err: IO[str], *, json_output: bool = False) -> None:
         self.out = out
         self.err = err
         self.status = "completed"
         self.pending: list[str] = []
+        self.answer: str | None = None
+        """The answer still to show when the run ends (see `show_answer`)."""
+        self._json_output = json_output
+        self._streamed = False
         self._mid_line = False  # so progress lines never land in the middle of the answer
+        self._shown: set[str] = set()  # call ids whose results were shown
 
     def show(self, event: RunEvent) -> None:
         if isinstance(event, TextDeltaEvent):
-            self.out.write(event.text)
-            self.out.flush()
-            self._mid_line = not event.text.endswith("\n")
+            self._streamed = True
+            if not self._json_output:
+                self.out.write(event.text)
+                self.out.flush()
+                self._mid_line = not event.text.endswith("\n")
             return
         self.end_line()
         if isinstance(event, ToolCallEvent):
             _say(self.err, f"-> {event.name}({_shorten(_json(event.arguments))})")
         elif isinstance(event, ToolResultEvent):
-            outcome = "error" if event.result.is_error else "ok"
-            _say(
-                self.err,
-                f"<- {event.call.name} [{outcome}]: {_shorten(_result_text(event.result.result))}",
-            )
+            # Most results were shown by `tool_finished` as their tools ended; these are the
+            # calls answered without running (invalid arguments, an unknown tool).
+            if event.result.call_id not in self._shown:
+                self.tool_finished(event.call, event.result)
         elif isinstance(event, ServerToolEvent):
             _say(self.err, f"-- server tool: {event.step.type}")
         elif isinstance(event, RunCompleteEvent):
@@ -204,6 +287,27 @@ class _RunPrinter:
             self.pending = [
                 f"{call.name}({_json(call.arguments)})" for call in event.result.pending_calls
             ]
+            text = event.result.output_text
+            if text and (self._json_output or not self._streamed):
+                self.answer = text
+
+    def tool_finished(self, call: FunctionCallStep, result: FunctionResultStep) -> None:
+        """Show a tool's result (an `after_tool` hook: it runs as soon as the tool ends)."""
+        self._shown.add(result.call_id)
+        outcome = "error" if result.is_error else "ok"
+        _say(self.err, f"<- {call.name} [{outcome}]: {_shorten(_result_text(result.result))}")
+
+    def show_answer(self) -> bool:
+        """Print the answer held back; False when a JSON answer is not JSON (shown as is)."""
+        text = self.answer or ""
+        if self._json_output:
+            try:
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+            except ValueError:
+                _say(self.out, text)
+                return False
+        _say(self.out, text)
+        return True
 
     def end_line(self) -> None:
         if self._mid_line:

@@ -6,7 +6,7 @@ holds the constructor and all that does not send, generic in the httpx client, t
 sleep types. `_AsyncClientShell` adds the send, sleep and close lines, and `_ClientShell` is
 generated from it by `tools/unasync.py` (edit the async class, then run the tool); `Client`
 and `AsyncClient` add what differs by more than `await`. The endpoints live in
-`_client_interactions`, the event streams in `_client_stream`.
+`_client_interactions` and `_client_files`, the event streams in `_client_stream`.
 """
 
 # `_twin` copies the private settings of one client into a client of the other flavour.
@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Any, Final, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
 import anyio
 import anyio.from_thread
@@ -44,6 +44,9 @@ from agentkit._http import (
     status_error,
 )
 from agentkit._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from agentkit._client_files import AsyncFiles, Files
 
 __all__ = ["AsyncClient", "Client", "sending_once"]
 
@@ -404,6 +407,14 @@ class Client(_ClientShell):
         """The `/interactions` endpoints: create, get, cancel and delete."""
         return Interactions(self)
 
+    @cached_property
+    def files(self) -> Files:
+        """The Files API: upload, get, list, delete and wait_until_active."""
+        # Loaded on first use: `import agentkit` does not pay for it.
+        from agentkit._client_files import Files
+
+        return Files(self)
+
     def async_twin(self) -> AsyncClient:
         """Build an `AsyncClient` with this client's settings (key, URL, retries, transport).
 
@@ -442,6 +453,15 @@ class AsyncClient(_AsyncClientShell):
     def interactions(self) -> AsyncInteractions:
         """The `/interactions` endpoints: create, get, cancel and delete."""
         return AsyncInteractions(self)
+
+    @cached_property
+    def files(self) -> AsyncFiles:
+        """The Files API: upload, get, list, delete and wait_until_active."""
+        from agentkit._client_files import (
+            AsyncFiles,
+        )  # loaded on first use, not by `import agentkit`
+
+        return AsyncFiles(self)
 
     def sync_twin(self) -> Client:
         """Build a `Client` with this client's settings (key, URL, retries, transport).

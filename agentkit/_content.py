@@ -1,8 +1,8 @@
 """Content blocks from files, bytes and URLs, and tool return values as content.
 
 `image()`, `audio()`, `video()` and `document()` build the blocks an agent input or a tool's
-return value may contain. A local path is read and sent inline (base64); a URL is sent by
-reference (`uri`).
+return value may contain. A local path is read and sent inline (base64); a URL, or a `File`
+uploaded with `client.files.upload()`, is sent by reference (`uri`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from agentkit.types import (
     AudioContent,
     Content,
     DocumentContent,
+    File,
     ImageContent,
     TextContent,
     UnknownContent,
@@ -44,8 +45,8 @@ __all__ = [
     "video",
 ]
 
-MediaSource = str | os.PathLike[str] | bytes | bytearray | memoryview
-"""A local path, raw bytes, or an `http(s)://`, `gs://` or Files API URL."""
+MediaSource = str | os.PathLike[str] | bytes | bytearray | memoryview | File
+"""A local path, raw bytes, an `http(s)://`, `gs://` or Files API URL, or an uploaded `File`."""
 
 Resolution = Literal["low", "medium", "high", "ultra_high"]
 _Kind = Literal["image", "audio", "video", "document"]
@@ -193,12 +194,13 @@ def guess_mime_type(path: str | os.PathLike[str]) -> str | None:
 def image(
     source: MediaSource, *, mime_type: str | None = None, resolution: Resolution | None = None
 ) -> ImageContent:
-    """An image block from a local path, raw bytes or a URL.
+    """An image block from a local path, raw bytes, a URL or an uploaded `File`.
 
     Args:
-        source: A path (read now and sent inline, base64), bytes, or an `http(s)://`,
-            `gs://` or Files API URL (sent as `uri`).
-        mime_type: Defaults to the one told by the extension or the magic bytes.
+        source: A path (read now and sent inline, base64), bytes, an `http(s)://`, `gs://`
+            or Files API URL, or a `File` from `client.files.upload()` (sent as `uri`).
+        mime_type: Defaults to the file's own, or the one told by the extension or the magic
+            bytes.
         resolution: How much detail the model sees.
 
     Raises:
@@ -215,10 +217,10 @@ def audio(
     sample_rate: int | None = None,
     channels: int | None = None,
 ) -> AudioContent:
-    """An audio block from a local path, raw bytes or a URL (as `image()`).
+    """An audio block from a local path, raw bytes, a URL or a `File` (as `image()`).
 
     Args:
-        source: A path, bytes, or a URL.
+        source: A path, bytes, a URL, or an uploaded `File`.
         mime_type: Defaults to the one told by the extension or the magic bytes.
         sample_rate: Samples per second, for raw formats such as `audio/l16`.
         channels: Channel count, for raw formats.
@@ -234,7 +236,7 @@ def audio(
 def video(
     source: MediaSource, *, mime_type: str | None = None, resolution: Resolution | None = None
 ) -> VideoContent:
-    """A video block from a local path, raw bytes or a URL (as `image()`).
+    """A video block from a local path, raw bytes, a URL or a `File` (as `image()`).
 
     Raises:
         UsageError: The MIME type cannot be told, or is not video.
@@ -244,7 +246,7 @@ def video(
 
 
 def document(source: MediaSource, *, mime_type: str | None = None) -> DocumentContent:
-    """A document block (PDF, CSV, text, office formats) from a path, bytes or a URL.
+    """A document block (PDF, CSV, text, office formats) from a path, bytes, a URL or a `File`.
 
     Raises:
         UsageError: The MIME type cannot be told.
@@ -284,7 +286,15 @@ def _fields(
 ) -> dict[str, Any]:
     """The fields of the block for `source`; a field left None is left out (not sent)."""
     fields: dict[str, Any] = {key: value for key, value in extra.items() if value is not None}
-    if isinstance(source, _BYTES):
+    if isinstance(source, File):
+        if not source.uri:
+            raise UsageError(
+                f"{kind}(): file {source.name!r} has no uri; pass the File that "
+                "client.files.upload() or client.files.get() returned."
+            )
+        fields["uri"] = source.uri
+        fields["mime_type"] = _check(mime_type, source.mime_type, kind, f"file {source.name!r}")
+    elif isinstance(source, _BYTES):
         detected = None if mime_type else sniff_mime_type(source)
         fields["data"] = _b64(source)
         fields["mime_type"] = _check(mime_type, detected, kind, "these bytes")

@@ -8,7 +8,17 @@ events as they happen and, last, a `_Next` holding the machine's next action.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping
+import math
+import queue
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractContextManager, ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -220,18 +230,29 @@ class _Run:
         if interaction.status not in PENDING_STATUSES:
             self.end_turn()
         yield from self._status(interaction.id, interaction.status)
+        for call, result in self.machine.answered:
+            yield ToolCallEvent(call)
+            yield ToolResultEvent(call, result)
         yield _Next(action)
 
     def tools_done(
-        self, calls: tuple[FunctionCallStep, ...], results: Results
+        self,
+        calls: tuple[FunctionCallStep, ...],
+        results: Results,
+        announced: Sequence[FunctionResultStep] = (),
     ) -> Iterator[RunEvent | _Next]:
-        """Run events for a finished batch, then the machine's next action."""
+        """Run events for a finished batch (but those `announced`), then the next action."""
         for call, result in zip(calls, results, strict=True):
-            yield ToolResultEvent(call, result)
+            if not any(result is done for done in announced):
+                yield ToolResultEvent(call, result)
         self.finished = []
         action = self.machine.tools_finished(results)
         self.checkpoint()
         yield _Next(action)
+
+    def reporting(self, report: Callable[[FunctionResultStep], object]) -> None:
+        """Have each result of the next batch passed to `report` as soon as its tool ends."""
+        self.finished = _Reporting(self.finished, report)
 
     def checkpoint(self, state: RunState | None = None) -> None:
         """Save the run's state (by default, as it stands) to the journal."""
@@ -322,13 +343,48 @@ def _step(
 async def _tools(run: _Run, action: RunTools) -> AsyncGenerator[RunEvent | _Next, None]:
     for call in action.calls:
         yield ToolCallEvent(call)
-    try:
-        results = await run.tools(action)()
-    except ToolOutcomeUnknown as error:
-        yield _Next(run.failed(error))
+    announcer = _Announcer(action.calls)
+    outcome: list[Results | Exception] = []
+    async with aclosing(_announced(run, action, announcer, outcome)) as events:
+        async for event in events:
+            yield event
+    (results,) = outcome
+    if isinstance(results, ToolOutcomeUnknown):
+        yield _Next(run.failed(results))
         return
-    for item in run.tools_done(action.calls, results):
+    if isinstance(results, Exception):
+        raise results
+    for item in run.tools_done(action.calls, results, announcer.announced):
         yield item
+
+
+async def _announced(
+    run: _Run, action: RunTools, announcer: _Announcer, outcome: list[Results | Exception]
+) -> AsyncGenerator[ToolResultEvent, None]:
+    """Run the batch, announcing each result as its tool ends; what it gave goes in `outcome`."""
+    send, receive = anyio.create_memory_object_stream[FunctionResultStep](math.inf)
+    run.reporting(send.send_nowait)
+
+    async def batch() -> None:
+        with send:
+            try:
+                outcome.append(await run.tools(action)())
+            except Exception as error:  # raised by `_tools`: a failure must not cancel the reader
+                outcome.append(error)
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(batch)
+            async for result in receive:
+                if (event := announcer.event(result)) is not None:
+                    try:
+                        yield event
+                    except GeneratorExit:  # the reader left: stop the tools, then the group
+                        group.cancel_scope.cancel()
+                        return
+    finally:
+        send.close()  # in case the batch never started
+        receive.close()
 
 
 async def _request(
@@ -441,20 +497,34 @@ def _tools_sync(
     for call in action.calls:
         yield ToolCallEvent(call)
     in_threads = run.tools_sync(action)
+    announcer = _Announcer(action.calls)
     try:
         if in_threads is not None:  # sync tools only: no event loop needed
             results = in_threads()
         else:
-            future = portal().start_task_soon(run.tools(action))
-            try:
-                results = future.result()
-            except BaseException:
-                future.cancel()  # Ctrl-C lands here, in the caller's thread; the task goes on
-                raise
+            results = yield from _in_portal(run, action, portal(), announcer)
     except ToolOutcomeUnknown as error:
         yield _Next(run.failed(error))
         return
-    yield from run.tools_done(action.calls, results)
+    yield from run.tools_done(action.calls, results, announcer.announced)
+
+
+def _in_portal(
+    run: _Run, action: RunTools, portal: BlockingPortal, announcer: _Announcer
+) -> Generator[RunEvent, None, Results]:
+    """Run the batch in the portal, announcing each result as its tool ends."""
+    ended: queue.Queue[FunctionResultStep | None] = queue.Queue()
+    run.reporting(ended.put)
+    future = portal.start_task_soon(run.tools(action))
+    future.add_done_callback(lambda _: ended.put(None))
+    try:
+        while (result := ended.get()) is not None:
+            if (event := announcer.event(result)) is not None:
+                yield event
+        return future.result()
+    except BaseException:
+        future.cancel()  # Ctrl-C lands here, in the caller's thread; the task goes on
+        raise
 
 
 def _request_sync(
@@ -490,6 +560,40 @@ def _cancel_quietly_sync(client: Client, interaction_id: str) -> None:
         client.interactions.cancel(interaction_id)
     except Exception:  # the run is being interrupted anyway; the caller's exception matters
         logger.warning("could not cancel background interaction %s", interaction_id, exc_info=True)
+
+
+class _Reporting(list[FunctionResultStep]):
+    """`_Run.finished`, which also reports each result as it is added.
+
+    `ToolSet.run_all` appends each result to its `finished` list as soon as its tool ends.
+    """
+
+    def __init__(
+        self, results: list[FunctionResultStep], report: Callable[[FunctionResultStep], object]
+    ) -> None:
+        super().__init__(results)
+        self._report = report
+
+    def append(self, result: FunctionResultStep) -> None:
+        super().append(result)
+        self._report(result)
+
+
+class _Announcer:
+    """Turns the results of a batch into run events as they come, in the order they end."""
+
+    def __init__(self, calls: tuple[FunctionCallStep, ...]) -> None:
+        self._waiting = list(calls)
+        self.announced: Results = []
+
+    def event(self, result: FunctionResultStep) -> ToolResultEvent | None:
+        """The event for `result`; None leaves it to the batch's end (an ambiguous call id)."""
+        matching = [call for call in self._waiting if (call.id or "") == result.call_id]
+        if len(matching) != 1:
+            return None
+        self._waiting.remove(matching[0])
+        self.announced.append(result)
+        return ToolResultEvent(matching[0], result)
 
 
 def _context(machine: RunMachine, deps: Any) -> RunContext[Any]:

@@ -8,7 +8,7 @@ import httpx
 
 if TYPE_CHECKING:
     from agentkit._result import RunResult
-    from agentkit.types import FunctionCallStep
+    from agentkit.types import File, FunctionCallStep
 
 __all__ = [
     "APIConnectionError",
@@ -21,6 +21,8 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "DeadlineExceeded",
+    "FileProcessingFailed",
+    "FileProcessingTimeout",
     "InteractionFailed",
     "InternalServerError",
     "MaxTurnsExceeded",
@@ -31,8 +33,10 @@ __all__ = [
     "RepeatedCallError",
     "ResponseLostError",
     "RunError",
+    "RunTimeout",
     "StreamError",
     "ToolOutcomeUnknown",
+    "ToolRetriesExceeded",
     "UnexpectedStatusError",
     "UnprocessableEntityError",
     "UsageError",
@@ -221,6 +225,38 @@ class OutputValidationError(RunError):
     """The model's final answer does not fit the agent's `output_type`."""
 
 
+class ToolRetriesExceeded(RunError):
+    """The model kept calling a tool with invalid arguments, past the tool's `retries`.
+
+    `.tool` names the tool; `.call` is the last invalid call, and the partial result holds
+    every call and the error the model was told about each.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str,
+        call: FunctionCallStep,
+        partial: RunResult | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.tool = tool
+        self.call = call
+
+
+class RunTimeout(RunError, TimeoutError):
+    """The run did not finish within its `timeout`; it was cancelled as a caller's cancel is.
+
+    The partial result holds what the run produced, with the results of the tools that
+    finished; `Agent.resume(error.partial)` continues it.
+    """
+
+    def __init__(self, message: str, *, timeout: float, partial: RunResult | None = None) -> None:
+        super().__init__(message, partial=partial)
+        self.timeout = timeout
+
+
 class ToolOutcomeUnknown(RunError):
     """A tool call started earlier (before a crash or an interruption) never recorded an outcome.
 
@@ -239,3 +275,28 @@ class ToolOutcomeUnknown(RunError):
         super().__init__(message, partial=partial)
         self.call = call
         self.idempotency_key = idempotency_key
+
+
+class FileProcessingFailed(AgentkitError):
+    """An uploaded file ended in state `FAILED`: the API could not process it.
+
+    `.file` is the file as last fetched; its `error` says why, when the API said.
+    """
+
+    def __init__(self, message: str, *, file: File) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+
+
+class FileProcessingTimeout(AgentkitError, TimeoutError):
+    """An uploaded file was still not `ACTIVE` after `timeout` seconds of waiting between polls.
+
+    `.file` is the file as last fetched; it may still become active: wait again.
+    """
+
+    def __init__(self, message: str, *, file: File, timeout: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.timeout = timeout

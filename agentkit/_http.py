@@ -46,6 +46,7 @@ __all__ = [
     "REDACTED",
     "RequestBuilder",
     "RequestSpec",
+    "check_base_url",
     "connection_error",
     "parse_interaction",
     "redact",
@@ -182,6 +183,50 @@ def _path_id(interaction_id: str) -> str:
     return quote(interaction_id, safe="")
 
 
+def check_base_url(base_url: str, secrets: tuple[str, ...] = ()) -> None:
+    """Refuse at once a base URL no request could reach, instead of after every retry.
+
+    Raises:
+        UsageError: Naming the URL (with any credential in it hidden) and what is wrong.
+    """
+    shown = _SHOWN_PASSWORD.sub(rf"\1{REDACTED}@", scrub(base_url, secrets))
+    shown = _SHOWN_PARAM.sub(rf"\1{REDACTED}", shown)
+    problem = _base_url_problem(base_url, shown, secrets)
+    if problem is not None:
+        raise UsageError(f"base_url {shown!r} is not a usable URL: {problem}")
+
+
+# What `check_base_url` hides of the URL it names: a password, and credentials in the query.
+_SHOWN_PASSWORD: Final = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
+_SHOWN_PARAM: Final = re.compile(rf"([?&;](?:{'|'.join(sorted(_SECRET_PARAMS))})=)[^&;#]*")
+
+
+def _base_url_problem(base_url: str, shown: str, secrets: tuple[str, ...]) -> str | None:
+    if not base_url:
+        return "it is empty."
+    if not base_url.isprintable() or any(char.isspace() for char in base_url):
+        return "it holds a space or a control character."
+    if "://" not in base_url:
+        if base_url.lower().startswith(("http:", "https:")):
+            return "the scheme is not followed by '//'."
+        host = shown.lstrip("/")
+        scheme = "http" if host.startswith(("localhost", "127.", "[::1]")) else "https"
+        return f"it has no scheme; did you mean {f'{scheme}://{host}'!r}?"
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:  # e.g. a port that is not a number
+        return f"{scrub(str(exc), secrets).rstrip('.')}."
+    if url.scheme not in ("http", "https"):
+        return f"the scheme {url.scheme!r} is not http or https."
+    if not url.host:
+        return "it has no host."
+    if url.port is not None and not 0 < url.port < 65536:
+        return f"the port {url.port} is not between 1 and 65535."
+    if url.query or url.fragment:
+        return "a base URL takes no query (?...) and no fragment (#...)."
+    return None
+
+
 class RequestBuilder:
     """Builds the requests of one client; made once, in the client's constructor."""
 
@@ -197,7 +242,6 @@ class RequestBuilder:
         headers: Mapping[str, str] | None,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/{api_version.strip('/')}/interactions"
-        self._create_url = httpx.URL(self._url)  # parsed once: every turn of a run posts here
         self._key = api_key
         common = {"Content-Type": "application/json", "User-Agent": user_agent()}
         if api_revision is not None:
@@ -208,6 +252,8 @@ class RequestBuilder:
             if name.lower() in _SECRET_HEADERS:
                 secrets += [value, value.partition(" ")[2]]  # "Bearer <token>": the token too
         self._secrets = tuple(secret for secret in dict.fromkeys(secrets) if secret)
+        check_base_url(base_url, self._secrets)
+        self._create_url = httpx.URL(self._url)  # parsed once: every turn of a run posts here
         self._json_headers = {**common, "Accept": "application/json", **user}
         self._sse_headers = {**common, "Accept": "text/event-stream", **user}
 

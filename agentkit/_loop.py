@@ -23,6 +23,7 @@ from agentkit._exceptions import (
     OutputValidationError,
     RepeatedCallError,
     RunError,
+    ToolRetriesExceeded,
     UnexpectedStatusError,
     UsageError,
     UsageLimitExceeded,
@@ -127,7 +128,14 @@ class LoopConfig:
     limits: UsageLimits = UsageLimits()
     poll: PollPolicy = PollPolicy()
     needs_approval: Callable[[FunctionCallStep], bool] | None = None
+    check_arguments: Callable[[FunctionCallStep], str | None] | None = None
+    """What is wrong with a call's arguments, for the model to fix; None when they fit."""
+    tool_retries: Mapping[str, int] = field(default_factory=dict[str, int])
+    """Per tool with its own `retries`: invalid calls in a row the model may correct."""
+    default_tool_retries: int = 2
     output_adapter: pydantic.TypeAdapter[Any] | None = None
+    output_retries: int = 1
+    """Answers that do not fit the output type sent back to the model, with what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,8 @@ def _input_steps(value: Any) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []
     for item in items:
+        if isinstance(item, str):  # ["Describe this", image(file)]: text beside media
+            item = {"type": "text", "text": item}
         if not isinstance(item, dict) or "type" not in item:
             raise UsageError(f"Cannot send {item!r} as input: expected a content block or step.")
         wire = cast("dict[str, Any]", item)
@@ -237,6 +247,9 @@ class RunMachine:
             if raw.get("type") == "function_result" and raw.get("call_id") in waiting
         }
         self._unassigned: list[int] = []
+        self.answered: list[tuple[FunctionCallStep, FunctionResultStep]] = []
+        """Calls the last `received()` answered without running them (invalid arguments, an
+        unknown tool), with their error results: drivers report them as run events."""
         self._sent_history: list[dict[str, Any]] = []
         self._last_token: str | None = None
         self._last_body: dict[str, Any] | None = None
@@ -275,6 +288,7 @@ class RunMachine:
         status = interaction.status
         self.state.interaction_id = interaction.id
         self.state.outbox = None
+        self.answered = []
         # Background and managed-agent interactions continue server-side.
         server_continues = self.config.background or self.config.agent is not None
         if status in PENDING_STATUSES or (status == "requires_continuation" and server_continues):
@@ -479,7 +493,7 @@ class RunMachine:
     def _decide(self, interaction: Interaction) -> Action:
         status = interaction.status
         if status in _FINAL_RESULT:
-            return Done(self._finish(status))
+            return self._finish(status)
         if status == "failed":
             errors = list(interaction.errors or [])
             detail = "; ".join(f"{e.code}: {e.message}" for e in errors) or "no details given"
@@ -555,11 +569,47 @@ class RunMachine:
                     partial=self._result("requires_action"),
                 )
         self.state.calls = [call.to_wire() for call in calls]
+        calls = self._valid(calls)
         pending = [call.id or "" for call in calls if self._needs_approval(call)]
         if pending:
             self.state.pending = pending
             return Done(self._result("requires_action"))
         return self._run_or_skip(calls)
+
+    def _valid(self, calls: list[FunctionCallStep]) -> list[FunctionCallStep]:
+        """The calls whose arguments fit their tools; the others are answered with the error.
+
+        Raises:
+            ToolRetriesExceeded: A tool got invalid arguments more times in a row than its
+                `retries` allow.
+        """
+        check = self.config.check_arguments
+        if check is None:
+            return calls
+        valid: list[FunctionCallStep] = []
+        counts = self.state.invalid_calls
+        for call in calls:
+            problem = check(call) if call.name in self.config.local_tools else None
+            if problem is None:
+                counts.pop(call.name, None)
+                valid.append(call)
+                continue
+            counts[call.name] = count = counts.get(call.name, 0) + 1
+            budget = self.config.tool_retries.get(call.name, self.config.default_tool_retries)
+            if count > budget:
+                raise ToolRetriesExceeded(
+                    f"The model called {call.name!r} with invalid arguments {count} times in a "
+                    f"row (retries={budget}). The last error: {problem.rstrip('. ')}. Make the "
+                    "tool's parameters or their descriptions clearer, or allow more retries with "
+                    "@tool(retries=...) or Agent(tool_retries=...).",
+                    tool=call.name,
+                    call=call,
+                    partial=self._result("requires_action"),
+                )
+            error = error_result(call, problem)
+            self.answered.append((call, error))
+            self._decided(error)
+        return valid
 
     def _run_or_skip(self, calls: list[FunctionCallStep]) -> Action:
         to_run: list[FunctionCallStep] = []
@@ -568,9 +618,9 @@ class RunMachine:
                 to_run.append(call)
             else:
                 known = ", ".join(sorted(self.config.local_tools)) or "none"
-                self._ready[call.id or ""] = error_result(
-                    call, f"Unknown tool {call.name!r}. Available tools: {known}."
-                )
+                error = error_result(call, f"Unknown tool {call.name!r}. Available tools: {known}.")
+                self.answered.append((call, error))
+                self._ready[call.id or ""] = error
         if to_run:
             self.state.tool_calls += len(to_run)
             return RunTools(tuple(to_run), tuple(self._idempotency_key(call) for call in to_run))
@@ -678,6 +728,8 @@ class RunMachine:
         """Record what a settled interaction adds to the run (steps, usage, ids)."""
         if interaction.usage is not None:
             self.state.usage = (self.usage + interaction.usage).to_wire()
+        if interaction.environment_id is not None:
+            self.state.environment_id = interaction.environment_id
         for index in self._unassigned:
             self.state.step_interactions[index] = interaction.id
         self._unassigned = []
@@ -712,24 +764,45 @@ class RunMachine:
         if isinstance(step, FunctionCallStep) and step.id:
             self._seen_calls.add(step.id)
 
-    def _finish(self, status: str) -> RunResult[Any]:
+    def _finish(self, status: str) -> Action:
+        """The run's result, with its structured output; or the answer sent back to be fixed.
+
+        Raises:
+            OutputValidationError: The answer still does not fit after `output_retries`.
+        """
         result = self._result(status)
         adapter = self.config.output_adapter
         if adapter is None or status != "completed":
-            return result
+            return Done(result)
         text = result.output_text
-        if text is None:
-            raise OutputValidationError(
-                "The model gave no text to parse as structured output.", partial=result
-            )
         try:
+            if text is None:
+                raise ValueError("The answer has no text to parse as structured output.")
             result.output = adapter.validate_json(text)
-        except pydantic.ValidationError as exc:
-            raise OutputValidationError(
-                f"The model's structured output does not fit the output type: {exc}",
-                partial=result,
-            ) from exc
-        return result
+        except (pydantic.ValidationError, ValueError) as exc:
+            problem = _describe_invalid_output(exc)
+            if self.state.output_retries >= self.config.output_retries:
+                raise OutputValidationError(
+                    f"The model's structured output does not fit the output type"
+                    f" (after {self.state.output_retries} retries): {problem}",
+                    partial=result,
+                ) from exc
+            self.state.output_retries += 1
+            return self._ask_again(problem)
+        return Done(result)
+
+    def _ask_again(self, problem: str) -> Action:
+        """Send the model what is wrong with its structured output, for it to answer again."""
+        text = (
+            f"Your answer does not fit the required JSON schema: {problem}\n"
+            "Answer again with only the JSON value, fitting the schema."
+        )
+        step = {"type": "user_input", "content": [{"type": "text", "text": text}]}
+        self._record(parse_step(step), interaction_id=None)
+        if self.config.store:
+            return self._send([step], previous=self.state.interaction_id)
+        self.state.history.append(step)
+        return self._send(list(self.state.history))
 
     def _open_calls(self) -> list[FunctionCallStep]:
         return [FunctionCallStep.model_validate(raw) for raw in self.state.calls]
@@ -745,3 +818,14 @@ class RunMachine:
             pending_calls=state.pending_calls,
             step_interaction_ids=list(state.step_interactions),
         )
+
+
+def _describe_invalid_output(exc: Exception) -> str:
+    """What is wrong with a structured answer, field by field, for the model to fix."""
+    if not isinstance(exc, pydantic.ValidationError):
+        return str(exc)
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc']) or 'the value'}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    ]
+    return "; ".join(problems)

@@ -16,6 +16,7 @@ from agentkit.types import (
     Usage,
     VideoContent,
 )
+from agentkit.types._interaction import citations_of
 
 __all__ = ["RunResult", "RunState"]
 
@@ -60,6 +61,13 @@ class RunState(BaseModel):
     tool_calls: int = 0
     usage: dict[str, Any] = Field(default_factory=dict[str, Any])
     call_counts: dict[str, int] = Field(default_factory=dict[str, int])
+    environment_id: str | None = None
+    """The remote environment of the run's last interaction that reported one (managed agents
+    with `environment=`)."""
+    invalid_calls: dict[str, int] = Field(default_factory=dict[str, int])
+    """Per tool, how many calls in a row had invalid arguments (checked against `retries`)."""
+    output_retries: int = 0
+    """Answers sent back to the model because they did not fit the output type."""
 
     @property
     def pending_calls(self) -> list[FunctionCallStep]:
@@ -132,8 +140,21 @@ class RunResult(Generic[OutputT]):
 
     @property
     def citations(self) -> list[Citation]:
-        """Every `url_citation` annotation of the run's model outputs."""
-        return self._as_interaction.citations
+        """Every citation of the run's model outputs, in order of appearance.
+
+        Web pages (`url_citation`), files (`file_citation`) and places (`place_citation`);
+        `Citation.kind` tells them apart.
+        """
+        return citations_of(self.steps)
+
+    @property
+    def environment_id(self) -> str | None:
+        """The remote environment the run's last interaction reported (None: none did).
+
+        Managed agents given `environment=` run in one; pass this id as `environment=` to
+        work in the same environment again.
+        """
+        return self.state.environment_id
 
     @property
     def function_calls(self) -> list[FunctionCallStep]:

@@ -40,15 +40,15 @@ __all__ = [
     "without_partials",
 ]
 
-ParamKind = Literal["positional", "keyword", "var_positional", "var_keyword"]
-"""How a parameter is passed: positionally (also positional-or-keyword), by keyword, or spread."""
+ParamKind = Literal["positional", "keyword"]
+"""How a parameter is passed: positionally (also positional-or-keyword), or by keyword."""
 _KINDS: dict[Any, ParamKind] = {
     inspect.Parameter.POSITIONAL_ONLY: "positional",
     inspect.Parameter.POSITIONAL_OR_KEYWORD: "positional",
     inspect.Parameter.KEYWORD_ONLY: "keyword",
-    inspect.Parameter.VAR_POSITIONAL: "var_positional",
-    inspect.Parameter.VAR_KEYWORD: "var_keyword",
 }
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+_SELF_NAMES = frozenset({"self", "cls"})
 _CONFIG = ConfigDict(extra="forbid", protected_namespaces=())
 
 
@@ -113,22 +113,34 @@ class FunctionSchema:
         doc: DocInfo,
         *,
         tool_name: str,
+        maybe_self: bool = False,
     ) -> FunctionSchema:
         """Build the model of `signature` (types from `hints`, descriptions from `doc`).
 
+        Args:
+            signature: The parameters the model gives (and a `RunContext` one).
+            hints: The resolved type hints of the function.
+            doc: What the docstring says.
+            tool_name: For error messages.
+            maybe_self: The function may be a method whose class is not made yet: an
+                unannotated first parameter named `self` or `cls` is taken as `Any` (the
+                schema is built again without it once the function is known to be a method).
+
         Raises:
-            UsageError: A parameter's type has no JSON schema.
+            UsageError: A parameter is `*args` or `**kwargs`, has no type annotation, or has a
+                type with no JSON schema.
         """
         params: list[Param] = []
         fields: dict[str, Any] = {}
         for index, parameter in enumerate(signature.parameters.values()):
             hint = _hint(parameter, hints)
+            if parameter.kind in _VARIADIC:
+                raise UsageError(_variadic_message(tool_name, parameter, hint, signature))
+            if hint is inspect.Parameter.empty:
+                if not (maybe_self and index == 0 and parameter.name in _SELF_NAMES):
+                    raise UsageError(_unannotated_message(tool_name, parameter.name))
+                hint = Any
             if is_context_type(hint):
-                if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-                    raise UsageError(
-                        f"Tool {tool_name!r}: the RunContext parameter {parameter.name!r} must "
-                        "be a plain parameter, not *args or **kwargs."
-                    )
                 params.append(Param(parameter.name, _KINDS[parameter.kind], None))
                 continue
             field = f"p{index}"  # never clashes with BaseModel attributes, whatever the name
@@ -151,12 +163,8 @@ class FunctionSchema:
             value = context if param.field is None else values[param.field]
             if param.kind == "positional":
                 args.append(value)
-            elif param.kind == "keyword":
-                kwargs[param.name] = value
-            elif param.kind == "var_positional":
-                args.extend(value)
             else:
-                kwargs.update(value)
+                kwargs[param.name] = value
         return args, kwargs
 
 
@@ -172,11 +180,54 @@ def is_context_type(hint: Any) -> bool:
 
 
 def _hint(parameter: inspect.Parameter, hints: Mapping[str, Any]) -> Any:
+    """The parameter's type hint, or `inspect.Parameter.empty` when it has none."""
     if parameter.name in hints:
         return hints[parameter.name]
-    if parameter.annotation is inspect.Parameter.empty:
-        return Any
-    return parameter.annotation  # from a __signature__ without __annotations__
+    return parameter.annotation  # from a __signature__ without __annotations__, or empty
+
+
+def _variadic_message(
+    tool_name: str, parameter: inspect.Parameter, hint: Any, signature: inspect.Signature
+) -> str:
+    name = parameter.name
+    if hint is not inspect.Parameter.empty and is_context_type(hint):
+        return (
+            f"Tool {tool_name!r}: the RunContext parameter {name!r} must be a plain parameter, "
+            "not *args or **kwargs."
+        )
+    # The model sends one JSON object of named arguments: a spread parameter would have to be
+    # a property named after it ("kwargs": {...}), which reads as one more real argument.
+    item = "Any" if hint is inspect.Parameter.empty else _type_text(hint)
+    if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+        message = (
+            f"Tool {tool_name!r} cannot take '*{name}': the model sends named arguments, never "
+            f"positional ones. Take a list instead ({name}: list[{item}]), or name each "
+            "parameter."
+        )
+    else:
+        message = (
+            f"Tool {tool_name!r} cannot take '**{name}': the model sends only the arguments "
+            "its schema names. Name each parameter, or take a dict instead "
+            f"({name}: dict[str, {item}])."
+        )
+    if sorted(other.kind for other in signature.parameters.values()) == list(_VARIADIC):
+        message += (
+            " If the function wraps another one, decorate the wrapper with "
+            "@functools.wraps(wrapped) so the wrapped function's signature shows through."
+        )
+    return message
+
+
+def _type_text(hint: Any) -> str:
+    return hint.__qualname__ if isinstance(hint, type) else repr(hint).replace("typing.", "")
+
+
+def _unannotated_message(tool_name: str, name: str) -> str:
+    return (
+        f"Tool {tool_name!r}: parameter {name!r} needs a type annotation, which tells the "
+        f"model what to send ({name}: str, {name}: list[int], a pydantic model...). Write "
+        f"`{name}: Any` to accept any JSON value."
+    )
 
 
 def _field(parameter: inspect.Parameter, hint: Any, doc: str | None) -> Any:
@@ -185,10 +236,6 @@ def _field(parameter: inspect.Parameter, hint: Any, doc: str | None) -> Any:
     description = _explicit_description(hint, parameter.default)
     if description is None and (text := _plain_description(hint) or doc):
         extra["description"] = text
-    if parameter.kind is parameter.VAR_POSITIONAL:
-        return (Annotated[list[hint], Field(**extra)], Field(default_factory=list[Any]))
-    if parameter.kind is parameter.VAR_KEYWORD:
-        return (Annotated[dict[str, hint], Field(**extra)], Field(default_factory=dict[str, Any]))
     annotated = Annotated[hint, Field(**extra)]
     if parameter.default is inspect.Parameter.empty:
         return annotated  # required, unless an Annotated Field gives a default

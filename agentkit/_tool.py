@@ -3,7 +3,8 @@
 `FunctionTool.invoke` turns a `function_call` step into a `function_result` step: arguments
 are validated by the tool's pydantic model, the function runs (sync ones in a worker thread),
 and whatever happens — a return value, invalid arguments, an exception it raises, a timeout —
-comes back as a result the model can read. A failure of agentkit's own code propagates.
+comes back as a result the model can read. A failure of agentkit's own code propagates, and so
+does a function that refuses the arguments its own signature declares (before its body runs).
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class FunctionTool(Generic[P, R]):
     """Whether a call waits for a person's approval first."""
     idempotent: bool
     """Whether a call whose outcome is unknown may simply run again."""
+    retries: int | None
+    """Calls in a row with invalid arguments the model is told about and may correct before
+    the run stops with `ToolRetriesExceeded` (None: the agent's `tool_retries`)."""
 
     def __init__(
         self,
@@ -107,6 +111,7 @@ class FunctionTool(Generic[P, R]):
         timeout: float | None = None,
         needs_approval: NeedsApproval = False,
         idempotent: bool = False,
+        retries: int | None = None,
         _namespace: Mapping[str, Any] | None = None,
     ) -> None:
         """Describe `function` as a tool; see `tool()` for the arguments.
@@ -127,6 +132,9 @@ class FunctionTool(Generic[P, R]):
         self.timeout = timeout
         self.needs_approval = needs_approval
         self.idempotent = idempotent
+        if retries is not None and (isinstance(retries, bool) or retries < 0):
+            raise UsageError(f"Tool {self.name!r}: retries must be a whole number >= 0.")
+        self.retries = retries
         self._is_async = inspect.iscoroutinefunction(source)
         self._source = source
         # Where the tool was made: resolves string annotations naming a function's locals.
@@ -149,7 +157,11 @@ class FunctionTool(Generic[P, R]):
             )
             self._namespace = None  # not needed any more; may hold a function's locals
         signature = _signature(self._function, skip_first=self._is_method, tool_name=self.name)
-        return FunctionSchema.build(signature, self._hints, self._doc, tool_name=self.name)
+        # In a class body, `self` is still a parameter: __set_name__ builds the schema again.
+        maybe_self = self._binding == "none" and inspect.isfunction(self._function)
+        return FunctionSchema.build(
+            signature, self._hints, self._doc, tool_name=self.name, maybe_self=maybe_self
+        )
 
     @property
     def _is_method(self) -> bool:
@@ -226,7 +238,8 @@ class FunctionTool(Generic[P, R]):
                 None when it was cancelled before its thread started (it never ran).
 
         Raises:
-            UsageError: The tool is a method taken from its class instead of an instance.
+            UsageError: The tool is a method taken from its class instead of an instance, or
+                its function refused arguments that fit its signature (before its body ran).
         """
         bound = self._arguments(call, ctx)
         if isinstance(bound, FunctionResultStep):
@@ -262,7 +275,7 @@ class FunctionTool(Generic[P, R]):
         if isinstance(bound, FunctionResultStep):
             return bound
         late = None if on_late is None else functools.partial(self._late, call, on_late)
-        worker = _Worker(self.function, *bound, late)
+        worker = _Worker(self.function, *bound, late, name=self.name)
         try:
             # In a copy of the caller's context, as anyio's worker threads do for async runs:
             # what the tool reads there (the current span...) is the same in both worlds.
@@ -285,8 +298,18 @@ class FunctionTool(Generic[P, R]):
         try:
             return self._schema.bind(call.arguments, context)
         except pydantic.ValidationError as exc:
-            text = describe_validation_error(self.name, exc, call.arguments, self.parameters)
-            return error_result(call, text)
+            return error_result(call, self._describe(call, exc))
+
+    def check_arguments(self, call: FunctionCallStep) -> str | None:
+        """What is wrong with `call`'s arguments, field by field; None when they fit."""
+        try:
+            self._schema.model.model_validate(call.arguments)
+        except pydantic.ValidationError as exc:
+            return self._describe(call, exc)
+        return None
+
+    def _describe(self, call: FunctionCallStep, exc: pydantic.ValidationError) -> str:
+        return describe_validation_error(self.name, exc, call.arguments, self.parameters)
 
     def _answer(
         self, call: FunctionCallStep, outcome: _Outcome, *, raise_errors: bool
@@ -301,9 +324,9 @@ class FunctionTool(Generic[P, R]):
     ) -> FunctionResultStep:
         if raise_errors:
             raise exc
-        # INFO, not WARNING: a tool error is data the model acts on, and Python's last-resort
-        # handler would print every one of them to stderr.
-        logger.info("Tool %r raised; the model is told.", self.name, exc_info=exc)
+        # WARNING, with the traceback: the model is told and may cope, but an exception in a
+        # tool is most often a bug in it, which its author must get to see.
+        logger.warning("Tool %r raised; the model gets an error result.", self.name, exc_info=exc)
         return error_result(call, describe_exception(exc))
 
     def _timed_out(self, call: FunctionCallStep) -> FunctionResultStep:
@@ -352,12 +375,21 @@ class FunctionTool(Generic[P, R]):
 
         Only the function's own exceptions are caught (in `_settled` and `_Worker.run`): one
         raised by agentkit's code around the call is a bug, not a tool error, and propagates.
+        So does a call the function refuses before its body runs (`_refused`).
+
+        Raises:
+            UsageError: The function does not take the arguments its signature declares.
         """
         function: Callable[..., Any] = self.function  # arguments known only at runtime
         if self._is_async:
-            # Calling a coroutine function only binds the arguments; the body runs when awaited.
-            return await _settled(function(*args, **kwargs))
-        worker = _Worker(function, args, kwargs, late)
+            try:
+                # Calling a coroutine function only binds the arguments; the body runs when
+                # awaited. So a TypeError here always means the arguments did not fit.
+                awaitable = function(*args, **kwargs)
+            except TypeError as exc:
+                raise _refused(self.name, exc) from exc
+            return await _settled(awaitable)
+        worker = _Worker(function, args, kwargs, late, name=self.name)
         try:
             outcome = await anyio.to_thread.run_sync(
                 worker.run, limiter=limiter, abandon_on_cancel=True
@@ -418,6 +450,7 @@ def tool(
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
     idempotent: bool = False,
+    retries: int | None = None,
 ) -> FunctionTool[P, R]: ...
 @overload
 def tool(
@@ -429,6 +462,7 @@ def tool(
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
     idempotent: bool = False,
+    retries: int | None = None,
 ) -> FunctionTool[P, R]: ...
 @overload
 def tool(
@@ -440,6 +474,7 @@ def tool(
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
     idempotent: bool = False,
+    retries: int | None = None,
 ) -> FunctionTool[P, R]: ...
 @overload
 def tool(
@@ -449,6 +484,7 @@ def tool(
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
     idempotent: bool = False,
+    retries: int | None = None,
 ) -> ToolDecorator: ...
 def tool(
     function: Any = None,  # any callable, staticmethod or classmethod
@@ -459,6 +495,7 @@ def tool(
     timeout: float | None = None,
     needs_approval: NeedsApproval = False,
     idempotent: bool = False,
+    retries: int | None = None,
 ) -> Any:  # FunctionTool, or the decorator that makes one
     """Make a function a tool the model can call: `@tool`, `@tool(...)` or `tool(fn)`.
 
@@ -466,6 +503,14 @@ def tool(
     `@classmethod`), bound methods, callable instances and `functools.partial` objects. The
     parameters' type hints give the JSON schema, the docstring the descriptions; a parameter
     annotated `RunContext[...]` is injected, not part of the schema.
+
+    Every other parameter needs a type annotation (`x: Any` accepts any JSON value, with the
+    schema `{}`), and `*args` and `**kwargs` are refused: the model sends one object of named
+    arguments, so take a `list[...]` or `dict[str, ...]` parameter instead.
+
+    An exception raised by the function is sent to the model as an error result
+    (`is_error: true`, `"TypeName: message"`) and logged with its traceback at WARNING on the
+    `agentkit.tool` logger.
 
     Args:
         function: The function (when used as `@tool` or `tool(fn)`).
@@ -477,18 +522,22 @@ def tool(
         idempotent: Whether running a call twice is harmless. A call that started and never
             recorded its outcome (a crash, a kill, an abandoned worker thread) runs again only
             for an idempotent tool; otherwise the model is told its outcome is unknown.
+        retries: How many calls in a row with invalid arguments the model is told about (with
+            the fields at fault) and may correct; one more stops the run with
+            `ToolRetriesExceeded`. Default: the agent's `tool_retries`.
 
     Raises:
         UsageError: The function is a generator, its name is not a valid tool name (pass
-            `name=`), or a parameter's type has no JSON schema.
+            `name=`), it takes `*args` or `**kwargs`, or a parameter has no type annotation or
+            a type with no JSON schema.
     """
     namespace = _caller_namespace()  # @tool and @tool(...) are both called where fn is defined
 
     def decorate(function: Any) -> FunctionTool[..., Any]:
         if isinstance(function, FunctionTool):
             existing = typing.cast("FunctionTool[..., Any]", function)
-            options = (name, description, timeout, needs_approval, idempotent)
-            if options == (None, None, None, False, False):
+            options = (name, description, timeout, needs_approval, idempotent, retries)
+            if options == (None, None, None, False, False, None):
                 return existing
             function = existing.function
         return FunctionTool(
@@ -498,6 +547,7 @@ def tool(
             timeout=timeout,
             needs_approval=needs_approval,
             idempotent=idempotent,
+            retries=retries,
             _namespace=namespace,
         )
 
@@ -599,18 +649,25 @@ class _Worker:
         args: list[Any],
         kwargs: dict[str, Any],
         late: Callable[[_Outcome | None], None] | None,
+        *,
+        name: str,
     ) -> None:
         self._call = functools.partial(function, *args, **kwargs)
         self._late = late
+        self._name = name
         self._lock = threading.Lock()
         self._outcome: _Outcome | None = None
         self._started = False
+        self._refused = False
         self._abandoned = False
 
     def run(self) -> _Outcome:
         """Call the function in this thread: what it returned, or the exception it raised.
 
         The value is boxed: trio refuses a worker function that returns a coroutine.
+
+        Raises:
+            UsageError: The function refused the arguments before its body ran.
         """
         with self._lock:
             if self._abandoned:  # cancelled before the thread got to it: never run it
@@ -620,6 +677,9 @@ class _Worker:
         try:
             outcome = (self._call(),)
         except BaseException as exc:
+            if not _body_ran(exc):
+                self._never_ran()
+                raise _refused(self._name, exc) from exc
             outcome = exc
         with self._lock:
             self._outcome = outcome
@@ -630,13 +690,22 @@ class _Worker:
             raise outcome
         return outcome
 
+    def _never_ran(self) -> None:
+        """The function refused the arguments: a caller who left hears that it never ran."""
+        with self._lock:
+            self._refused = True
+            abandoned = self._abandoned
+        if abandoned and self._late is not None:
+            self._late(None)
+
     def abandon(self) -> None:
         with self._lock:
             self._abandoned = True
-            outcome, started = self._outcome, self._started
-        # Finished just before the cancellation arrived (its outcome would be dropped), or
-        # never started: else the thread hands its outcome on when it ends.
-        if self._late is not None and (outcome is not None or not started):
+            outcome, started, refused = self._outcome, self._started, self._refused
+        # Finished just before the cancellation arrived (its outcome would be dropped), never
+        # started, or refused its arguments (it never ran, `outcome` is None): else the thread
+        # hands its outcome on when it ends.
+        if self._late is not None and (outcome is not None or not started or refused):
             self._late(outcome)
 
 
@@ -662,6 +731,10 @@ class SyncCall:
 
         A timeout, or an interruption of the wait (Ctrl-C), abandons the call: its thread
         goes on and hands its outcome to `on_late`.
+
+        Raises:
+            UsageError: The function refused arguments that fit its signature (before its
+                body ran).
         """
         tool, call = self._tool, self._call
         wait = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
@@ -709,6 +782,32 @@ async def _settled(awaitable: typing.Awaitable[Any]) -> _Outcome:
         return (await awaitable,)
     except Exception as exc:  # the tool's failure, for the model; agentkit's own code is outside
         return exc
+
+
+def _body_ran(exc: BaseException) -> bool:
+    """Whether `exc` was raised inside the called function, not by the call itself.
+
+    Arguments that do not fit a function raise TypeError before its frame exists, so the
+    traceback ends in the frame that made the call.
+    """
+    traceback = exc.__traceback__
+    return not isinstance(exc, TypeError) or (
+        traceback is not None and traceback.tb_next is not None
+    )
+
+
+def _refused(tool_name: str, exc: BaseException) -> UsageError:
+    """The error of a function that refused its validated arguments before its body ran.
+
+    Its signature, which the schema comes from, promised it takes them: neither the model,
+    which sent valid arguments, nor the tool's code can fix that, so it is not an error result.
+    """
+    return UsageError(
+        f"Tool {tool_name!r}: the function refused its arguments before its body ran "
+        f"({describe_exception(exc)}), so it does not take what its signature says. A "
+        "wrapper made with functools.wraps must take the parameters of the function it "
+        "wraps, and a __signature__ must match the function."
+    )
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -26,11 +26,8 @@ from agentkit._tool import FunctionTool, SyncCall, describe_exception, tool
 from agentkit._tool_error import error_result
 from agentkit._tool_source import Listed, LocalTool, ToolSource
 from agentkit.types import (
-    CodeExecution,
     FunctionCallStep,
     FunctionResultStep,
-    GoogleSearch,
-    UrlContext,
     WireModel,
     to_jsonable,
 )
@@ -38,7 +35,7 @@ from agentkit.types import (
 if TYPE_CHECKING:
     from agentkit._journal import CallRecord, Journal
 
-__all__ = ["ToolHooks", "ToolSet", "code_execution", "google_search", "url_context"]
+__all__ = ["ToolHooks", "ToolSet"]
 
 logger = logging.getLogger("agentkit.agent")
 
@@ -49,27 +46,6 @@ False (or None) tells the model its outcome is unknown, any other value is sent 
 AgentTool = FunctionTool[..., Any] | Callable[..., Any] | WireModel | Mapping[str, Any] | ToolSource
 """What `Agent(tools=...)` takes: @tool functions, plain functions, server tools, raw dicts,
 and tool sources such as MCP servers (`agentkit.mcp`)."""
-
-
-def google_search(*, search_types: Sequence[str] | None = None) -> GoogleSearch:
-    """The server-side Google Search tool; answers come back with `url_citation` annotations.
-
-    Args:
-        search_types: Any of `web_search`, `image_search`, `enterprise_web_search`.
-    """
-    if search_types is None:
-        return GoogleSearch()
-    return GoogleSearch(search_types=list(search_types))
-
-
-def url_context() -> UrlContext:
-    """The server-side URL context tool: the model may read the URLs in the prompt."""
-    return UrlContext()
-
-
-def code_execution() -> CodeExecution:
-    """The server-side code execution tool: the model may run Python in a sandbox."""
-    return CodeExecution()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +158,27 @@ class ToolSet:
         """Whether this call must be approved by a person before it runs."""
         function = self.functions.get(call.name)
         return function is not None and function.requires_approval(call.arguments)
+
+    def check_arguments(self, call: FunctionCallStep) -> str | None:
+        """What is wrong with the arguments of a function tool's call; None when they fit.
+
+        An MCP server checks the arguments of its own tools.
+        """
+        function = self.functions.get(call.name)
+        if isinstance(function, FunctionTool):
+            return cast("FunctionTool[..., Any]", function).check_arguments(call)
+        return None
+
+    @property
+    def tool_retries(self) -> dict[str, int]:
+        """The `retries` of the function tools that set their own."""
+        retries: dict[str, int] = {}
+        for name, function in self.functions.items():
+            if isinstance(function, FunctionTool):
+                own = cast("FunctionTool[..., Any]", function).retries
+                if own is not None:
+                    retries[name] = own
+        return retries
 
     def _async_slots(self) -> anyio.CapacityLimiter | None:
         """The cap of this event loop on these tools' calls (None: no cap)."""

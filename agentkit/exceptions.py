@@ -19,8 +19,12 @@ AgentkitError
 │   ├── InteractionFailed          terminal `failed` status: .interaction_id .errors
 │   ├── UnexpectedStatusError      a status agentkit does not know how to act on
 │   ├── DeadlineExceeded           a background interaction outlived PollPolicy.deadline
-│   ├── OutputValidationError      structured output that does not fit `output_type`
+│   ├── OutputValidationError      structured output that still did not fit `output_type`
+│   ├── ToolRetriesExceeded        a tool kept getting invalid arguments: .tool .call
+│   ├── RunTimeout(TimeoutError)   the run outlived its `timeout`: .timeout
 │   └── ToolOutcomeUnknown         a call started earlier and never recorded its outcome
+├── FileProcessingFailed           an uploaded file ended FAILED: .file
+├── FileProcessingTimeout          (a TimeoutError) a file not ACTIVE in time: .file .timeout
 └── UsageError(TypeError)          agentkit was called wrongly; the message says how to fix it
 """
 
@@ -35,6 +39,8 @@ from agentkit._exceptions import (
     BadRequestError,
     ConflictError,
     DeadlineExceeded,
+    FileProcessingFailed,
+    FileProcessingTimeout,
     InteractionFailed,
     InternalServerError,
     MaxTurnsExceeded,
@@ -45,8 +51,10 @@ from agentkit._exceptions import (
     RepeatedCallError,
     ResponseLostError,
     RunError,
+    RunTimeout,
     StreamError,
     ToolOutcomeUnknown,
+    ToolRetriesExceeded,
     UnexpectedStatusError,
     UnprocessableEntityError,
     UsageError,
@@ -64,6 +72,8 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "DeadlineExceeded",
+    "FileProcessingFailed",
+    "FileProcessingTimeout",
     "InteractionFailed",
     "InternalServerError",
     "MaxTurnsExceeded",
@@ -74,8 +84,10 @@ __all__ = [
     "RepeatedCallError",
     "ResponseLostError",
     "RunError",
+    "RunTimeout",
     "StreamError",
     "ToolOutcomeUnknown",
+    "ToolRetriesExceeded",
     "UnexpectedStatusError",
     "UnprocessableEntityError",
     "UsageError",

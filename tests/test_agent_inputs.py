@@ -180,13 +180,40 @@ async def test_output_type_after_a_tool_turn(run: Driver) -> None:
     assert all("response_format" in body for body in bodies(emulator))
 
 
-@pytest.mark.parametrize(
+INVALID_ANSWERS = pytest.mark.parametrize(
     ("answer", "says"),
-    [("Sunny, 21 degrees.", "Invalid JSON"), ('{"city": "Paris"}', "temperature_c")],
+    [
+        ("Sunny, 21 degrees.", "Invalid JSON"),
+        ('{"city": "Paris"}', "temperature_c: Field required"),
+    ],
     ids=["not-json", "missing-field"],
 )
-async def test_invalid_structured_output_raises(run: Driver, answer: str, says: str) -> None:
-    emulator = Emulator(Script([answer]))
+
+
+@INVALID_ANSWERS
+async def test_an_answer_that_does_not_fit_is_sent_back_to_be_fixed(
+    run: Driver, answer: str, says: str
+) -> None:
+    good = '{"city": "Paris", "temperature_c": 21}'
+    emulator = Emulator(Script([answer, good]))
+    agent = Agent(MODEL, output_type=Forecast, client=emulator.async_client())
+
+    result = await run(agent, "Forecast for Paris")
+
+    assert result.output == Forecast(city="Paris", temperature_c=21)
+    first, second = bodies(emulator)
+    assert second["previous_interaction_id"] == result.state.step_interactions[1]
+    (step,) = second["input"]
+    assert step["type"] == "user_input"
+    assert says in step["content"][0]["text"]
+    assert second["response_format"] == first["response_format"]
+
+
+@INVALID_ANSWERS
+async def test_an_answer_still_wrong_after_the_retries_raises(
+    run: Driver, answer: str, says: str
+) -> None:
+    emulator = Emulator(Script(["not JSON either", answer]))
     agent = Agent(MODEL, output_type=Forecast, client=emulator.async_client())
 
     with pytest.raises(OutputValidationError, match=says) as caught:
@@ -194,6 +221,29 @@ async def test_invalid_structured_output_raises(run: Driver, answer: str, says: 
 
     assert caught.value.partial is not None
     assert caught.value.partial.output_text == answer
+    assert len(bodies(emulator)) == 2
+
+
+@INVALID_ANSWERS
+async def test_output_retries_zero_raises_at_the_first_wrong_answer(
+    run: Driver, answer: str, says: str
+) -> None:
+    emulator = Emulator(Script([answer]))
+    agent = Agent(MODEL, output_type=Forecast, output_retries=0, client=emulator.async_client())
+
+    with pytest.raises(OutputValidationError, match=says) as caught:
+        await run(agent, "Forecast for Paris")
+
+    assert caught.value.partial is not None
+    assert caught.value.partial.output_text == answer
+
+
+@pytest.mark.parametrize("retries", [-1, True, 1.5])
+def test_retry_counts_must_be_whole_numbers(retries: Any) -> None:
+    with pytest.raises(UsageError, match="output_retries must be a whole number >= 0"):
+        Agent(MODEL, output_type=Forecast, output_retries=retries)
+    with pytest.raises(UsageError, match="tool_retries must be a whole number >= 0"):
+        Agent(MODEL, tool_retries=retries)
 
 
 # --- request fields and managed agents ---------------------------------------------------------

@@ -153,10 +153,10 @@ def test_run_offline_shows_tool_calls_and_streams_the_answer(project: Path) -> N
     assert completed.returncode == 0, completed.stderr
     progress = completed.stderr.splitlines()
     assert progress[0] == "Backend: built-in emulator (offline)"
-    # Each call with its arguments, then each result, as the emulated model made them.
-    assert '-> get_weather({"city": "city", "unit": "celsius"})' in progress
+    # Each call with its arguments (the city from the prompt), then each result.
+    assert '-> get_weather({"city": "Paris", "unit": "celsius"})' in progress
     assert '-> add({"x": 1, "y": 1})' in progress
-    assert '<- get_weather [ok]: {"city":"city","temperature":21,"unit":"celsius"}' in progress
+    assert '<- get_weather [ok]: {"city":"Paris","temperature":21,"unit":"celsius"}' in progress
     assert "<- add [ok]: 1001" in progress
     # The answer (built from the results) is on stdout, ending with a newline.
     assert completed.stdout.endswith("\n")

@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -264,7 +265,48 @@ async def test_a_burst_of_concurrent_runs_is_served_not_reset() -> None:
                 answers.append((await agent.run("Hi")).output_text)
 
             async with anyio.create_task_group() as group:
-                for _ in range(100):
+                for _ in range(300):
                     group.start_soon(one)
-    assert len(answers) == 100
+    assert len(answers) == 300
     assert len(set(answers)) == 1
+
+
+@pytest.mark.anyio
+async def test_hundreds_of_clients_connecting_at_once_each_get_their_own_answer() -> None:
+    """300 clients, each on its own connection, connect in one burst and are all answered."""
+    count = 300
+    # One TLS context for all: httpx builds one per client otherwise (~20 ms each), unused here.
+    context = ssl.create_default_context()
+    ready = 0
+    everyone_ready = anyio.Event()
+    answers: dict[int, tuple[int, str]] = {}
+
+    async def one(n: int, base_url: str) -> None:
+        nonlocal ready
+        async with httpx.AsyncClient(base_url=base_url, headers=KEY, verify=context) as http:
+            ready += 1
+            if ready == count:
+                everyone_ready.set()
+            await everyone_ready.wait()  # then all of them connect at once
+            body = {"model": "m", "input": f"Question {n}", "stream": n % 2 == 1}
+            response = await http.post("/v1beta/interactions", json=body)
+            if n % 2:  # streamed: the answer is the text deltas
+                events = [
+                    json.loads(line[6:])
+                    for line in response.text.splitlines()
+                    if line[:6] == "data: "
+                ]
+                deltas = [event["delta"] for event in events if "delta" in event]
+                answer = "".join(delta["text"] for delta in deltas if delta["type"] == "text")
+            else:
+                answer = response.json()["steps"][-1]["content"][0]["text"]
+            answers[n] = (response.status_code, answer)
+
+    emulator = Emulator()
+    with anyio.fail_after(60), emulator.serve() as base_url:
+        async with anyio.create_task_group() as group:
+            for n in range(count):
+                group.start_soon(one, n, base_url)
+
+    assert answers == {n: (200, f"You said: Question {n}") for n in range(count)}
+    assert len(emulator.interactions) == count

@@ -35,6 +35,7 @@ from agentkit._exceptions import (
     MaxTurnsExceeded,
     OutputValidationError,
     RepeatedCallError,
+    ToolRetriesExceeded,
     UnexpectedStatusError,
     UsageError,
     UsageLimitExceeded,
@@ -82,6 +83,7 @@ PURE_IMPORTS = {
     "agentkit._result",
     "agentkit._tool_error",
     "agentkit.types",
+    "agentkit.types._interaction",
 }
 
 
@@ -800,6 +802,112 @@ def test_calls_with_different_arguments_are_not_repeats() -> None:
     assert isinstance(done, Done)
 
 
+# --- invalid tool arguments --------------------------------------------------------------------
+
+
+def city_is_text(step: FunctionCallStep) -> str | None:
+    city = step.arguments.get("city")
+    return None if isinstance(city, str) else f"city: expected text, got {city!r}"
+
+
+def checked(**overrides: Any) -> RunMachine:
+    machine = RunMachine(config(check_arguments=city_is_text, **overrides))
+    machine.start("hi")
+    return machine
+
+
+def bad(call_id: str, name: str = "get_weather") -> dict[str, Any]:
+    return call(call_id, name, city=7)
+
+
+def error_texts(body: dict[str, Any]) -> list[str]:
+    return [step["result"][0]["text"] for step in body["input"] if step.get("is_error")]
+
+
+def test_a_call_with_invalid_arguments_is_answered_without_running() -> None:
+    machine = checked()
+    action = machine.received(
+        interaction("i1", "requires_action", [bad("c1"), call("c2", city="Oslo")])
+    )
+
+    tools = expect(action, RunTools)
+    assert [c.id for c in tools.calls] == ["c2"]
+    assert [(c.id, r.is_error) for c, r in machine.answered] == [("c1", True)]
+    sent = expect(machine.tools_finished([ok("c2")]), Send)
+    assert [step["call_id"] for step in sent.body["input"]] == ["c1", "c2"]
+    assert error_texts(sent.body) == ["city: expected text, got 7"]
+
+
+def test_invalid_calls_in_a_row_past_the_budget_stop_the_run() -> None:
+    machine = checked()  # default_tool_retries=2
+    for turn in ("i1", "i2"):
+        sent = expect(machine.received(interaction(turn, "requires_action", [bad(turn)])), Send)
+        assert error_texts(sent.body) == ["city: expected text, got 7"]
+
+    fail = expect(machine.received(interaction("i3", "requires_action", [bad("i3")])), Fail)
+    assert isinstance(fail.error, ToolRetriesExceeded)
+    assert fail.error.tool == "get_weather"
+    assert fail.error.call.id == "i3"
+    assert "invalid arguments 3 times in a row (retries=2)" in str(fail.error)
+    assert "city: expected text, got 7" in str(fail.error)
+    assert fail.error.partial is not None
+    assert fail.error.partial.state.invalid_calls == {"get_weather": 3}
+
+
+def test_a_valid_call_restores_the_budget_of_its_tool_only() -> None:
+    machine = checked(default_tool_retries=1)
+    expect(
+        machine.received(interaction("i1", "requires_action", [bad("a"), bad("b", "get_time")])),
+        Send,
+    )
+    tool_turn(machine, "i2", call("c", city="Oslo"))  # get_weather is called right; get_time is not
+    assert machine.state.invalid_calls == {"get_time": 1}
+    expect(machine.received(interaction("i3", "requires_action", [bad("d")])), Send)
+
+    fail = expect(
+        machine.received(interaction("i4", "requires_action", [bad("e", "get_time")])), Fail
+    )
+    assert isinstance(fail.error, ToolRetriesExceeded)
+    assert fail.error.tool == "get_time"
+
+
+def test_a_tool_budget_overrides_the_default() -> None:
+    machine = checked(tool_retries={"get_weather": 0}, default_tool_retries=5)
+    fail = expect(machine.received(interaction("i1", "requires_action", [bad("c1")])), Fail)
+    assert isinstance(fail.error, ToolRetriesExceeded)
+    assert "(retries=0)" in str(fail.error)
+
+
+def test_an_invalid_call_is_not_asked_for_approval() -> None:
+    def every_call(step: FunctionCallStep) -> bool:
+        return True
+
+    machine = checked(needs_approval=every_call)
+    sent = machine.received(interaction("i1", "requires_action", [bad("c1")]))
+    assert error_texts(expect(sent, Send).body) == ["city: expected text, got 7"]
+
+
+def test_the_invalid_call_count_survives_a_checkpoint() -> None:
+    machine = checked(default_tool_retries=1)
+    expect(machine.received(interaction("i1", "requires_action", [bad("c1")])), Send)
+    restored = RunMachine(
+        config(check_arguments=city_is_text, default_tool_retries=1), machine.checkpoint()
+    )
+    restored.resume({})
+    fail = expect(restored.received(interaction("i2", "requires_action", [bad("c2")])), Fail)
+    assert isinstance(fail.error, ToolRetriesExceeded)
+
+
+def test_calls_of_server_side_tools_are_not_checked() -> None:
+    machine = checked()
+    action = machine.received(interaction("i1", "requires_action", [bad("c1", "remote_tool")]))
+    sent = expect(action, Send)
+    assert error_texts(sent.body) == [
+        "Unknown tool 'remote_tool'. Available tools: get_time, get_weather."
+    ]
+    assert machine.state.invalid_calls == {}
+
+
 # --- structured output -------------------------------------------------------------------------
 
 
@@ -809,7 +917,7 @@ class Weather(pydantic.BaseModel):
 
 
 def structured(text_steps: list[dict[str, Any]], status: str = "completed") -> Done | Fail:
-    machine = RunMachine(config(output_adapter=pydantic.TypeAdapter(Weather)))
+    machine = RunMachine(config(output_adapter=pydantic.TypeAdapter(Weather), output_retries=0))
     machine.start("Weather in Oslo as JSON.")
     action = machine.received(interaction("i1", status, text_steps))
     assert isinstance(action, Done | Fail)
@@ -839,6 +947,63 @@ def test_bad_structured_output_fails_with_the_partial_result(
     assert fail.error.partial is not None
     assert fail.error.partial.status == "completed"
     assert fail.error.partial.steps[-1].type == steps[-1]["type"]
+
+
+def feedback(body: dict[str, Any]) -> str:
+    """The text of the user_input step a request sends last."""
+    step = body["input"][-1]
+    assert step["type"] == "user_input"
+    return str(step["content"][0]["text"])
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["stored", "stateless"])
+def test_an_answer_that_does_not_fit_is_sent_back_with_what_is_wrong(store: bool) -> None:
+    adapter = pydantic.TypeAdapter(Weather)
+    machine = RunMachine(config(output_adapter=adapter, store=store, output_retries=2))
+    machine.start("Weather in Oslo as JSON.")
+
+    first = expect(machine.received(interaction("i1", "completed", [output('{"city": 1}')])), Send)
+    text = feedback(first.body)
+    assert "does not fit the required JSON schema" in text
+    assert "city: Input should be a valid string" in text
+    assert "celsius: Field required" in text
+    if store:
+        assert first.body["previous_interaction_id"] == "i1"
+        assert len(first.body["input"]) == 1
+    else:  # the whole conversation, the bad answer included, then what is wrong with it
+        assert first.body["input"][:2] == [user("Weather in Oslo as JSON."), output('{"city": 1}')]
+
+    second = machine.received(interaction("i2", "completed", [output("Oslo: 4.5 C")]))
+    assert "Invalid JSON" in feedback(expect(second, Send).body)
+
+    done = expect(
+        machine.received(
+            interaction("i3", "completed", [output('{"city": "Oslo", "celsius": 4.5}')])
+        ),
+        Done,
+    )
+    assert done.result.output == Weather(city="Oslo", celsius=4.5)
+    assert done.result.state.output_retries == 2
+    assert [step.type for step in done.result.steps].count("user_input") == 3
+
+
+def test_an_answer_still_wrong_after_the_retries_fails_with_the_last_one() -> None:
+    machine = RunMachine(config(output_adapter=pydantic.TypeAdapter(Weather)))  # 1 retry
+    machine.start("Weather in Oslo as JSON.")
+    expect(machine.received(interaction("i1", "completed", [output("sunny")])), Send)
+
+    fail = expect(machine.received(interaction("i2", "completed", [thought("s")])), Fail)
+    assert isinstance(fail.error, OutputValidationError)
+    assert "(after 1 retries): The answer has no text" in str(fail.error)
+    assert fail.error.partial is not None
+    assert fail.error.partial.state.turns == 2
+
+
+def test_an_output_retry_counts_as_a_turn() -> None:
+    machine = RunMachine(config(output_adapter=pydantic.TypeAdapter(Weather), max_turns=1))
+    machine.start("Weather in Oslo as JSON.")
+    fail = expect(machine.received(interaction("i1", "completed", [output("sunny")])), Fail)
+    assert isinstance(fail.error, MaxTurnsExceeded)
 
 
 def test_structured_output_is_not_parsed_for_a_partial_answer() -> None:
@@ -937,7 +1102,7 @@ def test_steps_pass_through_and_mixed_blocks_are_grouped() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [[], (), 42, None, {"type": "text", "text": "hi"}, [42], ["hi"], [{"text": "no type"}]],
+    [[], (), 42, None, {"type": "text", "text": "hi"}, [42], [{"text": "no type"}]],
 )
 def test_bad_input_is_a_usage_error(value: Any) -> None:
     with pytest.raises(UsageError):

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import functools
 import inspect
 import json
 import pathlib
@@ -206,13 +207,38 @@ def test_recursive_models_keep_their_definition() -> None:
     }
 
 
-def test_unannotated_parameters_take_any_value() -> None:
-    def f(a, b=2):  # type: ignore[no-untyped-def]
+def test_an_unannotated_parameter_is_refused_and_any_is_the_way_to_take_any_value() -> None:
+    def f(a: int, b=2):  # type: ignore[no-untyped-def]
         del a, b
 
-    # Unannotated on purpose: its parameter types are unknown.
-    made = tool(f)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
-    assert made.parameters["properties"] == {"a": {}, "b": {"default": 2}}
+    with pytest.raises(UsageError) as info:
+        tool(f)
+    assert str(info.value) == (
+        "Tool 'f': parameter 'b' needs a type annotation, which tells the model what to send "
+        "(b: str, b: list[int], a pydantic model...). Write `b: Any` to accept any JSON value."
+    )
+
+    def g(a: int, b: Any = 2) -> None: ...
+
+    assert tool(g).parameters["properties"] == {"a": {"type": "integer"}, "b": {"default": 2}}
+
+
+def test_only_the_self_or_cls_of_a_method_may_go_unannotated() -> None:
+    def outside(self, x: int) -> None:  # type: ignore[no-untyped-def]
+        del self, x
+
+    # A plain function: it may become a method once set on a class, so `self` is tolerated.
+    made = tool(outside)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    assert list(made.parameters["properties"]) == ["self", "x"]
+
+    def first(x, self: int) -> None:  # type: ignore[no-untyped-def]
+        del x, self
+
+    with pytest.raises(UsageError, match=r"parameter 'x' needs a type annotation"):
+        tool(first)  # pyright: ignore[reportUnknownArgumentType]
+
+    with pytest.raises(UsageError, match=r"parameter 'self' needs a type annotation"):
+        tool(functools.partial(outside, x=1))
 
 
 def test_required_lists_exactly_the_parameters_without_defaults() -> None:
@@ -221,10 +247,9 @@ def test_required_lists_exactly_the_parameters_without_defaults() -> None:
         b: int | None,
         c: int | None = None,
         d: str = "x",
-        *args: int,
+        *,
         e: float,
         g: list[int] = Field(default_factory=list),  # noqa: B008
-        **kwargs: str,
     ) -> None: ...
 
     parameters = tool(f).parameters
@@ -234,8 +259,6 @@ def test_required_lists_exactly_the_parameters_without_defaults() -> None:
     assert properties["c"] == {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None}
     assert properties["d"] == {"default": "x", "type": "string"}
     assert properties["g"] == {"items": {"type": "integer"}, "type": "array"}
-    assert properties["args"] == {"items": {"type": "integer"}, "type": "array"}
-    assert properties["kwargs"] == {"additionalProperties": {"type": "string"}, "type": "object"}
 
 
 def test_positional_only_and_keyword_only_parameters_are_properties() -> None:
@@ -244,16 +267,47 @@ def test_positional_only_and_keyword_only_parameters_are_properties() -> None:
     assert list(tool(f).parameters["properties"]) == ["a", "b", "c"]
 
 
-def test_unannotated_star_args_and_kwargs() -> None:
-    def f(*args, **kwargs):  # type: ignore[no-untyped-def]
-        del args, kwargs
+def test_star_args_is_refused_with_what_to_take_instead() -> None:
+    def f(query: str, *terms: str) -> None: ...
 
-    # Unannotated on purpose: its parameter types are unknown.
-    made = tool(f)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
-    assert made.parameters["properties"] == {
-        "args": {"items": {}, "type": "array"},
-        "kwargs": {"additionalProperties": True, "type": "object"},
-    }
+    with pytest.raises(UsageError) as info:
+        tool(f)
+    assert str(info.value) == (
+        "Tool 'f' cannot take '*terms': the model sends named arguments, never positional "
+        "ones. Take a list instead (terms: list[str]), or name each parameter."
+    )
+
+
+def test_star_star_kwargs_is_refused_with_what_to_take_instead() -> None:
+    def f(query: str, *, limit: int = 10, **filters: int | None) -> None: ...
+
+    with pytest.raises(UsageError) as info:
+        tool(name="search")(f)
+    assert str(info.value) == (
+        "Tool 'search' cannot take '**filters': the model sends only the arguments its schema "
+        "names. Name each parameter, or take a dict instead (filters: dict[str, int | None])."
+    )
+
+
+def test_a_wrapper_without_functools_wraps_is_told_to_use_it() -> None:
+    def logged(function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            return function(*args, **kwargs)
+
+        return wrapper  # pyright: ignore[reportUnknownVariableType]
+
+    @logged
+    def search(query: str) -> str:
+        return query
+
+    with pytest.raises(UsageError) as info:
+        tool(search)
+    assert str(info.value) == (
+        "Tool 'wrapper' cannot take '*args': the model sends named arguments, never positional "
+        "ones. Take a list instead (args: list[Any]), or name each parameter. If the function "
+        "wraps another one, decorate the wrapper with @functools.wraps(wrapped) so the wrapped "
+        "function's signature shows through."
+    )
 
 
 def test_defaults_are_json_values() -> None:
@@ -349,7 +403,15 @@ def test_a_docstring_description_wins_over_a_model_docstring() -> None:
     assert properties["work"]["description"] == "A postal address."
 
 
-def google(a: int, b: str = "", *args: int, c: bool = False, d: float = 0.0, **kwargs: int) -> int:
+def google(
+    a: int,
+    b: str = "",
+    args: tuple[int, ...] = (),
+    *,
+    c: bool = False,
+    d: float = 0.0,
+    kwargs: dict[str, int] | None = None,
+) -> int:
     """Add things up.
 
     The body says more,
@@ -377,7 +439,15 @@ def google(a: int, b: str = "", *args: int, c: bool = False, d: float = 0.0, **k
     return 0
 
 
-def numpy(a: int, b: str = "", *args: int, c: bool = False, d: float = 0.0, **kwargs: int) -> int:
+def numpy(
+    a: int,
+    b: str = "",
+    args: tuple[int, ...] = (),
+    *,
+    c: bool = False,
+    d: float = 0.0,
+    kwargs: dict[str, int] | None = None,
+) -> int:
     """Add things up.
 
     The body says more,
@@ -410,7 +480,15 @@ def numpy(a: int, b: str = "", *args: int, c: bool = False, d: float = 0.0, **kw
     return 0
 
 
-def rest(a: int, b: str = "", *args: int, c: bool = False, d: float = 0.0, **kwargs: int) -> int:
+def rest(
+    a: int,
+    b: str = "",
+    args: tuple[int, ...] = (),
+    *,
+    c: bool = False,
+    d: float = 0.0,
+    kwargs: dict[str, int] | None = None,
+) -> int:
     """Add things up.
 
     The body says more,
@@ -429,7 +507,15 @@ def rest(a: int, b: str = "", *args: int, c: bool = False, d: float = 0.0, **kwa
     return 0
 
 
-def epydoc(a: int, b: str = "", *args: int, c: bool = False, d: float = 0.0, **kwargs: int) -> int:
+def epydoc(
+    a: int,
+    b: str = "",
+    args: tuple[int, ...] = (),
+    *,
+    c: bool = False,
+    d: float = 0.0,
+    kwargs: dict[str, int] | None = None,
+) -> int:
     """Add things up.
 
     The body says more,

@@ -346,7 +346,10 @@ def test_lambdas_need_a_name() -> None:
         "name: use 1 to 64 ASCII letters, digits, '_' or '-'. Give the tool a name with "
         "@tool(name=...)."
     )
-    assert tool(lambda x: x, name="identity").name == "identity"  # pyright: ignore[reportUnknownLambdaType, reportUnknownArgumentType]
+    assert tool(lambda: "same", name="constant").name == "constant"
+    # A lambda's parameters cannot be annotated: a tool that takes arguments is a def.
+    with pytest.raises(UsageError, match=r"Tool 'identity': parameter 'x' needs a type annotation"):
+        tool(lambda x: x, name="identity")  # pyright: ignore[reportUnknownLambdaType, reportUnknownArgumentType]
 
 
 def test_non_ascii_names_are_refused() -> None:

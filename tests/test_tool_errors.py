@@ -10,12 +10,14 @@ raise, which no public API can do.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NoReturn
+from collections.abc import Callable
+from typing import Any, Literal, NoReturn, cast
 
 import anyio.to_thread
 import pytest
 
 import agentkit._tool
+from agentkit._exceptions import UsageError
 from agentkit._schema import FunctionSchema
 from agentkit._tool import FunctionTool, SyncCall, tool
 from agentkit.types import FunctionCallStep, FunctionResultStep, TextContent
@@ -125,3 +127,21 @@ async def test_a_failure_of_agentkits_own_code_propagates(
     for way in ways:
         with pytest.raises(InternalBug, match="agentkit is broken"):
             await answer(way, tools[way], n=1)
+
+
+def test_a_refused_call_whose_caller_left_is_reported_as_never_run() -> None:
+    # The caller leaving at the very moment the function refuses its arguments (a race no
+    # public API can stage): the late outcome says the call never ran.
+    reported: list[Any] = []
+
+    class Leaves:
+        @property
+        def __call__(self) -> Callable[[], None]:  # looked up as the call starts
+            worker.abandon()
+            return lambda: None
+
+    leaves = cast("Callable[..., Any]", Leaves())  # callable through its property
+    worker = agentkit._tool._Worker(leaves, [1], {}, reported.append, name="leaves")  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(UsageError, match=r"^Tool 'leaves': the function refused its arguments"):
+        worker.run()
+    assert reported == [None]

@@ -234,12 +234,12 @@ async def test_every_parameter_kind_is_passed_as_the_function_expects() -> None:
     seen: list[Any] = []
 
     @tool
-    def spread(a: int, /, b: int, *args: int, c: int, d: int = 4, **kwargs: str) -> None:
-        seen.append((a, b, args, c, d, kwargs))
+    def kinds(a: int, /, b: int, *, c: int, d: int = 4) -> None:
+        seen.append((a, b, c, d))
 
-    await spread.invoke(call(spread, a=1, b=2, args=[7, 8], c=3, kwargs={"x": "y"}))
-    await spread.invoke(call(spread, a=1, b=2, c=3, d=5))
-    assert seen == [(1, 2, (7, 8), 3, 4, {"x": "y"}), (1, 2, (), 3, 5, {})]
+    await kinds.invoke(call(kinds, a=1, b=2, c=3))
+    await kinds.invoke(call(kinds, a=1, b=2, c=3, d=5))
+    assert seen == [(1, 2, 3, 4), (1, 2, 3, 5)]
 
 
 async def test_a_field_default_reaches_the_function_as_its_value() -> None:

@@ -12,13 +12,13 @@ import dataclasses
 import datetime
 import decimal
 import enum
-import functools
 import inspect
 import pathlib
+import re
 import string
 import types
 import uuid
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Optional, Union
 
 import jsonschema
@@ -33,6 +33,7 @@ from pydantic_core import to_jsonable_python
 from typing_extensions import NotRequired, TypedDict
 
 from agentkit._context import RunContext
+from agentkit._exceptions import UsageError
 from agentkit._tool import tool
 from agentkit.types import FunctionCallStep
 
@@ -290,18 +291,6 @@ def functions(draw: st.DrawFn) -> Generated:
         parameters.append(
             inspect.Parameter(name, parameter_kind, default=default, annotation=kind.annotation)
         )
-    if draw(st.booleans()):
-        kind = draw(KINDS)
-        kinds["args"] = kind
-        parameters.append(
-            inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL, annotation=kind.annotation)
-        )
-    if draw(st.booleans()):
-        kind = draw(KINDS)
-        kinds["kwargs"] = kind
-        parameters.append(
-            inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation=kind.annotation)
-        )
     placement = draw(st.sampled_from(["none", "first", "keyword"]))
     if placement == "first":  # a RunContext parameter (never a property), first or keyword-only
         first_kind = draw(st.sampled_from([POSITIONAL_ONLY, POSITIONAL_OR_KEYWORD]))
@@ -309,10 +298,7 @@ def functions(draw: st.DrawFn) -> Generated:
             first_kind = POSITIONAL_ONLY
         parameters.insert(0, inspect.Parameter("context", first_kind, annotation=RunContext[str]))
     elif placement == "keyword":
-        where = len(parameters) - (1 if "kwargs" in kinds else 0)
-        parameters.insert(
-            where, inspect.Parameter("context", KEYWORD_ONLY, annotation=RunContext[str])
-        )
+        parameters.append(inspect.Parameter("context", KEYWORD_ONLY, annotation=RunContext[str]))
     parameters.sort(key=parameter_kind_order)  # stable: the order Python requires
     signature = inspect.Signature(parameters)
     calls: list[inspect.BoundArguments] = []
@@ -328,10 +314,6 @@ def functions(draw: st.DrawFn) -> Generated:
     return Generated(generated, signature, kinds, calls)
 
 
-def is_free(names: Container[str], key: str) -> bool:
-    return key not in names
-
-
 @st.composite
 def calls(draw: st.DrawFn, generated: Generated) -> dict[str, Any]:
     """Python values for the parameters: defaults sometimes left out."""
@@ -339,17 +321,8 @@ def calls(draw: st.DrawFn, generated: Generated) -> dict[str, Any]:
     for parameter in generated.signature.parameters.values():
         if parameter.name == "context":
             continue
-        kind = generated.kinds[parameter.name]
-        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            values[parameter.name] = draw(st.lists(kind.values, max_size=3))
-        elif parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            names = generated.signature.parameters
-            keys = st.text(string.ascii_lowercase, min_size=1, max_size=4).filter(
-                functools.partial(is_free, names)
-            )
-            values[parameter.name] = draw(st.dictionaries(keys, kind.values, max_size=3))
-        elif parameter.default is inspect.Parameter.empty or draw(st.booleans()):
-            values[parameter.name] = draw(kind.values)
+        if parameter.default is inspect.Parameter.empty or draw(st.booleans()):
+            values[parameter.name] = draw(generated.kinds[parameter.name].values)
     return values
 
 
@@ -360,28 +333,20 @@ def expected_arguments(
     for name, parameter in generated.signature.parameters.items():
         if name == "context":
             expected[name] = context
-        elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            expected[name] = tuple(values.get(name, ()))
-        elif parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            expected[name] = values.get(name, {})
         else:
             expected[name] = values.get(name, parameter.default)
     return expected
 
 
 @st.composite
-def cases(draw: st.DrawFn, *, with_kwargs: bool = True) -> tuple[Generated, dict[str, Any]]:
+def cases(draw: st.DrawFn) -> tuple[Generated, dict[str, Any]]:
     """A generated function and values for a call of it.
 
     Drawn before the (async) test runs: a draw hypothesis abandons inside the event loop
     leaves an asyncio task whose exception is never retrieved.
     """
-    generated = draw(functions() if with_kwargs else functions().filter(takes_no_kwargs))
+    generated = draw(functions())
     return generated, draw(calls(generated))
-
-
-def takes_no_kwargs(generated: Generated) -> bool:
-    return "kwargs" not in generated.signature.parameters
 
 
 def draft_2020_12_validator(schema: dict[str, Any]) -> Validator:
@@ -420,9 +385,7 @@ def test_required_lists_exactly_the_parameters_without_defaults(generated: Gener
     required = [
         name
         for name, parameter in generated.signature.parameters.items()
-        if name != "context"
-        and parameter.default is inspect.Parameter.empty
-        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        if name != "context" and parameter.default is inspect.Parameter.empty
     ]
     assert schema.get("required", []) == required
     assert list(schema["properties"]) == [
@@ -432,7 +395,7 @@ def test_required_lists_exactly_the_parameters_without_defaults(generated: Gener
 
 
 @PROPERTY_SETTINGS
-@given(case=cases(with_kwargs=False))
+@given(case=cases())
 async def test_an_unknown_argument_is_refused_and_named(
     case: tuple[Generated, dict[str, Any]],
 ) -> None:
@@ -445,3 +408,21 @@ async def test_an_unknown_argument_is_refused_and_named(
     assert isinstance(step.result, list)
     assert "- surprise: unexpected argument" in step.result[0].text  # type: ignore[union-attr]
     assert generated.calls == []
+
+
+@PROPERTY_SETTINGS
+@given(generated=functions(), positional=st.booleans(), kind=KINDS)
+def test_a_spread_parameter_is_refused_and_named(
+    generated: Generated, positional: bool, kind: Kind
+) -> None:
+    spread = inspect.Parameter.VAR_POSITIONAL if positional else inspect.Parameter.VAR_KEYWORD
+    parameters = [
+        *generated.signature.parameters.values(),
+        inspect.Parameter("rest", spread, annotation=kind.annotation),
+    ]
+    parameters.sort(key=parameter_kind_order)
+    vars(generated.function)["__signature__"] = inspect.Signature(parameters)
+    generated.function.__annotations__["rest"] = kind.annotation
+    star = "*" if positional else "**"
+    with pytest.raises(UsageError, match=rf"^Tool 'generated' cannot take '{re.escape(star)}rest'"):
+        tool(generated.function)

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ("agentkit/_client.py", "agentkit/_client_interactions.py", "agentkit/_client_stream.py")
+FILES = (
+    "agentkit/_client.py",
+    "agentkit/_client_interactions.py",
+    "agentkit/_client_files.py",
+    "agentkit/_client_stream.py",
+)
 
 # The other Pythons of .ci/run install the test extra only; the main run has the dev tools.
 pytestmark = pytest.mark.skipif(

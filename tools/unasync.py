@@ -32,6 +32,7 @@ REPOSITORY: Final = Path(__file__).resolve().parent.parent
 TWINS: Final = {
     "agentkit/_client.py": ("_AsyncClientShell",),
     "agentkit/_client_interactions.py": ("AsyncInteractions",),
+    "agentkit/_client_files.py": ("AsyncFiles",),
     "agentkit/_client_stream.py": ("AsyncEventStream",),
 }
 """The async classes that are the source of a generated twin, by file (repository-relative)."""

@@ -2,7 +2,8 @@
 
 `Emulator` speaks the wire protocol (create, get, cancel, delete; stored chains with
 `previous_interaction_id`, stateless `store=false` histories, `background` runs, SSE
-streams resumable with `last_event_id`, continuation hops) and plugs into `Client` /
+streams resumable with `last_event_id`, continuation hops) and the Files API (resumable
+uploads, get, list, delete; files usable as input once active), and plugs into `Client` /
 `AsyncClient` as their httpx transport, or serves on 127.0.0.1 for other programs.
 The model is pluggable:
 
@@ -36,8 +37,10 @@ A function `(ModelRequest) -> str | step | Reply` can decide each turn instead, 
 Faults for resilience tests: `emulator.fail_next(2, 429, retry_after=1)`,
 `emulator.drop_stream_after(3)` (the stream breaks; a GET with `last_event_id` resumes),
 `emulator.end_stream_after(3, mid_event=True)` (the body ends cleanly, half-way through
-an event; resumed likewise), `emulator.error_stream_after(3)`, `emulator.latency = 0.05`.
-Inspect what happened with `emulator.requests`, `emulator.interactions`,
+an event; resumed likewise), `emulator.error_stream_after(3)`, `emulator.latency = 0.05`,
+`emulator.drop_next_chunk(received=100)` (an upload's connection breaks mid-chunk) and
+`emulator.process_next_upload(polls=2, fail=True)` (a file stays `PROCESSING`, then fails).
+Inspect what happened with `emulator.requests`, `emulator.interactions`, `emulator.files`,
 `emulator.function_calls`, `emulator.function_results` and `emulator.sleeps`.
 """
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from agentkit.testing._prompt_values import prompt_arguments
 from agentkit.testing._replies import (
     ModelRequest,
     Reply,
@@ -33,7 +34,11 @@ class EchoToolsBehaviour:
     On a user turn it emits a signed `thought`, then one call/result pair for each declared
     server tool (`google_search`, `code_execution`, `url_context`), then one `function_call`
     per declared function tool (all in the same reply, so they are parallel calls), with
-    arguments generated from the tool's JSON schema. When the function results come back
+    arguments generated from the tool's JSON schema, taking values from the prompt where
+    it offers them: for `get_weather(city: str)` and "What's the weather in Paris?", the
+    call is `get_weather(city="Paris")` (capitalised phrases for names and places, quoted
+    text for strings, numbers, and the enum values the prompt mentions; always valid for the
+    schema). When the function results come back
     it answers with text built from them (`"get_weather returned {...}."`). Without function
     tools it answers at once: a sentence per server tool (the google_search one carries a
     `url_citation`), or an echo of the input. With a JSON `response_format` the final
@@ -55,7 +60,9 @@ class EchoToolsBehaviour:
         for tool in request.tools:
             steps.extend(_server_tool_steps(tool, request.user_text))
         calls = [
-            function_call(str(tool.get("name")), _arguments(tool.get("parameters")))
+            function_call(
+                str(tool.get("name")), _arguments(tool.get("parameters"), request.user_text)
+            )
             for tool in _callable_functions(request, config.get("tool_choice"))
         ]
         steps.extend(calls if calls else [self._final(request)])
@@ -99,11 +106,11 @@ def _server_tool_steps(tool: dict[str, Any], topic: str) -> list[StepDict]:
     return []
 
 
-def _arguments(parameters: Any) -> dict[str, Any]:
+def _arguments(parameters: Any, prompt: str) -> dict[str, Any]:
     schema = as_dict(parameters)
     # Arguments are always an object, even when the schema leaves its type out.
-    value = example_value(schema if "type" in schema else {"type": "object", **schema})
-    return as_dict(value)
+    schema = schema if "type" in schema else {"type": "object", **schema}
+    return prompt_arguments(schema, as_dict(example_value(schema)), prompt)
 
 
 def _callable_functions(request: ModelRequest, choice: Any) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agentkit.testing._behaviour import EchoToolsBehaviour
+from agentkit.testing._files import FileStore
 from agentkit.testing._history import (
     Signer,
     check_calls,
@@ -77,12 +78,16 @@ class EmulatorCore:
         clock: Callable[[], float],
         api_key: str | None,
         signing_key: bytes,
+        file_processing_polls: int = 0,
+        upload_chunk_granularity: int | None = None,
     ) -> None:
         self.behaviour: Behaviour = behaviour if behaviour is not None else EchoToolsBehaviour()
         self.background_polls = background_polls
         self.background_delay = background_delay
         self.clock = clock
         self.api_key = api_key
+        self.file_processing_polls = file_processing_polls
+        self.upload_chunk_granularity = upload_chunk_granularity
         self._lock = threading.RLock()
         self._signer = Signer(signing_key)
         self._clear()
@@ -101,6 +106,13 @@ class EmulatorCore:
         self._tokens: dict[str, Hop] = {}
         self._turns = 0
         self._signer.reset()
+        self._files = FileStore(
+            next_id=self._next,
+            clock=self.clock,
+            processing_polls=self.file_processing_polls,
+            granularity=self.upload_chunk_granularity,
+        )
+        self._origin = "http://emulator.invalid"
 
     def _next(self, kind: str) -> int:
         self._counters[kind] = self._counters.get(kind, 0) + 1
@@ -126,8 +138,11 @@ class EmulatorCore:
             method: The HTTP method.
             path: The URL path (any prefix before the version segment is accepted).
             query: The query parameters.
-            headers: The request headers (any case).
+            headers: The request headers (any case); `host` makes the URLs of files.
             body: The raw request body.
+
+        Raises:
+            ConnectionDropped: An injected fault broke an upload's connection: no answer.
         """
         lowered = {k.lower(): v for k, v in headers.items()}
         with self._lock:
@@ -138,8 +153,12 @@ class EmulatorCore:
                     fault.status, "Injected fault.", headers=fault.headers, body=fault.body
                 )
             try:
-                self._authenticate(lowered)
-                return self._route(method.upper(), path, query, body)
+                # An upload session's URL is its credential, as with the API (the SDK sends
+                # its chunks without the key).
+                session = "upload_id" in query and "/upload/" in path
+                self._authenticate(lowered, optional=session)
+                self._origin = f"http://{lowered.get('host') or 'emulator.invalid'}"
+                return self._route(method.upper(), path, query, lowered, body)
             except EmuError as error:
                 return error.response()
 
@@ -147,7 +166,9 @@ class EmulatorCore:
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> None:
         parsed: Any = None
-        if body:
+        if body and "upload_id" in query:
+            parsed = body  # the bytes of an upload chunk, JSON or not
+        elif body:
             try:
                 parsed = json.loads(body)
             except ValueError:
@@ -156,15 +177,29 @@ class EmulatorCore:
         query = {k: "***" if k == "key" else v for k, v in query.items()}
         self._requests.append(RecordedRequest(method, path, query, headers, parsed))
 
-    def _authenticate(self, headers: Mapping[str, str]) -> None:
+    def _authenticate(self, headers: Mapping[str, str], *, optional: bool = False) -> None:
         key = headers.get("x-goog-api-key")
+        if not key and optional:
+            return
         if not key:
             raise EmuError(401, "Missing API key: send it in the x-goog-api-key header.")
         if self.api_key is not None and key != self.api_key:
             raise EmuError(401, "API key not valid.")
 
-    def _route(self, method: str, path: str, query: Mapping[str, str], body: bytes) -> EmuResponse:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> EmuResponse:
         parts = [p for p in path.split("/") if p]
+        if "files" in parts[1:] and "interactions" not in parts:
+            # Attributes users may change between requests.
+            self._files.processing_polls = self.file_processing_polls
+            self._files.granularity = self.upload_chunk_granularity
+            return self._files.handle(method, parts, query, headers, body, self._origin)
         if "interactions" not in parts[1:]:
             raise EmuError(404, f"No such endpoint: {path}")
         rest = parts[parts.index("interactions", 1) + 1 :]
@@ -188,6 +223,7 @@ class EmulatorCore:
         validate_create(body)
         new_input = normalize_input(body.get("input"))
         self._signer.verify(new_input)
+        self._files.check_uris(new_input, self._origin)
         if body.get("continuation_token") is not None:
             interaction_id, outcome = self._continue(body, new_input)
         else:

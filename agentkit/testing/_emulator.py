@@ -13,10 +13,11 @@ import anyio.lowlevel
 import httpx
 
 from agentkit.testing._core import EmulatorCore, Fault
+from agentkit.testing._files import NextUpload
 from agentkit.testing._records import RecordedRequest
 from agentkit.testing._replies import Behaviour, StepDict
 from agentkit.testing._server import serve, serve_forever
-from agentkit.testing._wire import EmuResponse, StreamDropped, clone
+from agentkit.testing._wire import ConnectionDropped, EmuResponse, StreamDropped, clone
 
 if TYPE_CHECKING:
     from agentkit._client import AsyncClient, Client
@@ -25,12 +26,13 @@ __all__ = ["Emulator"]
 
 
 class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """An in-process fake of the Interactions API.
+    """An in-process fake of the Interactions API and of the Files API.
 
     Plug it into `Client`/`AsyncClient` as their httpx transport (`emulator.client()`), or
     serve it on 127.0.0.1 for other programs (`with emulator.serve() as base_url:`).
     Everything is deterministic: ids (`v1_emu_0001`, call ids `fc_0001`, event ids
-    `evt_000001`), token counts (words), generated arguments and thought signatures.
+    `evt_000001`, files `files/emu0001`), token counts (words), generated arguments and
+    thought signatures.
 
     Args:
         behaviour: The model: a `Script`, a function of `ModelRequest`, or None for
@@ -45,6 +47,11 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
         async_sleep: How the async transport waits for `latency` (default `anyio.sleep`).
         api_key: When set, requests must carry exactly this key (else any key is accepted).
         signing_key: The HMAC key of thought signatures.
+        file_processing_polls: An uploaded file is `PROCESSING` in the answer to its upload
+            and to this many GETs, then `ACTIVE` (0: active at once). Attribute, changeable;
+            `process_next_upload` overrides it for one upload.
+        upload_chunk_granularity: Sent as `X-Goog-Upload-Chunk-Granularity` when an upload
+            starts (None: not sent).
 
     A behaviour's exception propagates to the caller of the in-process transports (so a
     test sees it), and becomes a 500 answer over the loopback server.
@@ -62,6 +69,8 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
         async_sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         api_key: str | None = None,
         signing_key: bytes = b"agentkit-emulator",
+        file_processing_polls: int = 0,
+        upload_chunk_granularity: int | None = None,
     ) -> None:
         super().__init__(
             behaviour,
@@ -70,6 +79,8 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
             clock=clock,
             api_key=api_key,
             signing_key=signing_key,
+            file_processing_polls=file_processing_polls,
+            upload_chunk_granularity=upload_chunk_granularity,
         )
         self.latency = latency
         self.sleep = sleep
@@ -144,6 +155,29 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
         with self._lock:
             self._error_after = (k, {"code": code, "message": message})
 
+    def process_next_upload(
+        self, polls: int = 0, *, fail: bool = False, message: str = "Injected processing failure."
+    ) -> None:
+        """Set how the next uploaded file is processed (for `files.wait_until_active` tests).
+
+        Args:
+            polls: The file is `PROCESSING` in the answer to its upload and to this many GETs.
+            fail: Then it ends `FAILED` (with `error.message` = `message`), not `ACTIVE`.
+        """
+        with self._lock:
+            self._files.next_upload = NextUpload(polls, fail, message)
+
+    def drop_next_chunk(self, received: int | None = None) -> None:
+        """Break the connection of the next upload chunk request: no answer comes back.
+
+        Args:
+            received: The server keeps this many bytes of the chunk (an upload `query` then
+                reports them); None keeps the whole chunk, finalizing the upload if asked:
+                only the answer is lost.
+        """
+        with self._lock:
+            self._files.drop_chunk = (received,)
+
     # -- introspection -----------------------------------------------------------------
 
     @property
@@ -157,6 +191,24 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
         """The stored interactions by id, as a GET would return them (copies)."""
         with self._lock:
             return {key: record.snapshot() for key, record in self._records.items()}
+
+    @property
+    def files(self) -> dict[str, dict[str, Any]]:
+        """The stored files by name (`files/emu0001`), as the API shows them (copies)."""
+        with self._lock:
+            return {view["name"]: clone(view) for view in self._file_views()}
+
+    def file_content(self, name: str) -> bytes:
+        """The bytes uploaded to the file `name` (`files/emu0001` or `emu0001`).
+
+        Raises:
+            KeyError: No such file.
+        """
+        with self._lock:
+            return self._files.files[name.removeprefix("files/")].content
+
+    def _file_views(self) -> list[dict[str, Any]]:
+        return [stored.view for stored in self._files.files.values()]
 
     @property
     def function_calls(self) -> list[StepDict]:
@@ -205,7 +257,13 @@ class Emulator(EmulatorCore, httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def _handle_httpx(self, request: httpx.Request, body: bytes) -> EmuResponse:
         query = dict(request.url.params.multi_items())
-        return self.handle(request.method, request.url.path, query, dict(request.headers), body)
+        try:
+            return self.handle(request.method, request.url.path, query, dict(request.headers), body)
+        except ConnectionDropped:
+            # What httpcore raises when the server closes the connection without answering.
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            ) from None
 
     def close(self) -> None:
         """Do nothing: a client closing its transport leaves the emulator usable."""

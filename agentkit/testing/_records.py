@@ -46,7 +46,8 @@ class RecordedRequest:
         query: The query parameters (a `key` parameter's value replaced by `"***"`).
         headers: The headers (lower-case names; the values of `x-goog-api-key`,
             `authorization` and `proxy-authorization` replaced by `"***"`).
-        body: The parsed JSON body; None when empty; the raw text when it was not JSON.
+        body: The parsed JSON body; None when empty; the raw text when it was not JSON;
+            the bytes of an upload chunk.
     """
 
     method: str

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from agentkit.testing._wire import EmuResponse, StreamDropped, error_response
+from agentkit.testing._wire import ConnectionDropped, EmuResponse, StreamDropped, error_response
 
 __all__ = ["TrackedConnections", "serve", "serve_forever"]
 
@@ -108,6 +108,12 @@ class _Handler(BaseHTTPRequestHandler):
             answer = server.core.handle(
                 self.command, split.path, query, dict(self.headers.items()), body
             )
+        except ConnectionDropped:
+            # An injected fault: close without answering, as a server that went away.
+            self.close_connection = True
+            with suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         except Exception as error:  # a behaviour bug must not kill the server thread
             _log.exception("Emulator behaviour failed")
             answer = error_response(500, f"Emulator error: {type(error).__name__}: {error}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 __all__ = [
+    "ConnectionDropped",
     "EmuError",
     "EmuResponse",
     "StreamDropped",
@@ -69,6 +70,10 @@ def dumps(value: Any) -> bytes:
 
 class StreamDropped(Exception):
     """Raised by a streamed body where an injected fault breaks the connection."""
+
+
+class ConnectionDropped(Exception):
+    """Raised by `handle` where an injected fault breaks the connection before any answer."""
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The Interaction resource and its computed conveniences."""
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal, TypeVar
 
 from pydantic import model_validator
@@ -9,7 +10,9 @@ from typing_extensions import Self
 from agentkit.types._base import WireModel
 from agentkit.types._content import (
     AudioContent,
+    FileCitation,
     ImageContent,
+    PlaceCitation,
     TextContent,
     UrlCitation,
     VideoContent,
@@ -24,7 +27,14 @@ from agentkit.types._steps import (
 from agentkit.types._tools import Tool
 from agentkit.types._usage import InteractionError, Usage
 
-__all__ = ["TERMINAL_STATUSES", "Citation", "Interaction", "InteractionStatus"]
+__all__ = [
+    "TERMINAL_STATUSES",
+    "Citation",
+    "CitationKind",
+    "Interaction",
+    "InteractionStatus",
+    "citations_of",
+]
 
 _BlockT = TypeVar("_BlockT", ImageContent, AudioContent, VideoContent)
 
@@ -47,16 +57,54 @@ TERMINAL_STATUSES: frozenset[str] = frozenset(
 """Statuses after which the interaction does no more work."""
 
 
-@dataclass(frozen=True)
+CitationKind = Literal["url", "file", "place"]
+"""The annotation a `Citation` comes from: `url_citation`, `file_citation`, `place_citation`."""
+
+
+@dataclass(frozen=True, repr=False)
 class Citation:
-    """A `url_citation` of the output, with the cited text resolved."""
+    """A source cited by a span of the output, with the cited text resolved.
+
+    `kind` says which annotation it comes from; the fields of the other kinds are None.
+    A web page (`url`: Google Search, URL context) has `url` and `title`; a file (`file`:
+    File Search, retrieval) has `file_name`, `document_uri`, `page_number`...; a place
+    (`place`: Google Maps) has `name`, `place_id`, `url` and `review_snippets`.
+    """
 
     url: str | None
+    """The web page, or the place's Google Maps page."""
     title: str | None
+    """The web page's title."""
     text: str
     """The cited span of the text block (the annotation's indices are UTF-8 byte offsets)."""
     start_index: int | None
     end_index: int | None
+    _: KW_ONLY
+    kind: CitationKind = "url"
+    document_uri: str | None = None
+    file_name: str | None = None
+    source: str | None = None
+    """The file's source, as attributed by the server."""
+    page_number: int | None = None
+    media_id: str | None = None
+    """The cited image's media id, if any."""
+    custom_metadata: dict[str, Any] | None = field(default=None, hash=False)
+    """The metadata given with the file when it was added to its store."""
+    place_id: str | None = None
+    """`places/{id}`."""
+    name: str | None = None
+    """The place's name."""
+    review_snippets: list[dict[str, Any]] | None = field(default=None, hash=False)
+    """Reviews the answer drew on: `[{"review_id", "title", "url"}]`."""
+
+    def __repr__(self) -> str:
+        # Only the fields its kind can have: a url citation reads as it did before kinds.
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in vars(self).items()
+            if value is not None and (name != "kind" or value != "url")
+        )
+        return f"Citation({shown})"
 
 
 class Interaction(WireModel):
@@ -163,13 +211,11 @@ class Interaction(WireModel):
 
     @property
     def citations(self) -> list[Citation]:
-        """The `url_citation`s of the output text (after the last `user_input` step), in order."""
-        found: list[Citation] = []
-        for step in self._output_steps():
-            for block in step.content or ():
-                if isinstance(block, TextContent) and block.annotations:
-                    found.extend(_citations(block))
-        return found
+        """The `url_citation`s of the output text (after the last `user_input` step), in order.
+
+        `RunResult.citations` has every kind of citation (files and places too).
+        """
+        return [c for c in citations_of(self._output_steps()) if c.kind == "url"]
 
     def _output_steps(self) -> list[ModelOutputStep]:
         """The `model_output` steps after the last `user_input` step, in order."""
@@ -191,14 +237,54 @@ def _last_block(steps: list[ModelOutputStep], kind: type[_BlockT]) -> _BlockT | 
     return None
 
 
+def citations_of(steps: Iterable[Step]) -> list[Citation]:
+    """The citations of the `model_output` steps among `steps`, in order of appearance."""
+    found: list[Citation] = []
+    for step in steps:
+        if isinstance(step, ModelOutputStep):
+            for block in step.content or ():
+                if isinstance(block, TextContent) and block.annotations:
+                    found.extend(_citations(block))
+    return found
+
+
 def _citations(block: TextContent) -> list[Citation]:
     encoded = block.text.encode()
     found: list[Citation] = []
     for note in block.annotations or ():
-        if isinstance(note, UrlCitation):
-            start = note.start_index or 0
-            end = len(encoded) if note.end_index is None else note.end_index
-            # Offsets are bytes; one falling inside a character drops that partial character.
-            text = encoded[start:end].decode(errors="ignore")
-            found.append(Citation(note.url, note.title, text, note.start_index, note.end_index))
+        if not isinstance(note, UrlCitation | FileCitation | PlaceCitation):
+            continue
+        start = note.start_index or 0
+        end = len(encoded) if note.end_index is None else note.end_index
+        # Offsets are bytes; one falling inside a character drops that partial character.
+        text = encoded[start:end].decode(errors="ignore")
+        found.append(_citation(note, text))
     return found
+
+
+def _citation(note: UrlCitation | FileCitation | PlaceCitation, text: str) -> Citation:
+    span = (text, note.start_index, note.end_index)
+    if isinstance(note, UrlCitation):
+        return Citation(note.url, note.title, *span)
+    if isinstance(note, FileCitation):
+        return Citation(
+            None,
+            None,
+            *span,
+            kind="file",
+            document_uri=note.document_uri,
+            file_name=note.file_name,
+            source=note.source,
+            page_number=note.page_number,
+            media_id=note.media_id,
+            custom_metadata=note.custom_metadata,
+        )
+    return Citation(
+        note.url,
+        None,
+        *span,
+        kind="place",
+        place_id=note.place_id,
+        name=note.name,
+        review_snippets=note.review_snippets,
+    )

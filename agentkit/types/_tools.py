@@ -1,8 +1,9 @@
 """Tool declarations sent in `tools[]`."""
 
-from typing import Annotated, Any, Literal, Union
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Union, cast
 
-from pydantic import Tag
+from pydantic import ConfigDict, Tag
 
 from agentkit.types._base import UNKNOWN, OpenTag, WireModel
 
@@ -68,8 +69,20 @@ class GoogleMaps(WireModel):
     enable_widget: bool | None = None
 
 
+_MASK = "***"
+"""What a repr shows instead of a credential."""
+
+# A credential never reaches a repr, nor a validation error (pydantic quotes the input).
+_HIDDEN: ConfigDict = {"hide_input_in_errors": True}
+
+
 class McpServer(WireModel):
-    """A remote MCP server that the API server calls."""
+    """A remote MCP server that Google's side calls (not a connection from this process).
+
+    `headers` often carry credentials: a repr shows their names, never their values.
+    """
+
+    model_config: ClassVar[ConfigDict] = _HIDDEN
 
     type: Literal["mcp_server"] = "mcp_server"
     name: str | None = None
@@ -77,6 +90,10 @@ class McpServer(WireModel):
     headers: dict[str, str] | None = None
     allowed_tools: list[dict[str, Any]] | None = None
     """`[{"mode": "auto" | "any" | "none" | "validated", "tools": [names]}]`."""
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, _masked(value) if name == "headers" else value
 
 
 class ComputerUse(WireModel):
@@ -90,7 +107,12 @@ class ComputerUse(WireModel):
 
 
 class Retrieval(WireModel):
-    """Server-side retrieval (Vertex AI Search, RAG stores, Exa, Parallel)."""
+    """Server-side retrieval (Vertex AI Search, RAG stores, Exa, Parallel).
+
+    The `api_key` of a search provider's config never appears in a repr.
+    """
+
+    model_config: ClassVar[ConfigDict] = _HIDDEN
 
     type: Literal["retrieval"] = "retrieval"
     retrieval_types: list[str] | None = None
@@ -98,6 +120,22 @@ class Retrieval(WireModel):
     rag_store_config: dict[str, Any] | None = None
     exa_ai_search_config: dict[str, Any] | None = None
     parallel_ai_search_config: dict[str, Any] | None = None
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name in _KEYED_CONFIGS and isinstance(value, Mapping) and "api_key" in value:
+                value = {**cast("Mapping[str, Any]", value), "api_key": _MASK}
+            yield name, value
+
+
+_KEYED_CONFIGS = frozenset({"exa_ai_search_config", "parallel_ai_search_config"})
+
+
+def _masked(headers: Any) -> Any:
+    """Header names kept, values hidden: the names help debugging, the values are secrets."""
+    if isinstance(headers, Mapping):
+        return dict.fromkeys(cast("Mapping[str, Any]", headers), _MASK)
+    return headers if headers is None else _MASK
 
 
 class UnknownTool(WireModel):
