@@ -266,8 +266,7 @@ class TemporalAgent(Generic[DepsT, OutputT]):
             if isinstance(action, RunTools):
                 return machine.tools_finished(await self._tools(machine, action))
             if isinstance(action, Send):
-                interaction = await self._create(action)
-                machine.created(interaction.id)
+                interaction = await self._create(machine, action)
             else:
                 interaction = await self._wait(machine, action)
             return machine.received(interaction)
@@ -275,8 +274,8 @@ class TemporalAgent(Generic[DepsT, OutputT]):
             _reraise_cancellation(error)
             return machine.failed(_api_error(error))
 
-    async def _create(self, action: Send) -> Interaction:
-        raw = await workflow.execute_activity(
+    async def _create(self, machine: RunMachine, action: Send) -> Interaction:
+        handle = workflow.start_activity(
             self._names["create"],
             CreateRequest(action.body, action.stream),
             result_type=dict,
@@ -284,7 +283,17 @@ class TemporalAgent(Generic[DepsT, OutputT]):
             heartbeat_timeout=self.heartbeat_timeout,
             retry_policy=self.model_retry,
         )
-        return Interaction.model_validate(raw)
+        try:
+            raw = await handle
+        except asyncio.CancelledError:
+            # The create may have ended in the activation that cancelled the workflow: its
+            # interaction is then known (and, in the background, one to cancel).
+            if handle.done() and not handle.cancelled() and handle.exception() is None:
+                machine.created(Interaction.model_validate(handle.result()).id)
+            raise
+        interaction = Interaction.model_validate(raw)
+        machine.created(interaction.id)
+        return interaction
 
     async def _wait(self, machine: RunMachine, action: Poll) -> Interaction:
         policy = machine.config.poll
