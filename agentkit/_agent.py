@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager, closing, contextmanager
 from functools import partial
-from typing import Any, Generic
+from typing import Any, Generic, overload
 
 import anyio
-import pydantic
 from typing_extensions import TypeVar
 
 from agentkit._client import AsyncClient, Client
 from agentkit._content import result_content
 from agentkit._context import RunContext, new_run_id
-from agentkit._drivers import RunSetup, drive, drive_sync, send_first
+from agentkit._drivers import RunSetup, drive, drive_sync, send_first, send_first_sync
 from agentkit._events import RunCompleteEvent, RunEvent
 from agentkit._exceptions import APIError, RunError, UsageError
 from agentkit._hooks import Hooks, installed
@@ -31,6 +31,7 @@ from agentkit._loop import (
     UsageLimits,
 )
 from agentkit._result import RunResult, RunState
+from agentkit._run_settings import RunSettings, structured
 from agentkit._tool import FunctionTool, tool
 from agentkit._tool_source import Connections
 from agentkit._toolset import AgentTool, ToolSet, UnknownOutcome
@@ -41,6 +42,7 @@ __all__ = ["Agent", "RunHandle"]
 
 OutputT = TypeVar("OutputT", default=Any)
 DepsT = TypeVar("DepsT", default=Any)
+T = TypeVar("T")
 
 Previous = RunResult[Any] | RunState
 Plan = Callable[[ToolSet], tuple[RunMachine, Action]]
@@ -150,13 +152,9 @@ class Agent(Generic[DepsT, OutputT]):
         self._async_client = client if isinstance(client, AsyncClient) else None
         self._sync_client = client if isinstance(client, Client) else None
         self._owned: list[AsyncClient | Client] = []
-        adapter = pydantic.TypeAdapter(output_type) if output_type is not None else None
-        if adapter is not None:
-            response_format = {
-                "type": "text",
-                "mime_type": "application/json",
-                "schema": adapter.json_schema(),
-            }
+        adapter = None
+        if output_type is not None:
+            adapter, response_format = structured(output_type)
         fields = {
             "system_instruction": system_instruction,
             "generation_config": dict(generation_config) if generation_config else None,
@@ -285,6 +283,7 @@ class Agent(Generic[DepsT, OutputT]):
             local_tools=toolset.names,
             needs_approval=toolset.needs_approval,
             check_arguments=toolset.check_arguments,
+            tool_retries=toolset.tool_retries,
         )
 
     @asynccontextmanager
@@ -307,11 +306,14 @@ class Agent(Generic[DepsT, OutputT]):
         *,
         stream: bool = False,
         background: bool | None = None,
+        settings: RunSettings | None = None,
     ) -> tuple[RunMachine, Action]:
         changes: dict[str, Any] = {"stream": stream}
         if background is not None:
             changes["background"] = background
         config = dataclasses.replace(self._config_for(toolset), **changes)
+        if settings is not None:
+            config = settings.applied(config)
         state = previous.state if isinstance(previous, RunResult) else previous
         history = list(state.history) if state is not None else []
         fresh = RunState(history=history, run_id=new_run_id())
@@ -320,23 +322,49 @@ class Agent(Generic[DepsT, OutputT]):
         return machine, machine.start(input, continue_from=continue_from)
 
     def _resumed(
-        self, toolset: ToolSet, state: Previous, approvals: Mapping[str, Any] | None
+        self,
+        toolset: ToolSet,
+        state: Previous,
+        approvals: Mapping[str, Any] | None,
+        settings: RunSettings | None = None,
     ) -> tuple[RunMachine, Action]:
         saved = state.state if isinstance(state, RunResult) else state
         if saved.run_id is None:  # saved by an older agentkit
             saved = saved.model_copy(update={"run_id": new_run_id()})
         # A background run (started with `start()` or `background=True`) goes on as one.
         config = dataclasses.replace(self._config_for(toolset), background=saved.background)
+        if settings is not None:
+            config = settings.applied(config)
         machine = RunMachine(config, saved)
         return machine, machine.resume(_approvals(approvals or {}))
 
-    def _retooled(self, machine: RunMachine, toolset: ToolSet) -> RunMachine:
+    def _retooled(
+        self, machine: RunMachine, toolset: ToolSet, settings: RunSettings | None
+    ) -> RunMachine:
         """A handle's machine, made before this run listed its tools: it declares them now."""
         if toolset is not self.toolset:
-            machine.config = dataclasses.replace(
+            config = dataclasses.replace(
                 self._config_for(toolset), background=machine.config.background
             )
+            machine.config = config if settings is None else settings.applied(config)
         return machine
+
+    def _run_tools(self, tools: Sequence[AgentTool] | None) -> ToolSet:
+        """The tools of one run: the agent's, or those the run gives instead."""
+        return self.toolset if tools is None else self.toolset.replaced(tools)
+
+    def _settings(
+        self,
+        system_instruction: str | None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None,
+        output_type: Any,
+    ) -> RunSettings | None:
+        return RunSettings.of(
+            managed_agent=self._config.agent is not None,
+            system_instruction=system_instruction,
+            generation_config=generation_config,
+            output_type=output_type,
+        )
 
     def _setup(
         self, toolset: ToolSet | None = None, handle: RunHandle[Any] | None = None
@@ -357,6 +385,7 @@ class Agent(Generic[DepsT, OutputT]):
             name=self.name,
         )
 
+    @overload
     async def run(
         self,
         input: Any,
@@ -364,7 +393,36 @@ class Agent(Generic[DepsT, OutputT]):
         previous: Previous | None = None,
         deps: DepsT | None = None,
         background: bool | None = None,
-    ) -> RunResult[OutputT]:
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: None = None,
+    ) -> RunResult[OutputT]: ...
+    @overload
+    async def run(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        background: bool | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: type[T],
+    ) -> RunResult[T]: ...
+    async def run(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        background: bool | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: Any = None,
+    ) -> RunResult[Any]:
         """Run the agent until the interaction reaches a terminal status.
 
         Cancelling the caller cancels the running tools and a background interaction on the
@@ -375,6 +433,12 @@ class Agent(Generic[DepsT, OutputT]):
             previous: A result (or its state) to continue from, stateful or stateless alike.
             deps: Passed to tools through `RunContext.deps`.
             background: Override the agent's `background` setting for this run.
+            system_instruction: This run's system instruction, instead of the agent's.
+            generation_config: This run's generation config, instead of the agent's (whole:
+                the agent's is not merged in).
+            tools: This run's tools, instead of the agent's (function tools, server tools and
+                declarations; MCP servers belong to the agent).
+            output_type: This run's structured output type, instead of the agent's.
 
         Raises:
             MaxTurnsExceeded: The model was still calling tools after `max_turns` requests.
@@ -384,25 +448,50 @@ class Agent(Generic[DepsT, OutputT]):
             UnexpectedStatusError: A status agentkit cannot act on, or a continuation that
                 made no progress.
             DeadlineExceeded: A background interaction outlived `PollPolicy.deadline`.
-            OutputValidationError: The answer does not fit `output_type`.
+            OutputValidationError: The answer still does not fit `output_type`.
+            ToolRetriesExceeded: The model kept calling a tool with invalid arguments.
             APIError: The API could not be reached or refused the request.
         """
-        plan = partial(self._begin, input=input, previous=previous, background=background)
-        return await self._finish(plan, deps)
+        toolset = self._run_tools(tools)
+        settings = self._settings(system_instruction, generation_config, output_type)
+        plan = partial(
+            self._begin, input=input, previous=previous, background=background, settings=settings
+        )
+        return await self._finish(plan, deps, toolset=toolset)
 
     def stream(
-        self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        background: bool | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: Any = None,
     ) -> AsyncGenerator[RunEvent, None]:
         """Run the agent, yielding text deltas, tool calls, tool results and status changes.
 
-        The last event is a `RunCompleteEvent` holding the `RunResult`. Raises as `run()`.
-        To stop early, break out inside `contextlib.aclosing(agent.stream(...))`, so the
-        open stream closes at once.
+        The last event is a `RunCompleteEvent` holding the `RunResult`. Takes the settings,
+        and raises, as `run()`; with `background=True` the background interaction streams
+        live (and is resumed, not polled, when its stream breaks). To stop early, break out inside
+        `contextlib.aclosing(agent.stream(...))`, so the open stream closes at once.
         """
-        if not self.toolset.sources:  # nothing to list: the input is checked at once
-            machine, action = self._begin(self.toolset, input, previous, stream=True)
-            return drive(self._setup(self.toolset), self.async_client, machine, action, deps)
-        return self._stream(partial(self._begin, input=input, previous=previous, stream=True), deps)
+        toolset = self._run_tools(tools)
+        settings = self._settings(system_instruction, generation_config, output_type)
+        plan = partial(
+            self._begin,
+            input=input,
+            previous=previous,
+            stream=True,
+            background=background,
+            settings=settings,
+        )
+        if not toolset.sources:  # nothing to list: the input is checked at once
+            machine, action = plan(toolset)
+            return drive(self._setup(toolset), self.async_client, machine, action, deps)
+        return self._stream(plan, deps)
 
     async def _stream(self, plan: Plan, deps: Any) -> AsyncGenerator[RunEvent, None]:
         async with self._tools() as toolset:
@@ -412,41 +501,83 @@ class Agent(Generic[DepsT, OutputT]):
                 async for event in events:
                     yield event
 
+    @overload
     async def resume(
         self,
         state: Previous,
         approvals: Mapping[str, Any] | None = None,
         *,
         deps: DepsT | None = None,
-    ) -> RunResult[OutputT]:
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: None = None,
+    ) -> RunResult[OutputT]: ...
+    @overload
+    async def resume(
+        self,
+        state: Previous,
+        approvals: Mapping[str, Any] | None = None,
+        *,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: type[T],
+    ) -> RunResult[T]: ...
+    async def resume(
+        self,
+        state: Previous,
+        approvals: Mapping[str, Any] | None = None,
+        *,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: Any = None,
+    ) -> RunResult[Any]:
         """Continue a run paused for approval, cancelled, or stopped by an error.
 
         Tools that finished are not run again (the journal answers for them), and an
-        interaction the run already made is fetched, not made again.
+        interaction the run already made is fetched, not made again. A run started with
+        settings of its own (`tools=`...) resumes with the agent's unless given them again.
 
         Args:
             state: The paused result, an error's `partial`, its `state` (e.g. loaded with
                 `RunState.from_json`), or `journal.latest(run_id)`.
             approvals: For each call waiting for approval: True to run it, False to refuse
                 it, or any other value to send as the tool's result instead of running it.
+            system_instruction: As for `run()`: this run's, instead of the agent's.
+            generation_config: As for `run()`.
+            tools: As for `run()`.
+            output_type: As for `run()`.
 
         Raises:
             UsageError: The run has nothing left to do, or a call waiting for approval has no
                 decision.
         """
-        return await self._finish(partial(self._resumed, state=state, approvals=approvals), deps)
+        toolset = self._run_tools(tools)
+        settings = self._settings(system_instruction, generation_config, output_type)
+        plan = partial(self._resumed, state=state, approvals=approvals, settings=settings)
+        return await self._finish(plan, deps, toolset=toolset)
 
     async def _finish(
-        self, plan: Plan, deps: Any, handle: RunHandle[Any] | None = None
-    ) -> RunResult[OutputT]:
-        if not self.toolset.sources:  # no connections to hold open: no context to enter
-            return await self._complete(self.toolset, plan, deps, handle)
-        async with self._tools() as toolset:
+        self,
+        plan: Plan,
+        deps: Any,
+        handle: RunHandle[Any] | None = None,
+        *,
+        toolset: ToolSet | None = None,
+    ) -> RunResult[Any]:
+        toolset = toolset or self.toolset
+        if not toolset.sources:  # no connections to hold open: no context to enter
             return await self._complete(toolset, plan, deps, handle)
+        async with self._tools() as listed:
+            return await self._complete(listed, plan, deps, handle)
 
     async def _complete(
         self, toolset: ToolSet, plan: Plan, deps: Any, handle: RunHandle[Any] | None
-    ) -> RunResult[OutputT]:
+    ) -> RunResult[Any]:
         machine, action = plan(toolset)
         events = drive(self._setup(toolset, handle), self.async_client, machine, action, deps)
         async with aclosing(events):
@@ -455,6 +586,7 @@ class Agent(Generic[DepsT, OutputT]):
                     return event.result
         raise AssertionError("unreachable: a run always ends with RunCompleteEvent")
 
+    @overload
     def run_sync(
         self,
         input: Any,
@@ -462,35 +594,97 @@ class Agent(Generic[DepsT, OutputT]):
         previous: Previous | None = None,
         deps: DepsT | None = None,
         background: bool | None = None,
-    ) -> RunResult[OutputT]:
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: None = None,
+    ) -> RunResult[OutputT]: ...
+    @overload
+    def run_sync(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        background: bool | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: type[T],
+    ) -> RunResult[T]: ...
+    def run_sync(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        background: bool | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: Any = None,
+    ) -> RunResult[Any]:
         """Run the agent to the end from synchronous code (also inside a running event loop).
 
         Takes the same arguments, and raises the same errors, as `run()`; Ctrl-C cancels
         as anyio cancellation does there.
         """
-        plan = partial(self._begin, input=input, previous=previous, background=background)
-        return self._finish_sync(plan, deps)
+        toolset = self._run_tools(tools)
+        settings = self._settings(system_instruction, generation_config, output_type)
+        plan = partial(
+            self._begin, input=input, previous=previous, background=background, settings=settings
+        )
+        return self._finish_sync(plan, deps, toolset)
 
-    def _finish_sync(self, plan: Plan, deps: Any) -> RunResult[OutputT]:
-        if not self.toolset.sources:
-            return self._complete_sync(self.toolset, plan, deps)
-        with self._tools_sync() as toolset:
-            return self._complete_sync(toolset, plan, deps)
+    def _finish_sync(
+        self,
+        plan: Plan,
+        deps: Any,
+        toolset: ToolSet | None = None,
+        *,
+        handle: RunHandle[Any] | None = None,
+    ) -> RunResult[Any]:
+        toolset = toolset or self.toolset
+        if not toolset.sources:
+            return self._complete_sync(toolset, plan, deps, handle)
+        with self._tools_sync() as listed:
+            return self._complete_sync(listed, plan, deps, handle)
 
-    def _complete_sync(self, toolset: ToolSet, plan: Plan, deps: Any) -> RunResult[OutputT]:
+    def _complete_sync(
+        self, toolset: ToolSet, plan: Plan, deps: Any, handle: RunHandle[Any] | None = None
+    ) -> RunResult[Any]:
         machine, action = plan(toolset)
-        events = drive_sync(self._setup(toolset), self.sync_client, machine, action, deps)
+        setup = self._setup(toolset, handle)
+        events = drive_sync(setup, self.sync_client, machine, action, deps)
         with closing(events):
             return _last(events)
 
     def stream_sync(
-        self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        background: bool | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: Any = None,
     ) -> Generator[RunEvent, None, None]:
         """Synchronous `stream()`: a generator of run events (`close()` it to stop early)."""
-        if not self.toolset.sources:  # nothing to list: the input is checked at once
-            machine, action = self._begin(self.toolset, input, previous, stream=True)
-            return drive_sync(self._setup(self.toolset), self.sync_client, machine, action, deps)
-        plan = partial(self._begin, input=input, previous=previous, stream=True)
+        toolset = self._run_tools(tools)
+        settings = self._settings(system_instruction, generation_config, output_type)
+        plan = partial(
+            self._begin,
+            input=input,
+            previous=previous,
+            stream=True,
+            background=background,
+            settings=settings,
+        )
+        if not toolset.sources:  # nothing to list: the input is checked at once
+            machine, action = plan(toolset)
+            return drive_sync(self._setup(toolset), self.sync_client, machine, action, deps)
         return self._stream_sync(plan, deps)
 
     def _stream_sync(self, plan: Plan, deps: Any) -> Generator[RunEvent, None, None]:
@@ -500,32 +694,160 @@ class Agent(Generic[DepsT, OutputT]):
             with closing(events):
                 yield from events
 
+    @overload
     def resume_sync(
         self,
         state: Previous,
         approvals: Mapping[str, Any] | None = None,
         *,
         deps: DepsT | None = None,
-    ) -> RunResult[OutputT]:
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: None = None,
+    ) -> RunResult[OutputT]: ...
+    @overload
+    def resume_sync(
+        self,
+        state: Previous,
+        approvals: Mapping[str, Any] | None = None,
+        *,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: type[T],
+    ) -> RunResult[T]: ...
+    def resume_sync(
+        self,
+        state: Previous,
+        approvals: Mapping[str, Any] | None = None,
+        *,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: Any = None,
+    ) -> RunResult[Any]:
         """Synchronous `resume()`."""
-        return self._finish_sync(partial(self._resumed, state=state, approvals=approvals), deps)
+        toolset = self._run_tools(tools)
+        settings = self._settings(system_instruction, generation_config, output_type)
+        plan = partial(self._resumed, state=state, approvals=approvals, settings=settings)
+        return self._finish_sync(plan, deps, toolset)
 
     # -- background handles -------------------------------------------------------------------
 
+    @overload
     async def start(
-        self, input: Any, *, previous: Previous | None = None, deps: DepsT | None = None
-    ) -> RunHandle[OutputT]:
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: None = None,
+    ) -> RunHandle[OutputT]: ...
+    @overload
+    async def start(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: type[T],
+    ) -> RunHandle[T]: ...
+    async def start(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: Any = None,
+    ) -> RunHandle[Any]:
         """Start a background run and return at once with a handle to it.
 
-        The handle's `interaction_id` lets another process re-attach with `attach()`.
+        Takes the settings of `run()`. The handle's `interaction_id` lets another process
+        re-attach with `attach()`.
         """
-        async with self._tools() as toolset:
-            machine, action = self._begin(toolset, input, previous, background=True)
-            setup = self._setup(toolset)
-            action = await send_first(setup, self.async_client, machine, action, deps)
+        toolset = self._run_tools(tools)
+        settings = self._settings(system_instruction, generation_config, output_type)
+        plan = partial(
+            self._begin, input=input, previous=previous, background=True, settings=settings
+        )
+        if toolset.sources:
+            async with self._tools() as listed:
+                machine, action = plan(listed)
+                setup = self._setup(listed)
+                action = await send_first(setup, self.async_client, machine, action, deps)
+        else:
+            machine, action = plan(toolset)
+            action = await send_first(
+                self._setup(toolset), self.async_client, machine, action, deps
+            )
         if isinstance(action, Fail):
             raise action.error
-        return RunHandle(self, machine, action, deps)
+        return RunHandle(self, machine, action, deps, toolset=toolset, settings=settings)
+
+    @overload
+    def start_sync(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: None = None,
+    ) -> RunHandle[OutputT]: ...
+    @overload
+    def start_sync(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: type[T],
+    ) -> RunHandle[T]: ...
+    def start_sync(
+        self,
+        input: Any,
+        *,
+        previous: Previous | None = None,
+        deps: DepsT | None = None,
+        system_instruction: str | None = None,
+        generation_config: GenerationConfig | Mapping[str, Any] | None = None,
+        tools: Sequence[AgentTool] | None = None,
+        output_type: Any = None,
+    ) -> RunHandle[Any]:
+        """Synchronous `start()`: wait for the handle's run with `handle.result_sync()`."""
+        toolset = self._run_tools(tools)
+        settings = self._settings(system_instruction, generation_config, output_type)
+        plan = partial(
+            self._begin, input=input, previous=previous, background=True, settings=settings
+        )
+        if toolset.sources:
+            with self._tools_sync() as listed:
+                machine, action = plan(listed)
+                setup = self._setup(listed)
+                action = send_first_sync(setup, self.sync_client, machine, action, deps)
+        else:
+            machine, action = plan(toolset)
+            action = send_first_sync(self._setup(toolset), self.sync_client, machine, action, deps)
+        if isinstance(action, Fail):
+            raise action.error
+        return RunHandle(self, machine, action, deps, toolset=toolset, settings=settings)
 
     def attach(self, interaction_id: str, *, deps: DepsT | None = None) -> RunHandle[OutputT]:
         """Re-attach to a background run started elsewhere (e.g. by another process)."""
@@ -565,16 +887,30 @@ class Agent(Generic[DepsT, OutputT]):
 
 
 class RunHandle(Generic[OutputT]):
-    """A background run: await it, poll it, or cancel it; `interaction_id` identifies it."""
+    """A background run: await it, poll it, or cancel it; `interaction_id` identifies it.
+
+    From synchronous code (a handle of `Agent.start_sync()` or `Agent.attach()`), use
+    `result_sync()`, `poll_sync()` and `cancel_sync()`.
+    """
 
     def __init__(
-        self, agent: Agent[Any, OutputT], machine: RunMachine, action: Action, deps: Any
+        self,
+        agent: Agent[Any, Any],
+        machine: RunMachine,
+        action: Action,
+        deps: Any,
+        *,
+        toolset: ToolSet | None = None,
+        settings: RunSettings | None = None,
     ) -> None:
         self._agent = agent
+        self._toolset = toolset
+        self._settings = settings
         self._machine = machine
         self._action = action
         self._deps = deps
         self._lock = anyio.Lock()
+        self._sync_lock = threading.Lock()
         self.partial: RunResult[Any] | None = None
         """Set when a wait was cancelled: the run so far, with the finished tool results.
 
@@ -591,30 +927,59 @@ class RunHandle(Generic[OutputT]):
         """Fetch the interaction once, without waiting for it to finish."""
         return await self._agent.async_client.interactions.get(self.interaction_id)
 
+    def poll_sync(self) -> Interaction:
+        """Synchronous `poll()`."""
+        return self._agent.sync_client.interactions.get(self.interaction_id)
+
     async def result(self) -> RunResult[OutputT]:
         """Wait for the run to finish (running tools when it asks) and return its result."""
         async with self._lock:  # one driver at a time; later awaits get the same outcome
-            if isinstance(self._action, Done):
-                return self._action.result
-            if isinstance(self._action, Fail):
-                raise self._action.error
+            if isinstance(self._action, Done | Fail):
+                return self._outcome()
             try:
                 result = await self._agent._finish(  # pyright: ignore[reportPrivateUsage]
-                    self._plan, self._deps, self
+                    self._plan, self._deps, self, toolset=self._toolset
                 )
-            except APIError as error:
-                # The API gave up for now: awaiting again goes on from where the run stopped.
-                if error.partial is not None:
-                    self._continue_from(error.partial)
-                raise
-            except RunError as error:
-                self._action = Fail(error)
+            except (APIError, RunError) as error:
+                self._failed(error)
                 raise
             self._action = Done(result)
             return result
 
+    def result_sync(self) -> RunResult[OutputT]:
+        """Synchronous `result()`.
+
+        Ctrl-C stops the wait, not the interaction, as a cancelled await does: calling it
+        again goes on from there.
+        """
+        with self._sync_lock:
+            if isinstance(self._action, Done | Fail):
+                return self._outcome()
+            try:
+                result = self._agent._finish_sync(  # pyright: ignore[reportPrivateUsage]
+                    self._plan, self._deps, self._toolset, handle=self
+                )
+            except (APIError, RunError) as error:
+                self._failed(error)
+                raise
+            self._action = Done(result)
+            return result
+
+    def _outcome(self) -> RunResult[OutputT]:
+        if isinstance(self._action, Fail):
+            raise self._action.error
+        assert isinstance(self._action, Done)
+        return self._action.result
+
+    def _failed(self, error: APIError | RunError) -> None:
+        if isinstance(error, RunError):
+            self._action = Fail(error)
+        elif error.partial is not None:
+            # The API gave up for now: waiting again goes on from where the run stopped.
+            self._continue_from(error.partial)
+
     def _plan(self, toolset: ToolSet) -> tuple[RunMachine, Action]:
-        retooled = self._agent._retooled(self._machine, toolset)  # pyright: ignore[reportPrivateUsage]
+        retooled = self._agent._retooled(self._machine, toolset, self._settings)  # pyright: ignore[reportPrivateUsage]
         return retooled, self._action
 
     def _interrupted(self, partial: RunResult[Any]) -> None:
@@ -634,6 +999,13 @@ class RunHandle(Generic[OutputT]):
     async def cancel(self) -> RunResult[OutputT]:
         """Cancel the interaction on the server; the result has status `cancelled`."""
         interaction = await self._agent.async_client.interactions.cancel(self.interaction_id)
+        return self._cancelled(interaction)
+
+    def cancel_sync(self) -> RunResult[OutputT]:
+        """Synchronous `cancel()`."""
+        return self._cancelled(self._agent.sync_client.interactions.cancel(self.interaction_id))
+
+    def _cancelled(self, interaction: Interaction) -> RunResult[OutputT]:
         action = self._machine.received(interaction)
         self._action = action
         if isinstance(action, Done):

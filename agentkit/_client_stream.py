@@ -82,6 +82,7 @@ class StreamCore:
         "_redacted",
         "_secrets",
         "_sent",
+        "_stateless",
         "delivered",
         "error",
         "finished",
@@ -97,6 +98,7 @@ class StreamCore:
         last_event_id: str | None = None,
         secrets: tuple[str, ...] = (),
         creates: bool = False,
+        stateless: bool = False,
     ) -> None:
         self.interaction_id = interaction_id
         """Known from `get(id)`, else from the first event that names it."""
@@ -120,6 +122,7 @@ class StreamCore:
             self._deduper.admit(UnknownEvent(event_id=last_event_id))
         self._secrets = secrets  # the credentials, to scrub from server text
         self._creates = creates  # the stream of a stored create (see RequestSpec.creates)
+        self._stateless = stateless  # nothing stored: a GET would answer 404
 
     @property
     def request(self) -> httpx.Request | None:
@@ -194,6 +197,13 @@ class StreamCore:
         """
         if isinstance(error, APIStatusError) and not should_retry(error.status_code):
             raise error
+        if self._stateless:
+            raise APIConnectionError(
+                "The stream of a stateless interaction (store=false) broke; the server keeps "
+                f"nothing to resume it from, so only sending the request again can: "
+                f"{error.message}",
+                request=error.request,
+            )
         if self.interaction_id is None:
             # Re-sending the create would start a second interaction: report the drop instead.
             # The server answered a stored create, so it may well have made the interaction.
@@ -330,6 +340,7 @@ class _StreamShell(Generic[ClientT, ChunksT]):
             last_event_id=last_event_id,
             secrets=client._builder.secrets,
             creates=spec.creates,
+            stateless=spec.stateless,
         )
         return cls(client, core)
 

@@ -57,7 +57,7 @@ from agentkit.types import (
     ThoughtSummaryDelta,
 )
 
-__all__ = ["RunSetup", "drive", "drive_sync", "send_first"]
+__all__ = ["RunSetup", "drive", "drive_sync", "send_first", "send_first_sync"]
 
 logger = logging.getLogger("agentkit.agent")
 
@@ -267,6 +267,12 @@ class _Run:
         self.checkpoint()
         return action
 
+    def request_failed(self, error: APIError) -> Action:
+        """The machine's verdict on a request that failed: send it again, or end the run."""
+        action = self.machine.request_failed(error)
+        self.checkpoint()
+        return action
+
     def interrupted(self) -> None:
         partial_result = self.machine.interrupted(self.finished)
         self.checkpoint(partial_result.state)
@@ -409,9 +415,9 @@ async def _request(
             run.before_request(action.body)
             interaction = await client.interactions.create(**action.body, stream=False)
             run.created(interaction.id, action)
-    except APIError as error:  # the client gave up: the run ends, resumable
+    except APIError as error:  # the client gave up: the run ends, resumable (or resends)
         run.end_turn(error)
-        yield _Next(run.failed(error))
+        yield _Next(run.request_failed(error))
         return
     for item in run.settled(interaction):
         yield item
@@ -548,11 +554,25 @@ def _request_sync(
             run.before_request(action.body)
             interaction = client.interactions.create(**action.body, stream=False)
             run.created(interaction.id, action)
-    except APIError as error:  # the client gave up: the run ends, resumable
+    except APIError as error:  # the client gave up: the run ends, resumable (or resends)
         run.end_turn(error)
-        yield _Next(run.failed(error))
+        yield _Next(run.request_failed(error))
         return
     yield from run.settled(interaction)
+
+
+def send_first_sync(
+    setup: RunSetup, client: Client, machine: RunMachine, action: Action, deps: Any
+) -> Action:
+    """Synchronous `send_first`."""
+    if not isinstance(action, Send):
+        return action
+    run = _Run(setup, machine, _context(machine, deps))
+    with run.scope(), closing(_request_sync(run, client, action)) as steps:
+        for item in steps:
+            if isinstance(item, _Next):
+                return item.action
+    raise AssertionError("unreachable: a request always ends with the next action")
 
 
 def _cancel_quietly_sync(client: Client, interaction_id: str) -> None:

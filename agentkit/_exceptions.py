@@ -33,7 +33,6 @@ __all__ = [
     "RepeatedCallError",
     "ResponseLostError",
     "RunError",
-    "RunTimeout",
     "StreamError",
     "ToolOutcomeUnknown",
     "ToolRetriesExceeded",
@@ -243,18 +242,6 @@ class ToolRetriesExceeded(RunError):
         super().__init__(message, partial=partial)
         self.tool = tool
         self.call = call
-
-
-class RunTimeout(RunError, TimeoutError):
-    """The run did not finish within its `timeout`; it was cancelled as a caller's cancel is.
-
-    The partial result holds what the run produced, with the results of the tools that
-    finished; `Agent.resume(error.partial)` continues it.
-    """
-
-    def __init__(self, message: str, *, timeout: float, partial: RunResult | None = None) -> None:
-        super().__init__(message, partial=partial)
-        self.timeout = timeout
 
 
 class ToolOutcomeUnknown(RunError):

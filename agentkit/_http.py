@@ -155,6 +155,8 @@ class RequestSpec:
     stream: bool = False
     creates: bool = False
     """A create the server stores: sending it again after a lost response may fork."""
+    stateless: bool = False
+    """A create with `store: false`: the server keeps nothing to resume its stream from."""
 
 
 def _check_create(body: Mapping[str, Any]) -> None:
@@ -309,6 +311,7 @@ class RequestBuilder:
             content=content,
             stream=stream,
             creates=body.get("store") is not False,
+            stateless=body.get("store") is False,
         )
 
     def get(

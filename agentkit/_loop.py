@@ -16,12 +16,14 @@ from typing import Any, cast
 import pydantic
 
 from agentkit._exceptions import (
+    APIConnectionError,
     APIError,
     DeadlineExceeded,
     InteractionFailed,
     MaxTurnsExceeded,
     OutputValidationError,
     RepeatedCallError,
+    ResponseLostError,
     RunError,
     ToolRetriesExceeded,
     UnexpectedStatusError,
@@ -59,6 +61,7 @@ PENDING_STATUSES = frozenset({"in_progress", "queued"})
 _FINAL_RESULT = frozenset({"completed", "incomplete", "cancelled", "budget_exceeded"})
 _KNOWN_STATUSES = _FINAL_RESULT | {"failed", "requires_action", "requires_continuation"}
 _INPUT_ECHOES = ("user_input", "function_result")
+_STATELESS_RESENDS = 2
 _CONTENT_TYPES = frozenset({"text", "image", "audio", "video", "document"})
 
 Approval = bool | FunctionResultStep
@@ -247,6 +250,7 @@ class RunMachine:
             if raw.get("type") == "function_result" and raw.get("call_id") in waiting
         }
         self._unassigned: list[int] = []
+        self._resent = 0  # times the request in flight was sent again (see request_failed)
         self.answered: list[tuple[FunctionCallStep, FunctionResultStep]] = []
         """Calls the last `received()` answered without running them (invalid arguments, an
         unknown tool), with their error results: drivers report them as run events."""
@@ -289,6 +293,7 @@ class RunMachine:
         self.state.interaction_id = interaction.id
         self.state.outbox = None
         self.answered = []
+        self._resent = 0
         # Background and managed-agent interactions continue server-side.
         server_continues = self.config.background or self.config.agent is not None
         if status in PENDING_STATUSES or (status == "requires_continuation" and server_continues):
@@ -347,6 +352,26 @@ class RunMachine:
         elif error.partial is None:
             error.partial = partial
         return Fail(error)
+
+    def request_failed(self, error: APIError) -> Action:
+        """A request failed for good: send it again if nothing was stored, else `failed()`.
+
+        The stream of a stateless request (`store=false`) that breaks cannot be resumed, but
+        the server kept nothing of it either: the same request is sent again (twice at most
+        for one request), instead of ending the run.
+        """
+        body = self.state.outbox
+        resend = (
+            not self.config.store
+            and body is not None
+            and isinstance(error, APIConnectionError)
+            and not isinstance(error, ResponseLostError)
+            and self._resent < _STATELESS_RESENDS
+        )
+        if not resend or body is None:
+            return self.failed(error)
+        self._resent += 1
+        return self._send_again(body)
 
     def _poll(self, interaction: Interaction) -> Poll | Fail:
         policy = self.config.poll

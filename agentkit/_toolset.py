@@ -144,6 +144,22 @@ class ToolSet:
         run.declarations = tuple(declarations)
         return run
 
+    def replaced(self, tools: Sequence[AgentTool]) -> ToolSet:
+        """Another set of tools for one run, under the same cap on concurrent calls.
+
+        Raises:
+            UsageError: A tool is not one, two share a name, or one is an MCP server (its
+                connection belongs to the agent: give it to `Agent(tools=...)`).
+        """
+        run = ToolSet(tools)
+        if run.sources:
+            raise UsageError(
+                f"{run.sources[0].label} cannot be given for one run: the agent holds MCP "
+                "servers' connections, so give it to Agent(tools=...)."
+            )
+        run._limits = self._limits
+        return run
+
     @property
     def max_concurrent(self) -> int | None:
         """Most calls of these tools running at once (None: no cap)."""

@@ -21,7 +21,6 @@ AgentkitError
 │   ├── DeadlineExceeded           a background interaction outlived PollPolicy.deadline
 │   ├── OutputValidationError      structured output that still did not fit `output_type`
 │   ├── ToolRetriesExceeded        a tool kept getting invalid arguments: .tool .call
-│   ├── RunTimeout(TimeoutError)   the run outlived its `timeout`: .timeout
 │   └── ToolOutcomeUnknown         a call started earlier and never recorded its outcome
 ├── FileProcessingFailed           an uploaded file ended FAILED: .file
 ├── FileProcessingTimeout          (a TimeoutError) a file not ACTIVE in time: .file .timeout
@@ -51,7 +50,6 @@ from agentkit._exceptions import (
     RepeatedCallError,
     ResponseLostError,
     RunError,
-    RunTimeout,
     StreamError,
     ToolOutcomeUnknown,
     ToolRetriesExceeded,
@@ -84,7 +82,6 @@ __all__ = [
     "RepeatedCallError",
     "ResponseLostError",
     "RunError",
-    "RunTimeout",
     "StreamError",
     "ToolOutcomeUnknown",
     "ToolRetriesExceeded",
