@@ -29,6 +29,7 @@ from agentkit._files import (
     ProgressCallback,
     UploadSession,
     check_mime_type,
+    check_wait,
     next_poll,
     parse_file,
     parse_page,
@@ -278,7 +279,9 @@ class AsyncFiles:
             FileProcessingFailed: The file's state became `FAILED`.
             FileProcessingTimeout: It was still not active after `timeout` seconds.
             NotFoundError: No such file.
+            UsageError: `poll_interval` is not above 0, or `timeout` is below 0.
         """
+        check_wait(timeout, poll_interval)
         current = file if isinstance(file, File) and file.state else await self.get(file)
         waited = 0.0
         while True:
@@ -419,7 +422,9 @@ class Files:
             FileProcessingFailed: The file's state became `FAILED`.
             FileProcessingTimeout: It was still not active after `timeout` seconds.
             NotFoundError: No such file.
+            UsageError: `poll_interval` is not above 0, or `timeout` is below 0.
         """
+        check_wait(timeout, poll_interval)
         current = file if isinstance(file, File) and file.state else self.get(file)
         waited = 0.0
         while True:

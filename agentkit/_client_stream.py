@@ -35,6 +35,7 @@ from agentkit._exceptions import (
     APIStatusError,
     ResponseLostError,
     StreamError,
+    StreamNotResumable,
 )
 from agentkit._http import (
     RequestBuilder,
@@ -198,7 +199,7 @@ class StreamCore:
         if isinstance(error, APIStatusError) and not should_retry(error.status_code):
             raise error
         if self._stateless:
-            raise APIConnectionError(
+            raise StreamNotResumable(
                 "The stream of a stateless interaction (store=false) broke; the server keeps "
                 f"nothing to resume it from, so only sending the request again can: "
                 f"{error.message}",

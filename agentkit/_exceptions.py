@@ -34,6 +34,7 @@ __all__ = [
     "ResponseLostError",
     "RunError",
     "StreamError",
+    "StreamNotResumable",
     "ToolOutcomeUnknown",
     "ToolRetriesExceeded",
     "UnexpectedStatusError",
@@ -76,6 +77,14 @@ class APIConnectionError(APIError):
         self, message: str = "Connection error.", *, request: httpx.Request | None = None
     ) -> None:
         super().__init__(message, request=request)
+
+
+class StreamNotResumable(APIConnectionError):
+    """The stream of a stateless create (`store=false`) broke, and cannot be resumed.
+
+    The server kept nothing to resume it from, so only sending the request again can; an
+    agent does, twice at most for one request.
+    """
 
 
 class APITimeoutError(APIConnectionError):

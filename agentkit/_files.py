@@ -49,6 +49,7 @@ __all__ = [
     "ProgressCallback",
     "UploadSession",
     "check_mime_type",
+    "check_wait",
     "file_id",
     "next_poll",
     "parse_file",
@@ -356,6 +357,20 @@ class UploadSession:
 def _int_header(response: httpx.Response, name: str) -> int | None:
     value = response.headers.get(name, "").strip()
     return int(value) if value.isdigit() and value.isascii() else None
+
+
+def check_wait(timeout: float, poll_interval: float) -> None:
+    """Refuse a wait that could never end, or never pause between polls.
+
+    Raises:
+        UsageError: `poll_interval` is not above 0, or `timeout` is below 0.
+    """
+    if not poll_interval > 0:
+        raise UsageError(
+            f"poll_interval must be a number of seconds above 0, not {poll_interval!r}."
+        )
+    if not timeout >= 0:
+        raise UsageError(f"timeout must be a number of seconds >= 0, not {timeout!r}.")
 
 
 def next_poll(file: File, *, waited: float, timeout: float, poll_interval: float) -> float | None:

@@ -199,7 +199,7 @@ def check_base_url(base_url: str, secrets: tuple[str, ...] = ()) -> None:
 
 
 # What `check_base_url` hides of the URL it names: a password, and credentials in the query.
-_SHOWN_PASSWORD: Final = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
+_SHOWN_PASSWORD: Final = re.compile(r"((?:^|/)[^/?#@:]*:)[^/?#@]*@")
 _SHOWN_PARAM: Final = re.compile(rf"([?&;](?:{'|'.join(sorted(_SECRET_PARAMS))})=)[^&;#]*")
 
 

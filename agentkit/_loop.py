@@ -16,15 +16,14 @@ from typing import Any, cast
 import pydantic
 
 from agentkit._exceptions import (
-    APIConnectionError,
     APIError,
     DeadlineExceeded,
     InteractionFailed,
     MaxTurnsExceeded,
     OutputValidationError,
     RepeatedCallError,
-    ResponseLostError,
     RunError,
+    StreamNotResumable,
     ToolRetriesExceeded,
     UnexpectedStatusError,
     UsageError,
@@ -364,8 +363,7 @@ class RunMachine:
         resend = (
             not self.config.store
             and body is not None
-            and isinstance(error, APIConnectionError)
-            and not isinstance(error, ResponseLostError)
+            and isinstance(error, StreamNotResumable)
             and self._resent < _STATELESS_RESENDS
         )
         if not resend or body is None:

@@ -50,9 +50,12 @@ class RunState(BaseModel):
     """The function calls of the turn in progress (waiting for tools or approval)."""
     pending: list[str] = Field(default_factory=list[str])
     """Ids of the calls in `calls` that wait for a person's approval."""
-    outbox: dict[str, Any] | None = None
+    outbox: dict[str, Any] | None = Field(default=None, repr=False)
     """A request the run sent whose response it has not received: resuming sends it again,
-    unless the journal knows the interaction it made (then that one is fetched)."""
+    unless the journal knows the interaction it made (then that one is fetched). It holds the
+    request's tool declarations as sent, credentials of server tools included (an MCP
+    server's headers, a search API key): kept out of the repr; store saved states as you
+    would those credentials."""
     awaiting: str | None = None
     """An interaction the run created or polled whose outcome it has not received: resuming
     fetches it (polling while it runs) instead of sending anything again."""
@@ -174,9 +177,9 @@ def isolated(state: RunState) -> RunState:
     """A copy of `state` that later runs cannot change, without a deep copy.
 
     A run only appends to `steps`, `step_interactions` and `history`, sets entries of
-    `step_interactions` and `call_counts`, and replaces every other field; it never changes a
-    wire dict once stored. Copying those containers isolates a state as a deep copy would,
-    many times cheaper.
+    `step_interactions`, `call_counts` and `invalid_calls`, and replaces every other field; it
+    never changes a wire dict once stored. Copying those containers isolates a state as a deep
+    copy would, many times cheaper.
     """
     return state.model_copy(
         update={
@@ -184,5 +187,6 @@ def isolated(state: RunState) -> RunState:
             "step_interactions": list(state.step_interactions),
             "history": list(state.history),
             "call_counts": dict(state.call_counts),
+            "invalid_calls": dict(state.invalid_calls),
         }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from collections.abc import Mapping
@@ -21,7 +22,9 @@ def structured(output_type: Any) -> tuple[pydantic.TypeAdapter[Any], dict[str, A
         hash(output_type)
     except TypeError:  # an unhashable annotation: built each time
         return _structured(output_type)
-    return _cached(output_type)
+    adapter, response_format = _cached(output_type)
+    # Each request body gets its own copy: a hook that edits one must not edit the others.
+    return adapter, copy.deepcopy(response_format)
 
 
 def _structured(output_type: Any) -> tuple[pydantic.TypeAdapter[Any], dict[str, Any]]:

@@ -132,7 +132,9 @@ class FunctionTool(Generic[P, R]):
         self.timeout = timeout
         self.needs_approval = needs_approval
         self.idempotent = idempotent
-        if retries is not None and (isinstance(retries, bool) or retries < 0):
+        if retries is not None and (
+            isinstance(retries, bool) or not isinstance(retries, int) or retries < 0  # pyright: ignore[reportUnnecessaryIsInstance]
+        ):
             raise UsageError(f"Tool {self.name!r}: retries must be a whole number >= 0.")
         self.retries = retries
         self._is_async = inspect.iscoroutinefunction(source)

@@ -5,7 +5,8 @@ AgentkitError
 │   │                              .interaction_id once a run had started
 │   ├── APIConnectionError
 │   │   ├── APITimeoutError
-│   │   └── ResponseLostError      a create the server may have acted on; not re-sent
+│   │   ├── ResponseLostError      a create the server may have acted on; not re-sent
+│   │   └── StreamNotResumable     a stateless stream broke: nothing stored to resume
 │   ├── APIStatusError             .status_code .code .message .body
 │   │   └── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
 │   │       NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
@@ -51,6 +52,7 @@ from agentkit._exceptions import (
     ResponseLostError,
     RunError,
     StreamError,
+    StreamNotResumable,
     ToolOutcomeUnknown,
     ToolRetriesExceeded,
     UnexpectedStatusError,
@@ -83,6 +85,7 @@ __all__ = [
     "ResponseLostError",
     "RunError",
     "StreamError",
+    "StreamNotResumable",
     "ToolOutcomeUnknown",
     "ToolRetriesExceeded",
     "UnexpectedStatusError",

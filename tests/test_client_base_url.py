@@ -70,6 +70,17 @@ def test_the_message_never_shows_a_credential(
     assert "[REDACTED]" in message
 
 
+@pytest.mark.parametrize(
+    "base_url", ["user:hunter2@example.com", "https:/user:hunter2@example.com"]
+)
+def test_a_password_is_hidden_in_a_url_without_its_slashes(base_url: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        AsyncClient(api_key=KEY, base_url=base_url)
+
+    assert "hunter2" not in str(raised.value)
+    assert "user:[REDACTED]@example.com" in str(raised.value)
+
+
 def test_a_token_in_the_headers_is_hidden_too() -> None:
     headers = {"Authorization": "Bearer header-secret-token"}
 

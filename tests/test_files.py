@@ -415,6 +415,28 @@ async def test_wait_until_active_times_out(files: FilesAPI, emulator: Emulator) 
     assert emulator.sleeps == [1, 1, 0.5]  # the last wait ends at the timeout
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"poll_interval": 0}, "poll_interval must be a number of seconds above 0"),
+        ({"poll_interval": -1}, "poll_interval must be a number of seconds above 0"),
+        ({"timeout": -1}, "timeout must be a number of seconds >= 0"),
+    ],
+)
+async def test_a_wait_that_could_never_end_is_refused(
+    files: FilesAPI, emulator: Emulator, settings: dict[str, float], says: str
+) -> None:
+    emulator.file_processing_polls = 1000
+    file = await files.upload(b"video", mime_type="video/mp4")
+    requests = len(emulator.requests)
+
+    with pytest.raises(UsageError, match=says):
+        await files.wait_until_active(file, **settings)
+
+    assert len(emulator.requests) == requests
+
+
 # -- files as input -------------------------------------------------------------------------
 
 

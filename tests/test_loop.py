@@ -898,6 +898,27 @@ def test_the_invalid_call_count_survives_a_checkpoint() -> None:
     assert isinstance(fail.error, ToolRetriesExceeded)
 
 
+def test_the_request_in_flight_stays_out_of_the_states_repr() -> None:
+    remote = {"type": "mcp_server", "name": "docs", "url": "https://docs.example/mcp"}
+    remote["headers"] = {"Authorization": "Bearer s3cret"}  # type: ignore[assignment]
+    machine = RunMachine(config(tools=(WEATHER, remote)))
+    machine.start("hi")
+
+    assert machine.state.outbox is not None
+    assert "s3cret" in str(machine.state.outbox)  # kept: resuming sends it again
+    assert "s3cret" not in repr(machine.state)
+
+
+def test_a_saved_state_keeps_its_invalid_call_count_as_it_was() -> None:
+    machine = checked()
+    expect(machine.received(interaction("i1", "requires_action", [bad("c1")])), Send)
+    saved = machine.checkpoint()
+    expect(machine.received(interaction("i2", "requires_action", [bad("c2")])), Send)
+
+    assert saved.invalid_calls == {"get_weather": 1}
+    assert machine.state.invalid_calls == {"get_weather": 2}
+
+
 def test_calls_of_server_side_tools_are_not_checked() -> None:
     machine = checked()
     action = machine.received(interaction("i1", "requires_action", [bad("c1", "remote_tool")]))

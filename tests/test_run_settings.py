@@ -12,7 +12,7 @@ import pytest
 from _agent_helpers import MODEL, Driver, Weather, bodies
 from pydantic import BaseModel
 
-from agentkit import Agent, RunResult, UsageError, google_search, tool
+from agentkit import Agent, Hooks, RunResult, UsageError, google_search, tool
 from agentkit.events import RunCompleteEvent
 from agentkit.testing import Emulator, Script, function_call
 from agentkit.types import FunctionResultStep
@@ -186,6 +186,20 @@ async def test_bad_settings_of_a_run_are_refused_before_any_request() -> None:
     with pytest.raises(UsageError, match="Cannot use 42 as a tool"):
         await agent.run("Go", tools=[42])  # type: ignore[list-item]
     assert emulator.requests == []
+
+
+async def test_each_request_gets_its_own_response_format(run: Driver) -> None:
+    def vandal(body: dict[str, Any]) -> None:
+        body["response_format"]["schema"]["title"] = "Changed by a hook"
+
+    emulator = Emulator(Script(['{"city": "Oslo", "celsius": 1}'] * 2))
+    edited = Agent(MODEL, hooks=Hooks(before_request=vandal), client=emulator.async_client())
+    other = Agent(MODEL, output_type=Forecast, client=emulator.async_client())
+
+    await run(edited, "Forecast", output_type=Forecast)
+    await run(other, "Forecast")
+
+    assert bodies(emulator)[1]["response_format"]["schema"] == Forecast.model_json_schema()
 
 
 def test_an_mcp_server_belongs_to_the_agent_not_to_a_run() -> None:

@@ -304,6 +304,22 @@ def test_mcp_server_headers_are_masked_in_every_repr() -> None:
     assert server.headers == {"Authorization": SECRET}
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:tok3n@docs.example/mcp", "https://u:***@docs.example/mcp"),
+        ("https://tok3n@docs.example/mcp", "https://***@docs.example/mcp"),
+        ("https://docs.example/mcp?key=tok3n", "https://docs.example/mcp?***"),
+        ("https://docs.example/mcp", "https://docs.example/mcp"),
+    ],
+)
+def test_a_token_in_an_mcp_server_url_is_masked_in_its_repr(url: str, shown: str) -> None:
+    server = mcp_server("docs", url)
+
+    assert f"url={shown!r}" in repr(server)
+    assert server.url == url  # sent as given
+
+
 def test_a_bad_header_value_is_named_never_shown() -> None:
     with pytest.raises(UsageError) as caught:
         mcp_server("docs", "https://h/mcp", headers={"Authorization": wrong(SECRET.encode())})

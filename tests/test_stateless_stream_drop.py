@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from _agent_bg_helpers import DRIVERS, MODEL, final_result, run, stream
 from _agent_helpers import bodies
 
-from agentkit import Agent, Hooks
-from agentkit.exceptions import APIConnectionError
+from agentkit import Agent, Client, Hooks
+from agentkit.exceptions import APIConnectionError, StreamNotResumable
 from agentkit.testing import Emulator, Script, function_call
 
 pytestmark = pytest.mark.anyio
@@ -82,13 +83,36 @@ async def test_a_stateless_stream_that_keeps_breaking_fails_the_run(driver: str)
     agent = Agent(MODEL, store=False, client=emulator.async_client())
     agent.hooks = Hooks(before_request=lambda body: emulator.drop_stream_after(2))
 
-    with anyio.fail_after(10), pytest.raises(APIConnectionError, match="stateless") as caught:
+    with anyio.fail_after(10), pytest.raises(StreamNotResumable, match="stateless") as caught:
         await stream(agent, "Count.", driver)
 
     assert len(creates(emulator)) == 3  # the first request and two more
     assert gets(emulator) == []
     assert caught.value.partial is not None
     assert caught.value.partial.status == "error"
+
+
+def test_a_stateless_request_that_never_connects_is_retried_by_the_client_only() -> None:
+    attempts: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        raise httpx.ConnectError("refused", request=request)
+
+    client = Client(
+        api_key="test-key", max_retries=1, transport=httpx.MockTransport(refuse), sleep=no_wait
+    )
+    agent = Agent(MODEL, store=False, client=client)
+
+    with pytest.raises(APIConnectionError) as caught:
+        agent.run_sync("Count.")
+
+    assert not isinstance(caught.value, StreamNotResumable)
+    assert len(attempts) == 2  # the first and the client's one retry: no resend on top
+
+
+def no_wait(seconds: float) -> None:
+    pass
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -111,7 +135,7 @@ def test_a_client_stream_of_a_stateless_create_says_to_send_it_again() -> None:
     client = emulator.client()
 
     with (
-        pytest.raises(APIConnectionError, match="only sending the request again can"),
+        pytest.raises(StreamNotResumable, match="only sending the request again can"),
         client.interactions.create(model=MODEL, input="Count.", store=False, stream=True) as events,
     ):
         for _ in events:

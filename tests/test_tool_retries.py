@@ -128,7 +128,8 @@ def test_retries_must_be_a_whole_number() -> None:
     def lookup(key: str) -> str:
         return key
 
-    for retries in (-1, True):
+    wrong: list[Any] = [-1, True, 1.5]
+    for retries in wrong:
         with pytest.raises(UsageError, match="retries must be a whole number >= 0"):
             tool(retries=retries)(lookup)
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, Union, cast
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ConfigDict, Tag
 
@@ -93,7 +94,26 @@ class McpServer(WireModel):
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
-            yield name, _masked(value) if name == "headers" else value
+            if name == "headers":
+                value = _masked(value)
+            elif name == "url" and isinstance(value, str):
+                value = _masked_url(value)
+            yield name, value
+
+
+def _masked_url(url: str) -> str:
+    """The URL with a password and the query hidden: either may hold a token."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _MASK
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}:{_MASK}@{netloc.rpartition('@')[2]}"
+    elif parts.username is not None:
+        netloc = f"{_MASK}@{netloc.rpartition('@')[2]}"
+    query = _MASK if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class ComputerUse(WireModel):
