@@ -231,14 +231,27 @@ class SQLiteJournal:
             self.path, timeout=timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            self._setup(self._connection)
+            self._setup(self._connection, timeout)
         except BaseException:
             self._connection.close()
             self._connection = None
             raise
 
-    def _setup(self, connection: sqlite3.Connection) -> None:
-        connection.execute("PRAGMA journal_mode=WAL")
+    def _setup(self, connection: sqlite3.Connection, timeout: float) -> None:
+        import sqlite3
+
+        # Switching a new file to WAL needs it to itself, and SQLite may answer "locked" at
+        # once, without its busy wait, while other processes open the same new file.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                # Only real contention between processes waits here: nothing to inject.
+                time.sleep(0.005)  # noqa: TID251
         connection.execute("PRAGMA synchronous=NORMAL")
         with self._transaction(connection):
             (version,) = connection.execute("PRAGMA user_version").fetchone()

@@ -335,7 +335,7 @@ def test_racing_processes_claim_each_key_exactly_once(tmp_path: Path) -> None:
     finally:
         for worker in workers:
             worker.kill()
-            worker.wait()
+            worker.communicate()  # closes its pipes, also when a worker failed early
     claims: list[list[str]] = [json.loads(output) for output in outputs]
     keys = [f"call/{index}" for index in range(count)]
     assert Counter(key for mine in claims for key in mine) == Counter(keys)
