@@ -611,7 +611,7 @@ def protocol_client(answer: Callable[[httpx.Request], httpx.Response]) -> Client
 
 
 def test_answers_off_the_protocol_are_response_validation_errors() -> None:
-    session = "https://generativelanguage.googleapis.com/upload/v1beta/files?upload_id=u"
+    session = "https://upload.invalid/upload/v1beta/files?upload_id=u"  # never resolves
 
     def no_url(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200)
