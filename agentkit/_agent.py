@@ -15,9 +15,17 @@ from typing_extensions import TypeVar
 from agentkit._client import AsyncClient, Client
 from agentkit._content import result_content
 from agentkit._context import RunContext, new_run_id
-from agentkit._drivers import RunSetup, drive, drive_sync, send_first, send_first_sync
+from agentkit._drivers import (
+    RunSetup,
+    drive,
+    drive_sync,
+    in_own_task,
+    send_first,
+    send_first_sync,
+)
 from agentkit._events import RunCompleteEvent, RunEvent
-from agentkit._exceptions import APIError, RunError, UsageError
+from agentkit._exceptions import APIError, RunError, RunTimeout, UsageError
+from agentkit._handoff import Handoff, handoff
 from agentkit._hooks import Hooks, installed
 from agentkit._journal import InMemoryJournal, Journal
 from agentkit._loop import (
@@ -66,6 +74,7 @@ class Agent(Generic[DepsT, OutputT]):
         *,
         agent: str | None = None,
         tools: Sequence[AgentTool] = (),
+        handoffs: Sequence[Agent[Any, Any] | Handoff] = (),
         system_instruction: str | None = None,
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         output_type: type[OutputT] | None = None,
@@ -87,6 +96,7 @@ class Agent(Generic[DepsT, OutputT]):
         max_concurrent_tools: int | None = None,
         tool_retries: int = 2,
         output_retries: int = 1,
+        timeout: float | None = None,
         name: str | None = None,
     ) -> None:
         """Configure an agent; nothing is sent until a run starts.
@@ -99,6 +109,11 @@ class Agent(Generic[DepsT, OutputT]):
                 listed at the start of each run. Open their connections once for many runs
                 with `async with agent:` (or `with agent:`); a run outside such a block
                 connects and disconnects by itself.
+            handoffs: Agents (or `agent.as_handoff(...)`) this one may give the conversation
+                to: the model sees a `transfer_to_<name>` tool for each, and once it calls
+                one, that agent's model, instructions, tools and output type serve the rest
+                of the run (`result.agent_name` names it). The run keeps this agent's client,
+                hooks, journal, budgets and mode (store, background, timeout).
             output_type: A pydantic model (or any type pydantic validates) for structured
                 output; `result.output` holds the validated value.
             response_format: A raw `response_format` to send as is (instead of output_type).
@@ -130,6 +145,9 @@ class Agent(Generic[DepsT, OutputT]):
                 `@tool(retries=...)`; one more stops the run with `ToolRetriesExceeded`.
             output_retries: How many times an answer that does not fit `output_type` is sent
                 back to the model with what is wrong, before `OutputValidationError`.
+            timeout: Seconds a run may take (each `run()`, `resume()`, stream, or wait for a
+                handle) before it stops with `RunTimeout`, whose `.partial` resumes it;
+                default: no limit. A run can give its own (`run(..., timeout=...)`).
             client: An `AsyncClient` or `Client`; by default one is made from the environment.
         """
         _check_target(model, agent, generation_config, agent_config)
@@ -141,6 +159,8 @@ class Agent(Generic[DepsT, OutputT]):
             raise UsageError("Give output_type or response_format, not both.")
         self.name: str = name or model or agent or "agent"
         self.toolset: ToolSet = ToolSet(tools, max_concurrent=max_concurrent_tools)
+        self.handoffs: tuple[Handoff, ...] = _handoffs(handoffs, self.toolset)
+        self._team: dict[str, Agent[Any, Any]] = _team(self)
         self._connections = Connections(self.toolset.sources)
         self.output_type = output_type
         self.raise_tool_errors = raise_tool_errors
@@ -149,6 +169,8 @@ class Agent(Generic[DepsT, OutputT]):
         self.hooks: Hooks = hooks or Hooks()
         self.journal: Journal = journal if journal is not None else InMemoryJournal()
         self.unknown_outcome = unknown_outcome
+        self.timeout: float | None = None if timeout is None else _checked_timeout(timeout)
+        """Seconds a run may take (see `__init__`); a run can give its own."""
         self._async_client = client if isinstance(client, AsyncClient) else None
         self._sync_client = client if isinstance(client, Client) else None
         self._owned: list[AsyncClient | Client] = []
@@ -165,7 +187,7 @@ class Agent(Generic[DepsT, OutputT]):
         self._config = LoopConfig(
             model=model,
             agent=agent,
-            tools=self.toolset.declarations,
+            tools=self._declarations(self.toolset),
             local_tools=self.toolset.names,
             request_fields={
                 **{key: value for key, value in fields.items() if value is not None},
@@ -184,6 +206,8 @@ class Agent(Generic[DepsT, OutputT]):
             default_tool_retries=tool_retries,
             output_adapter=adapter,
             output_retries=output_retries,
+            handoffs={item.tool_name: item.agent.name for item in self.handoffs},
+            team=self._member_config if self.handoffs else None,
         )
 
     @property
@@ -279,12 +303,27 @@ class Agent(Generic[DepsT, OutputT]):
             return self._config
         return dataclasses.replace(
             self._config,
-            tools=toolset.declarations,
+            tools=self._declarations(toolset),
             local_tools=toolset.names,
             needs_approval=toolset.needs_approval,
             check_arguments=toolset.check_arguments,
             tool_retries=toolset.tool_retries,
         )
+
+    def _declarations(self, toolset: ToolSet) -> tuple[dict[str, Any], ...]:
+        if not self.handoffs:
+            return toolset.declarations
+        return (*toolset.declarations, *(item.declaration for item in self.handoffs))
+
+    def _member_config(self, name: str) -> LoopConfig:
+        """The loop configuration of the agent named `name` among those of this one's runs."""
+        member = self._team.get(name)
+        if member is None:
+            raise UsageError(
+                f"The run was handed off to {name!r}, which this agent ({self.name!r}) cannot "
+                f"reach through its handoffs: resume it with an agent that can."
+            )
+        return member._config
 
     @asynccontextmanager
     async def _tools(self) -> AsyncGenerator[ToolSet, None]:
@@ -367,7 +406,10 @@ class Agent(Generic[DepsT, OutputT]):
         )
 
     def _setup(
-        self, toolset: ToolSet | None = None, handle: RunHandle[Any] | None = None
+        self,
+        toolset: ToolSet | None = None,
+        handle: RunHandle[Any] | None = None,
+        timeout: float | None = None,
     ) -> RunSetup:
         hooks = installed(self.hooks, self)  # with those `instrument()` installed, if any
         if handle is not None:
@@ -383,6 +425,10 @@ class Agent(Generic[DepsT, OutputT]):
             self.unknown_outcome,
             detached=handle is not None,
             name=self.name,
+            timeout=self.timeout if timeout is None else _checked_timeout(timeout),
+            team={
+                name: member.toolset for name, member in self._team.items() if member is not self
+            },
         )
 
     @overload
@@ -397,6 +443,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: None = None,
+        timeout: float | None = None,
     ) -> RunResult[OutputT]: ...
     @overload
     async def run(
@@ -410,6 +457,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: type[T],
+        timeout: float | None = None,
     ) -> RunResult[T]: ...
     async def run(
         self,
@@ -422,6 +470,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: Any = None,
+        timeout: float | None = None,
     ) -> RunResult[Any]:
         """Run the agent until the interaction reaches a terminal status.
 
@@ -439,6 +488,7 @@ class Agent(Generic[DepsT, OutputT]):
             tools: This run's tools, instead of the agent's (function tools, server tools and
                 declarations; MCP servers belong to the agent).
             output_type: This run's structured output type, instead of the agent's.
+            timeout: Seconds this run may take, instead of the agent's `timeout`.
 
         Raises:
             MaxTurnsExceeded: The model was still calling tools after `max_turns` requests.
@@ -450,6 +500,7 @@ class Agent(Generic[DepsT, OutputT]):
             DeadlineExceeded: A background interaction outlived `PollPolicy.deadline`.
             OutputValidationError: The answer still does not fit `output_type`.
             ToolRetriesExceeded: The model kept calling a tool with invalid arguments.
+            RunTimeout: The run outlived its `timeout`.
             APIError: The API could not be reached or refused the request.
         """
         toolset = self._run_tools(tools)
@@ -457,7 +508,7 @@ class Agent(Generic[DepsT, OutputT]):
         plan = partial(
             self._begin, input=input, previous=previous, background=background, settings=settings
         )
-        return await self._finish(plan, deps, toolset=toolset)
+        return await self._finish(plan, deps, toolset=toolset, timeout=timeout)
 
     def stream(
         self,
@@ -470,6 +521,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: Any = None,
+        timeout: float | None = None,
     ) -> AsyncGenerator[RunEvent, None]:
         """Run the agent, yielding text deltas, tool calls, tool results and status changes.
 
@@ -490,16 +542,31 @@ class Agent(Generic[DepsT, OutputT]):
         )
         if not toolset.sources:  # nothing to list: the input is checked at once
             machine, action = plan(toolset)
-            return drive(self._setup(toolset), self.async_client, machine, action, deps)
-        return self._stream(plan, deps)
+            return self._driven(toolset, machine, action, deps, timeout)
+        return self._stream(plan, deps, timeout)
 
-    async def _stream(self, plan: Plan, deps: Any) -> AsyncGenerator[RunEvent, None]:
+    async def _stream(
+        self, plan: Plan, deps: Any, timeout: float | None
+    ) -> AsyncGenerator[RunEvent, None]:
         async with self._tools() as toolset:
             machine, action = plan(toolset)
-            events = drive(self._setup(toolset), self.async_client, machine, action, deps)
+            events = self._driven(toolset, machine, action, deps, timeout)
             async with aclosing(events):
                 async for event in events:
                     yield event
+
+    def _driven(
+        self,
+        toolset: ToolSet,
+        machine: RunMachine,
+        action: Action,
+        deps: Any,
+        timeout: float | None,
+    ) -> AsyncGenerator[RunEvent, None]:
+        """The events of a streamed run (made in their own task when it has a timeout)."""
+        setup = self._setup(toolset, timeout=timeout)
+        events = drive(setup, self.async_client, machine, action, deps)
+        return events if setup.timeout is None else in_own_task(events)
 
     @overload
     async def resume(
@@ -512,6 +579,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: None = None,
+        timeout: float | None = None,
     ) -> RunResult[OutputT]: ...
     @overload
     async def resume(
@@ -524,6 +592,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: type[T],
+        timeout: float | None = None,
     ) -> RunResult[T]: ...
     async def resume(
         self,
@@ -535,6 +604,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: Any = None,
+        timeout: float | None = None,
     ) -> RunResult[Any]:
         """Continue a run paused for approval, cancelled, or stopped by an error.
 
@@ -551,6 +621,7 @@ class Agent(Generic[DepsT, OutputT]):
             generation_config: As for `run()`.
             tools: As for `run()`.
             output_type: As for `run()`.
+            timeout: As for `run()`.
 
         Raises:
             UsageError: The run has nothing left to do, or a call waiting for approval has no
@@ -559,7 +630,7 @@ class Agent(Generic[DepsT, OutputT]):
         toolset = self._run_tools(tools)
         settings = self._settings(system_instruction, generation_config, output_type)
         plan = partial(self._resumed, state=state, approvals=approvals, settings=settings)
-        return await self._finish(plan, deps, toolset=toolset)
+        return await self._finish(plan, deps, toolset=toolset, timeout=timeout)
 
     async def _finish(
         self,
@@ -568,18 +639,18 @@ class Agent(Generic[DepsT, OutputT]):
         handle: RunHandle[Any] | None = None,
         *,
         toolset: ToolSet | None = None,
+        timeout: float | None = None,
     ) -> RunResult[Any]:
         toolset = toolset or self.toolset
+        setup = partial(self._setup, handle=handle, timeout=timeout)
         if not toolset.sources:  # no connections to hold open: no context to enter
-            return await self._complete(toolset, plan, deps, handle)
+            return await self._complete(setup(toolset), plan, deps)
         async with self._tools() as listed:
-            return await self._complete(listed, plan, deps, handle)
+            return await self._complete(setup(listed), plan, deps)
 
-    async def _complete(
-        self, toolset: ToolSet, plan: Plan, deps: Any, handle: RunHandle[Any] | None
-    ) -> RunResult[Any]:
-        machine, action = plan(toolset)
-        events = drive(self._setup(toolset, handle), self.async_client, machine, action, deps)
+    async def _complete(self, setup: RunSetup, plan: Plan, deps: Any) -> RunResult[Any]:
+        machine, action = plan(setup.toolset)
+        events = drive(setup, self.async_client, machine, action, deps)
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, RunCompleteEvent):
@@ -598,6 +669,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: None = None,
+        timeout: float | None = None,
     ) -> RunResult[OutputT]: ...
     @overload
     def run_sync(
@@ -611,6 +683,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: type[T],
+        timeout: float | None = None,
     ) -> RunResult[T]: ...
     def run_sync(
         self,
@@ -623,6 +696,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: Any = None,
+        timeout: float | None = None,
     ) -> RunResult[Any]:
         """Run the agent to the end from synchronous code (also inside a running event loop).
 
@@ -634,7 +708,7 @@ class Agent(Generic[DepsT, OutputT]):
         plan = partial(
             self._begin, input=input, previous=previous, background=background, settings=settings
         )
-        return self._finish_sync(plan, deps, toolset)
+        return self._finish_sync(plan, deps, toolset, timeout=timeout)
 
     def _finish_sync(
         self,
@@ -643,18 +717,17 @@ class Agent(Generic[DepsT, OutputT]):
         toolset: ToolSet | None = None,
         *,
         handle: RunHandle[Any] | None = None,
+        timeout: float | None = None,
     ) -> RunResult[Any]:
         toolset = toolset or self.toolset
+        setup = partial(self._setup, handle=handle, timeout=timeout)
         if not toolset.sources:
-            return self._complete_sync(toolset, plan, deps, handle)
+            return self._complete_sync(setup(toolset), plan, deps)
         with self._tools_sync() as listed:
-            return self._complete_sync(listed, plan, deps, handle)
+            return self._complete_sync(setup(listed), plan, deps)
 
-    def _complete_sync(
-        self, toolset: ToolSet, plan: Plan, deps: Any, handle: RunHandle[Any] | None = None
-    ) -> RunResult[Any]:
-        machine, action = plan(toolset)
-        setup = self._setup(toolset, handle)
+    def _complete_sync(self, setup: RunSetup, plan: Plan, deps: Any) -> RunResult[Any]:
+        machine, action = plan(setup.toolset)
         events = drive_sync(setup, self.sync_client, machine, action, deps)
         with closing(events):
             return _last(events)
@@ -670,6 +743,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: Any = None,
+        timeout: float | None = None,
     ) -> Generator[RunEvent, None, None]:
         """Synchronous `stream()`: a generator of run events (`close()` it to stop early)."""
         toolset = self._run_tools(tools)
@@ -684,13 +758,17 @@ class Agent(Generic[DepsT, OutputT]):
         )
         if not toolset.sources:  # nothing to list: the input is checked at once
             machine, action = plan(toolset)
-            return drive_sync(self._setup(toolset), self.sync_client, machine, action, deps)
-        return self._stream_sync(plan, deps)
+            setup = self._setup(toolset, timeout=timeout)
+            return drive_sync(setup, self.sync_client, machine, action, deps)
+        return self._stream_sync(plan, deps, timeout)
 
-    def _stream_sync(self, plan: Plan, deps: Any) -> Generator[RunEvent, None, None]:
+    def _stream_sync(
+        self, plan: Plan, deps: Any, timeout: float | None
+    ) -> Generator[RunEvent, None, None]:
         with self._tools_sync() as toolset:
             machine, action = plan(toolset)
-            events = drive_sync(self._setup(toolset), self.sync_client, machine, action, deps)
+            setup = self._setup(toolset, timeout=timeout)
+            events = drive_sync(setup, self.sync_client, machine, action, deps)
             with closing(events):
                 yield from events
 
@@ -705,6 +783,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: None = None,
+        timeout: float | None = None,
     ) -> RunResult[OutputT]: ...
     @overload
     def resume_sync(
@@ -717,6 +796,7 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: type[T],
+        timeout: float | None = None,
     ) -> RunResult[T]: ...
     def resume_sync(
         self,
@@ -728,12 +808,13 @@ class Agent(Generic[DepsT, OutputT]):
         generation_config: GenerationConfig | Mapping[str, Any] | None = None,
         tools: Sequence[AgentTool] | None = None,
         output_type: Any = None,
+        timeout: float | None = None,
     ) -> RunResult[Any]:
         """Synchronous `resume()`."""
         toolset = self._run_tools(tools)
         settings = self._settings(system_instruction, generation_config, output_type)
         plan = partial(self._resumed, state=state, approvals=approvals, settings=settings)
-        return self._finish_sync(plan, deps, toolset)
+        return self._finish_sync(plan, deps, toolset, timeout=timeout)
 
     # -- background handles -------------------------------------------------------------------
 
@@ -863,6 +944,21 @@ class Agent(Generic[DepsT, OutputT]):
 
     # -- composition --------------------------------------------------------------------------
 
+    def as_handoff(
+        self, *, tool_name: str | None = None, description: str | None = None
+    ) -> Handoff:
+        """This agent as a handoff of another: `Agent(..., handoffs=[billing.as_handoff()])`.
+
+        An agent in `handoffs=` as it is gets the defaults.
+
+        Args:
+            tool_name: The function the other agent's model calls to hand the conversation
+                over; default `transfer_to_<name>`.
+            description: When that model should hand over; the default, "Hand the
+                conversation over to <name>.", says nothing of when, so give one that does.
+        """
+        return handoff(self, tool_name=tool_name, description=description)
+
     def as_tool(self, *, name: str, description: str) -> FunctionTool[..., Any]:
         """Make this agent a tool of another agent: the tool runs it on the given request.
 
@@ -931,14 +1027,19 @@ class RunHandle(Generic[OutputT]):
         """Synchronous `poll()`."""
         return self._agent.sync_client.interactions.get(self.interaction_id)
 
-    async def result(self) -> RunResult[OutputT]:
-        """Wait for the run to finish (running tools when it asks) and return its result."""
+    async def result(self, *, timeout: float | None = None) -> RunResult[OutputT]:
+        """Wait for the run to finish (running tools when it asks) and return its result.
+
+        Args:
+            timeout: Seconds to wait (None: the agent's `timeout`); past them `RunTimeout`
+                is raised, the interaction goes on, and waiting again continues the run.
+        """
         async with self._lock:  # one driver at a time; later awaits get the same outcome
             if isinstance(self._action, Done | Fail):
                 return self._outcome()
             try:
                 result = await self._agent._finish(  # pyright: ignore[reportPrivateUsage]
-                    self._plan, self._deps, self, toolset=self._toolset
+                    self._plan, self._deps, self, toolset=self._toolset, timeout=timeout
                 )
             except (APIError, RunError) as error:
                 self._failed(error)
@@ -946,7 +1047,7 @@ class RunHandle(Generic[OutputT]):
             self._action = Done(result)
             return result
 
-    def result_sync(self) -> RunResult[OutputT]:
+    def result_sync(self, *, timeout: float | None = None) -> RunResult[OutputT]:
         """Synchronous `result()`.
 
         Ctrl-C stops the wait, not the interaction, as a cancelled await does: calling it
@@ -957,7 +1058,7 @@ class RunHandle(Generic[OutputT]):
                 return self._outcome()
             try:
                 result = self._agent._finish_sync(  # pyright: ignore[reportPrivateUsage]
-                    self._plan, self._deps, self._toolset, handle=self
+                    self._plan, self._deps, self._toolset, handle=self, timeout=timeout
                 )
             except (APIError, RunError) as error:
                 self._failed(error)
@@ -972,7 +1073,9 @@ class RunHandle(Generic[OutputT]):
         return self._action.result
 
     def _failed(self, error: APIError | RunError) -> None:
-        if isinstance(error, RunError):
+        if isinstance(error, RunTimeout) and error.partial is not None:
+            self._interrupted(error.partial)  # the wait gave up, not the run
+        elif isinstance(error, RunError):
             self._action = Fail(error)
         elif error.partial is not None:
             # The API gave up for now: waiting again goes on from where the run stopped.
@@ -1072,6 +1175,43 @@ def _approvals(approvals: Mapping[str, Any]) -> dict[str, Approval]:
                 call_id=call_id, name="", result=result_content(decision)
             )
     return decisions
+
+
+def _handoffs(
+    handoffs: Sequence[Agent[Any, Any] | Handoff], toolset: ToolSet
+) -> tuple[Handoff, ...]:
+    items = tuple(item if isinstance(item, Handoff) else handoff(item) for item in handoffs)
+    names = [item.tool_name for item in items]
+    taken = sorted({name for name in names if names.count(name) > 1 or name in toolset.names})
+    if taken:
+        raise UsageError(
+            f"Handoff tool names must differ from each other and from the agent's tools: "
+            f"{taken} (give agent.as_handoff(tool_name=...))."
+        )
+    return items
+
+
+def _team(root: Agent[Any, Any]) -> dict[str, Agent[Any, Any]]:
+    """Every agent a run of `root` can be handed to, by name (root included)."""
+    team: dict[str, Agent[Any, Any]] = {}
+    todo = [root]
+    while todo:
+        member = todo.pop()
+        known = team.setdefault(member.name, member)
+        if known is member:
+            todo.extend(item.agent for item in member.handoffs if item.agent.name not in team)
+        else:
+            raise UsageError(
+                f"Two agents a run can be handed to are both named {member.name!r}: give each "
+                "its own Agent(name=...)."
+            )
+    return team
+
+
+def _checked_timeout(timeout: float) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise UsageError(f"timeout must be a number of seconds > 0, not {timeout!r}.")
+    return float(timeout)
 
 
 def _chained(

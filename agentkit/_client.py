@@ -30,6 +30,7 @@ import pydantic
 from typing_extensions import Self
 
 from agentkit._client_interactions import AsyncInteractions, Interactions
+from agentkit._deadline import DEADLINE, left
 from agentkit._exceptions import APIError, APIStatusError, UsageError
 from agentkit._http import (
     DEFAULT_API_REVISION,
@@ -232,9 +233,28 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         secrets = self._builder.secrets
         return status_error(response, redact(request, secrets), secrets=secrets)
 
+    def _bounded(self, request: httpx.Request) -> httpx.Request:
+        """`request`, its timeouts capped at the time left to the sync run making it."""
+        deadline = DEADLINE.get()
+        if deadline is None:
+            return request
+        remaining = left(deadline)
+        if remaining <= 0:
+            exc = httpx.TimeoutException("the run's timeout ran out", request=request)
+            raise self._connection_error(exc, request)
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        request.extensions["timeout"] = {
+            name: remaining if value is None else min(value, remaining)
+            for name, value in timeouts.items()
+        }
+        return request
+
     def _retry_delay(self, error: APIError, retries_done: int) -> float | None:
         """Return the wait before retrying after `error`, or None to give up."""
         delay = self._retry.delay_after(error, retries_done)
+        deadline = DEADLINE.get()
+        if delay is not None and deadline is not None:
+            delay = min(delay, left(deadline))  # then the attempt finds the time is up
         if delay is not None:
             logger.debug(
                 "retrying in %.3f s (retry %d of %d) after: %s",
@@ -309,8 +329,9 @@ class _AsyncClientShell(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport,
         request = self._build(spec)
         retries = 0
         while True:
+            bounded = self._bounded(request)  # before `try`: an unsent request is not lost
             try:
-                return request, await self._attempt(request, stream=spec.stream)
+                return request, await self._attempt(bounded, stream=spec.stream)
             except APIError as error:
                 lost = self._retry.lost(error, creates=spec.creates)
                 if lost is not None:
@@ -373,8 +394,9 @@ class _ClientShell(_BaseClient[httpx.Client, httpx.BaseTransport, _Sleep]):
         request = self._build(spec)
         retries = 0
         while True:
+            bounded = self._bounded(request)  # before `try`: an unsent request is not lost
             try:
-                return request, self._attempt(request, stream=spec.stream)
+                return request, self._attempt(bounded, stream=spec.stream)
             except APIError as error:
                 lost = self._retry.lost(error, creates=spec.creates)
                 if lost is not None:

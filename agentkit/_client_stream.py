@@ -29,6 +29,7 @@ import httpx
 import pydantic
 from typing_extensions import Self
 
+from agentkit._deadline import DEADLINE, left
 from agentkit._exceptions import (
     APIConnectionError,
     APIError,
@@ -394,6 +395,9 @@ class _StreamShell(Generic[ClientT, ChunksT]):
     def _reconnection(self, error: APIError) -> tuple[httpx.Request, float]:
         """Plan the next reconnection after `error`: the request and the wait before it."""
         spec, delay = self._core.reconnect(self._client._builder, self._client._retry, error)
+        deadline = DEADLINE.get()
+        if deadline is not None:  # a sync run's: the attempt then finds its time is up
+            delay = min(delay, left(deadline))
         return self._client._build(spec), delay
 
 
@@ -459,6 +463,7 @@ class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], Asy
         while True:
             request, delay = self._reconnection(error)
             await self._client._sleep(delay)
+            request = self._client._bounded(request)
             try:
                 self._attach(request, await self._client._attempt(request, stream=True))
             except APIError as exc:
@@ -528,6 +533,7 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
         while True:
             request, delay = self._reconnection(error)
             self._client._sleep(delay)
+            request = self._client._bounded(request)
             try:
                 self._attach(request, self._client._attempt(request, stream=True))
             except APIError as exc:

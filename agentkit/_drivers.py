@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import time
 from collections.abc import (
     AsyncGenerator,
     Awaitable,
@@ -22,13 +23,14 @@ from collections.abc import (
 from contextlib import AbstractContextManager, ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from agentkit._client import AsyncClient, Client
 from agentkit._context import RunContext
+from agentkit._deadline import Expired, check, left, until
 from agentkit._events import (
     RunCompleteEvent,
     RunEvent,
@@ -57,11 +59,12 @@ from agentkit.types import (
     ThoughtSummaryDelta,
 )
 
-__all__ = ["RunSetup", "drive", "drive_sync", "send_first", "send_first_sync"]
+__all__ = ["RunSetup", "drive", "drive_sync", "in_own_task", "send_first", "send_first_sync"]
 
 logger = logging.getLogger("agentkit.agent")
 
 Results = list[FunctionResultStep]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ class RunSetup:
     """A handle's run: a cancelled waiter leaves the server-side interaction running."""
     name: str = "agent"
     """The agent's name, for `RunScope`."""
+    timeout: float | None = None
+    """Seconds the driving of the run may take before it ends with `RunTimeout`."""
+    team: Mapping[str, ToolSet] = field(default_factory=dict[str, ToolSet])
+    """The tools of the agents the run may be handed off to, by agent name."""
 
 
 @dataclass(frozen=True)
@@ -99,17 +106,25 @@ class _Run:
     """The model turn in progress, when an `around_request` hook wraps it."""
     run_scope: RunScope | None = None
     """What the `around_*` hooks see of the run (None without them)."""
+    deadline: float | None = None
+    """When a sync run's timeout ends (`time.monotonic()`); an async one uses a cancel scope."""
 
     def tools(self, action: RunTools) -> Callable[[], Awaitable[Results]]:
         """The tool batch to await: every call concurrently, results in call order."""
-        return partial(self.setup.toolset.run_all, **self._batch(action))
+        return partial(self.toolset.run_all, **self._batch(action))
 
     def tools_sync(self, action: RunTools) -> Callable[[], Results] | None:
         """The batch to run without an event loop, if all its tools are sync (else None)."""
-        toolset = self.setup.toolset
+        toolset = self.toolset
         if any(toolset.functions[call.name].is_async for call in action.calls):
             return None
-        return partial(toolset.run_all_sync, **self._batch(action))
+        return partial(toolset.run_all_sync, **self._batch(action), deadline=self.deadline)
+
+    @property
+    def toolset(self) -> ToolSet:
+        """The tools of the agent in charge of the run (another one after a handoff)."""
+        name = self.machine.state.agent_name
+        return self.setup.toolset if name is None else self.setup.team.get(name, self.setup.toolset)
 
     def _batch(self, action: RunTools) -> dict[str, Any]:
         hooks = self.setup.hooks
@@ -267,6 +282,22 @@ class _Run:
         self.checkpoint()
         return action
 
+    def timed_out(self) -> Fail:
+        """The machine's verdict on a run that outlived its timeout."""
+        assert self.setup.timeout is not None  # only a run with a timeout expires
+        finished, self.finished = self.finished, []
+        action = self.machine.timed_out(self.setup.timeout, finished)
+        self.checkpoint()
+        # A handle's waiter gave up, not the run: its interaction goes on server-side.
+        return replace(action, cancel=None) if self.setup.detached else action
+
+    def bounded(self, call: Callable[[], T]) -> T:
+        """A blocking request of a sync run, which ends by the run's deadline."""
+        if self.deadline is None:
+            return call()
+        with until(self.deadline):
+            return call()
+
     def request_failed(self, error: APIError) -> Action:
         """The machine's verdict on a request that failed: send it again, or end the run."""
         action = self.machine.request_failed(error)
@@ -300,18 +331,19 @@ async def drive(
     run = _Run(setup, machine, _context(machine, deps))
     with run.scope():
         try:
-            while not isinstance(action, Done):
-                if isinstance(action, Fail):
-                    if action.cancel is not None:
-                        await _cancel_quietly(client, action.cancel)
-                    raise action.error
-                # Closed explicitly: a consumer that stops early must not leave it to the GC.
-                async with aclosing(_step(run, client, action)) as steps:
-                    async for item in steps:
-                        if isinstance(item, _Next):
-                            action = item.action
-                        else:
-                            yield item
+            with _limit(setup.timeout):
+                while not isinstance(action, Done):
+                    if isinstance(action, Fail):
+                        await _fail(client, action)
+                    # Closed explicitly: a consumer that stops early must not leave it to the GC.
+                    async with aclosing(_step(run, client, action)) as steps:
+                        async for item in steps:
+                            if isinstance(item, _Next):
+                                action = item.action
+                            else:
+                                yield item
+            if not isinstance(action, Done):  # the scope stopped the run: its time ran out
+                await _fail(client, run.timed_out())
             run.done(action.result)
         except anyio.get_cancelled_exc_class():
             to_cancel = machine.to_cancel
@@ -323,6 +355,53 @@ async def drive(
     # After the run's scope: a caller that stops reading at the result must not end it early.
     for event in _final_events(action.result):
         yield event
+
+
+def _limit(timeout: float | None) -> anyio.CancelScope:
+    """The scope that ends a run at its timeout (none: a scope that never does)."""
+    return anyio.CancelScope(
+        deadline=math.inf if timeout is None else anyio.current_time() + timeout
+    )
+
+
+async def _fail(client: AsyncClient, action: Fail) -> NoReturn:
+    if action.cancel is not None:
+        await _cancel_quietly(client, action.cancel)
+    raise action.error
+
+
+async def in_own_task(events: AsyncGenerator[RunEvent, None]) -> AsyncGenerator[RunEvent, None]:
+    """`events` made in a task of their own, for a run with a timeout.
+
+    The scope of the timeout spans the yields of `drive`: in the consumer's task it would
+    cancel whatever the consumer of `stream()` awaits between two events. In a task of
+    their own, the hand-over of each event is shielded, so the timeout always lands in the
+    run's own code, which ends the run with `RunTimeout`.
+    """
+    send, receive = anyio.create_memory_object_stream[RunEvent](0)
+    failure: list[Exception] = []
+
+    async def produce() -> None:
+        with send:
+            try:
+                async with aclosing(events):
+                    async for event in events:
+                        with anyio.CancelScope(shield=True):
+                            await send.send(event)
+            except Exception as error:  # raised below, in the consumer: not as a group
+                failure.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(produce)
+        with receive:
+            async for event in receive:
+                try:
+                    yield event
+                except GeneratorExit:  # the consumer left: stop the run, then the group
+                    group.cancel_scope.cancel()
+                    return
+    if failure:
+        raise failure[0]
 
 
 async def send_first(
@@ -442,28 +521,37 @@ def drive_sync(
     sync API never touches the caller's event loop and works inside one (Jupyter).
     """
     run = _Run(setup, machine, _context(machine, deps))
+    if setup.timeout is not None:
+        run.deadline = time.monotonic() + setup.timeout
     with run.scope():
         try:
-            # Closed before the interruption is handled: the portal then waited for the
-            # cancelled tools, so every result that finished is in `run.finished`.
-            with ExitStack() as stack:
-                portal = _LazyPortal(stack)
-                while not isinstance(action, Done):
-                    if isinstance(action, Fail):
-                        if action.cancel is not None:
-                            _cancel_quietly_sync(client, action.cancel)
-                        raise action.error
-                    with closing(_step_sync(run, client, action, portal)) as steps:
-                        for item in steps:
-                            if isinstance(item, _Next):
-                                action = item.action
-                            else:
-                                yield item
+            # Closed before an interruption or a timeout is handled: the portal then waited
+            # for the cancelled tools, so every result that finished is in `run.finished`.
+            try:
+                with ExitStack() as stack:
+                    portal = _LazyPortal(stack)
+                    while not isinstance(action, Done):
+                        if isinstance(action, Fail):
+                            _fail_sync(client, action)
+                        with closing(_step_sync(run, client, action, portal)) as steps:
+                            for item in steps:
+                                if isinstance(item, _Next):
+                                    action = item.action
+                                else:
+                                    yield item
+            except Expired as expired:  # what made the run wait too long, if anything
+                _fail_sync(client, run.timed_out(), cause=expired.__context__)
             run.done(action.result)
         except KeyboardInterrupt:
             _interrupted_sync(run, client)
             raise
     yield from _final_events(action.result)
+
+
+def _fail_sync(client: Client, action: Fail, cause: BaseException | None = None) -> NoReturn:
+    if action.cancel is not None:
+        _cancel_quietly_sync(client, action.cancel)
+    raise action.error from cause
 
 
 class _LazyPortal:
@@ -524,7 +612,7 @@ def _in_portal(
     future = portal.start_task_soon(run.tools(action))
     future.add_done_callback(lambda _: ended.put(None))
     try:
-        while (result := ended.get()) is not None:
+        while (result := _next_ended(ended, run.deadline)) is not None:
             if (event := announcer.event(result)) is not None:
                 yield event
         return future.result()
@@ -533,32 +621,57 @@ def _in_portal(
         raise
 
 
+def _next_ended(
+    ended: queue.Queue[FunctionResultStep | None], deadline: float | None
+) -> FunctionResultStep | None:
+    """The next result of a batch (None: it ended), waiting until `deadline` at most."""
+    try:
+        return ended.get(timeout=None if deadline is None else left(deadline))
+    except queue.Empty:
+        raise Expired from None
+
+
 def _request_sync(
     run: _Run, client: Client, action: Send | Poll
 ) -> Generator[RunEvent | _Next, None, None]:
     try:
         if isinstance(action, Poll):
             run.begin_turn(None)
-            client.sleep(action.delay)
-            interaction = client.interactions.get(action.interaction_id)
+            deadline = run.deadline
+            client.sleep(action.delay if deadline is None else min(action.delay, left(deadline)))
+            check(deadline)
+            interaction = run.bounded(partial(client.interactions.get, action.interaction_id))
         elif (made := run.sending(action)) is not None:
-            interaction = client.interactions.get(made)
+            interaction = run.bounded(partial(client.interactions.get, made))
         elif action.stream:
             run.before_request(action.body)
             accumulator = StreamAccumulator()
-            with client.interactions.create(**action.body, stream=True) as stream:
-                for event in stream:
+            body = action.body
+            with run.bounded(lambda: client.interactions.create(**body, stream=True)) as stream:
+                for event in _until_deadline(run, stream):
                     yield from run.streamed(event, accumulator, action)
             interaction = accumulator.result()
         else:
             run.before_request(action.body)
-            interaction = client.interactions.create(**action.body, stream=False)
+            body = action.body
+            interaction = run.bounded(lambda: client.interactions.create(**body, stream=False))
             run.created(interaction.id, action)
     except APIError as error:  # the client gave up: the run ends, resumable (or resends)
+        check(run.deadline)  # the run's time ran out (its requests' timeouts were cut to it)
         run.end_turn(error)
         yield _Next(run.request_failed(error))
         return
     yield from run.settled(interaction)
+
+
+def _until_deadline(run: _Run, stream: Iterator[Event]) -> Iterator[Event]:
+    """The events of a sync run's stream, until the run's deadline."""
+    if run.deadline is None:
+        yield from stream
+        return
+    while (event := run.bounded(partial(next, stream, None))) is not None:
+        check(run.deadline)
+        yield event
 
 
 def send_first_sync(

@@ -33,6 +33,7 @@ __all__ = [
     "RepeatedCallError",
     "ResponseLostError",
     "RunError",
+    "RunTimeout",
     "StreamError",
     "StreamNotResumable",
     "ToolOutcomeUnknown",
@@ -227,6 +228,19 @@ class DeadlineExceeded(RunError):
     ) -> None:
         super().__init__(message, partial=partial)
         self.interaction_id = interaction_id
+
+
+class RunTimeout(RunError, TimeoutError):
+    """The run outlived its `timeout` (`Agent(timeout=...)` or the run's own).
+
+    Its tools were stopped (a sync tool's thread cannot be: it finishes unobserved and its
+    journal entry records the outcome) and a background interaction it was waiting for was
+    cancelled; `.partial` resumes the run without running a finished tool again.
+    """
+
+    def __init__(self, message: str, *, timeout: float, partial: RunResult | None = None) -> None:
+        super().__init__(message, partial=partial)
+        self.timeout = timeout
 
 
 class OutputValidationError(RunError):

@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pydantic
@@ -23,6 +23,7 @@ from agentkit._exceptions import (
     OutputValidationError,
     RepeatedCallError,
     RunError,
+    RunTimeout,
     StreamNotResumable,
     ToolRetriesExceeded,
     UnexpectedStatusError,
@@ -138,6 +139,27 @@ class LoopConfig:
     output_adapter: pydantic.TypeAdapter[Any] | None = None
     output_retries: int = 1
     """Answers that do not fit the output type sent back to the model, with what is wrong."""
+    handoffs: Mapping[str, str] = field(default_factory=dict[str, str])
+    """Tool name -> the name of the agent that takes the conversation over when it is called."""
+    team: Callable[[str], LoopConfig] | None = None
+    """The configuration of an agent the run may be handed to, by its name."""
+
+    def handed_to(self, target: LoopConfig) -> LoopConfig:
+        """The run's configuration once `target` has it.
+
+        The target brings its model, instructions and tools; the run keeps its mode (store,
+        background, stream) and budgets.
+        """
+        return replace(
+            target,
+            store=self.store,
+            background=self.background,
+            stream=self.stream,
+            max_turns=self.max_turns,
+            max_repeated_calls=self.max_repeated_calls,
+            limits=self.limits,
+            poll=self.poll,
+        )
 
 
 @dataclass(frozen=True)
@@ -231,8 +253,11 @@ class RunMachine:
     """
 
     def __init__(self, config: LoopConfig, state: RunState | None = None) -> None:
-        self.config = config
         self.state: RunState = isolated(state) if state else RunState()
+        handed_to = self.state.agent_name
+        if handed_to is not None and config.team is not None:  # resumed after a handoff
+            config = config.handed_to(config.team(handed_to))
+        self.config: LoopConfig = config
         self.state.store = config.store
         self.state.background = config.background
         # The state holds the run, as wire dicts, once; the rest are indexes into it.
@@ -352,6 +377,19 @@ class RunMachine:
             error.partial = partial
         return Fail(error)
 
+    def timed_out(self, timeout: float, finished: Sequence[FunctionResultStep] = ()) -> Fail:
+        """The run outlived its `timeout`: end it with `RunTimeout`, resumable like `failed()`.
+
+        A background interaction still working for it is cancelled: nobody waits for it now.
+        """
+        cancel = self.to_cancel
+        error = RunTimeout(
+            f"The run did not finish within its timeout of {timeout:g} s. It was stopped "
+            "with its tools; Agent.resume(error.partial) continues it.",
+            timeout=timeout,
+        )
+        return replace(self.failed(error, finished), cancel=cancel)
+
     def request_failed(self, error: APIError) -> Action:
         """A request failed for good: send it again if nothing was stored, else `failed()`.
 
@@ -417,6 +455,7 @@ class RunMachine:
                 self._answered.add(step.call_id)
                 self._record(step, interaction_id=None)
         wire = [step.to_wire() for step in ordered]
+        self._hand_over()
         if self.config.store:
             return self._send(wire, previous=self.state.interaction_id)
         self.state.history.extend(wire)
@@ -592,12 +631,51 @@ class RunMachine:
                     partial=self._result("requires_action"),
                 )
         self.state.calls = [call.to_wire() for call in calls]
+        calls = self._handed_off(calls)
         calls = self._valid(calls)
         pending = [call.id or "" for call in calls if self._needs_approval(call)]
         if pending:
             self.state.pending = pending
             return Done(self._result("requires_action"))
         return self._run_or_skip(calls)
+
+    def _handed_off(self, calls: list[FunctionCallStep]) -> list[FunctionCallStep]:
+        """The calls but the handoffs, which are answered here.
+
+        The first one names the agent that takes the run over once this turn's results are sent.
+        """
+        handoffs = self.config.handoffs
+        others: list[FunctionCallStep] = []
+        for call in calls:
+            target = handoffs.get(call.name)
+            if target is None:
+                others.append(call)
+                continue
+            if self.state.handoff is None:
+                self.state.handoff = target
+                answer = FunctionResultStep(
+                    call_id=call.id or "",
+                    name=call.name,
+                    result=f"Transferred to {target}, which takes the conversation from here.",
+                )
+            else:
+                answer = error_result(
+                    call,
+                    f"Not transferred: the conversation already goes to {self.state.handoff}.",
+                )
+            self.answered.append((call, answer))
+            self._decided(answer)
+        return others
+
+    def _hand_over(self) -> None:
+        """Give the run to the agent a handoff named, before the next request goes out."""
+        target, self.state.handoff = self.state.handoff, None
+        if target is None:
+            return
+        team = self.config.team
+        assert team is not None  # a config with handoffs comes with its team
+        self.config = self.config.handed_to(team(target))
+        self.state.agent_name = target
 
     def _valid(self, calls: list[FunctionCallStep]) -> list[FunctionCallStep]:
         """The calls whose arguments fit their tools; the others are answered with the error.

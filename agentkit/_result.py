@@ -71,6 +71,12 @@ class RunState(BaseModel):
     """Per tool, how many calls in a row had invalid arguments (checked against `retries`)."""
     output_retries: int = 0
     """Answers sent back to the model because they did not fit the output type."""
+    agent_name: str | None = None
+    """The agent a handoff gave the run to (its `name`); None while the agent that started
+    the run has it."""
+    handoff: str | None = None
+    """The agent a handoff of the turn in progress names: it takes the run once the turn's
+    calls are answered."""
 
     @property
     def pending_calls(self) -> list[FunctionCallStep]:
@@ -158,6 +164,14 @@ class RunResult(Generic[OutputT]):
         work in the same environment again.
         """
         return self.state.environment_id
+
+    @property
+    def agent_name(self) -> str | None:
+        """The name of the agent the run was handed off to last (None: no handoff happened).
+
+        That agent answered last; continue the conversation with it (`previous=result`).
+        """
+        return self.state.agent_name
 
     @property
     def function_calls(self) -> list[FunctionCallStep]:

@@ -20,6 +20,7 @@ from anyio.lowlevel import RunVar
 
 from agentkit._content import result_content
 from agentkit._context import RunContext
+from agentkit._deadline import check
 from agentkit._exceptions import ToolOutcomeUnknown, UsageError
 from agentkit._hooks import NULL, Around, Entered, ToolScope, entered
 from agentkit._tool import FunctionTool, SyncCall, describe_exception, tool
@@ -330,12 +331,14 @@ class ToolSet:
         hooks: ToolHooks | None = None,
         unknown_outcome: UnknownOutcome | None = None,
         finished: list[FunctionResultStep] | None = None,
+        deadline: float | None = None,
     ) -> list[FunctionResultStep]:
         """`run_all` for a batch of sync tools, without an event loop.
 
         Every call is claimed in the caller's thread (where the hooks run too); the tools run
-        concurrently in the process's shared worker threads while the caller waits. Ctrl-C
-        stops the wait, not the tools: each one still records its outcome when it ends.
+        concurrently in the process's shared worker threads while the caller waits. Ctrl-C,
+        or the run's `deadline` (`time.monotonic()`: then `Expired` is raised), stops the
+        wait, not the tools: each one still records its outcome when it ends.
         """
         batch = _Batch(calls, hooks or ToolHooks(), finished)
         running: dict[concurrent.futures.Future[Any], tuple[int, _Claim, SyncCall]] = {}
@@ -353,7 +356,7 @@ class ToolSet:
                     batch.ended(index, started)
                     batch.done(index, started)
             while running:
-                for future in _ready(running):
+                for future in _ready(running, deadline):
                     index, claim, started = running.pop(future)
                     result = claim.result(started, raise_errors=raise_errors)
                     batch.ended(index, result)
@@ -440,11 +443,20 @@ class _Batch:
 
 def _ready(
     running: Mapping[concurrent.futures.Future[Any], tuple[int, _Claim, SyncCall]],
+    run_deadline: float | None = None,
 ) -> list[concurrent.futures.Future[Any]]:
-    """Wait until a call ends or reaches its deadline; those calls, in call order."""
+    """Wait until a call ends or reaches its deadline; those calls, in call order.
+
+    Raises:
+        Expired: The run's deadline passed first.
+    """
     deadlines = [started.deadline for _, _, started in running.values() if started.deadline]
+    if run_deadline is not None:
+        deadlines.append(run_deadline)
     wait = max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
-    concurrent.futures.wait(running, wait, return_when=concurrent.futures.FIRST_COMPLETED)
+    done, _ = concurrent.futures.wait(running, wait, return_when=concurrent.futures.FIRST_COMPLETED)
+    if not done:
+        check(run_deadline)
     now = time.monotonic()
     return [
         future

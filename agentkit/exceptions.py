@@ -20,6 +20,7 @@ AgentkitError
 │   ├── InteractionFailed          terminal `failed` status: .interaction_id .errors
 │   ├── UnexpectedStatusError      a status agentkit does not know how to act on
 │   ├── DeadlineExceeded           a background interaction outlived PollPolicy.deadline
+│   ├── RunTimeout                 (a TimeoutError) the run outlived its `timeout`: .timeout
 │   ├── OutputValidationError      structured output that still did not fit `output_type`
 │   ├── ToolRetriesExceeded        a tool kept getting invalid arguments: .tool .call
 │   └── ToolOutcomeUnknown         a call started earlier and never recorded its outcome
@@ -51,6 +52,7 @@ from agentkit._exceptions import (
     RepeatedCallError,
     ResponseLostError,
     RunError,
+    RunTimeout,
     StreamError,
     StreamNotResumable,
     ToolOutcomeUnknown,
@@ -84,6 +86,7 @@ __all__ = [
     "RepeatedCallError",
     "ResponseLostError",
     "RunError",
+    "RunTimeout",
     "StreamError",
     "StreamNotResumable",
     "ToolOutcomeUnknown",

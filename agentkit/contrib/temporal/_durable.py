@@ -152,6 +152,11 @@ class TemporalAgent(Generic[DepsT, OutputT]):
                 f"A durable agent cannot use MCP servers yet ({agent.name!r} has "
                 f"{len(agent.toolset.sources)}): wrap the calls you need in @tool functions."
             )
+        if agent.handoffs:
+            raise UsageError(
+                f"A durable agent cannot hand its runs off to other agents yet ({agent.name!r} "
+                "has handoffs=): use them as tools (agent.as_tool(...)) instead."
+            )
         self.agent: Agent[DepsT, OutputT] = agent
         self.name: str = name or agent.name
         unknown = set(tool_options or {}) - set(agent.toolset.names)
