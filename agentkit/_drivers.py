@@ -113,8 +113,13 @@ class _Run:
         """The tool batch to await: every call concurrently, results in call order."""
         return partial(self.toolset.run_all, **self._batch(action))
 
-    def tools_sync(self, action: RunTools) -> Callable[[], Results] | None:
-        """The batch to run without an event loop, if all its tools are sync (else None)."""
+    def tools_sync(
+        self, action: RunTools
+    ) -> Callable[[], Generator[FunctionResultStep, None, Results]] | None:
+        """The batch to run without an event loop, if all its tools are sync (else None).
+
+        It yields each result as its tool ends, and returns them all in call order.
+        """
         toolset = self.toolset
         if any(toolset.functions[call.name].is_async for call in action.calls):
             return None
@@ -594,13 +599,28 @@ def _tools_sync(
     announcer = _Announcer(action.calls)
     try:
         if in_threads is not None:  # sync tools only: no event loop needed
-            results = in_threads()
+            results = yield from _each_announced(in_threads(), announcer)
         else:
             results = yield from _in_portal(run, action, portal(), announcer)
     except ToolOutcomeUnknown as error:
         yield _Next(run.failed(error))
         return
     yield from run.tools_done(action.calls, results, announcer.announced)
+
+
+def _each_announced(
+    batch: Generator[FunctionResultStep, None, Results], announcer: _Announcer
+) -> Generator[RunEvent, None, Results]:
+    """Run a batch of sync tools, announcing each result as its tool ends."""
+    with closing(batch):  # the reader left: stop waiting for the tools
+        while True:
+            try:
+                result = next(batch)
+            except StopIteration as done:
+                results: Results = done.value
+                return results
+            if (event := announcer.event(result)) is not None:
+                yield event
 
 
 def _in_portal(

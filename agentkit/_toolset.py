@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -332,13 +332,14 @@ class ToolSet:
         unknown_outcome: UnknownOutcome | None = None,
         finished: list[FunctionResultStep] | None = None,
         deadline: float | None = None,
-    ) -> list[FunctionResultStep]:
+    ) -> Generator[FunctionResultStep, None, list[FunctionResultStep]]:
         """`run_all` for a batch of sync tools, without an event loop.
 
         Every call is claimed in the caller's thread (where the hooks run too); the tools run
-        concurrently in the process's shared worker threads while the caller waits. Ctrl-C,
-        or the run's `deadline` (`time.monotonic()`: then `Expired` is raised), stops the
-        wait, not the tools: each one still records its outcome when it ends.
+        concurrently in the process's shared worker threads while the caller waits. Yields
+        each result as its call ends and returns them all, in call order. Ctrl-C, closing the
+        generator, or the run's `deadline` (`time.monotonic()`: then `Expired` is raised)
+        stops the wait, not the tools: each one still records its outcome when it ends.
         """
         batch = _Batch(calls, hooks or ToolHooks(), finished)
         running: dict[concurrent.futures.Future[Any], tuple[int, _Claim, SyncCall]] = {}
@@ -355,12 +356,14 @@ class ToolSet:
                 else:
                     batch.ended(index, started)
                     batch.done(index, started)
+                    yield started
             while running:
                 for future in _ready(running, deadline):
                     index, claim, started = running.pop(future)
                     result = claim.result(started, raise_errors=raise_errors)
                     batch.ended(index, result)
                     batch.done(index, result)
+                    yield result
         except BaseException as error:
             for _, _, started in running.values():  # each records its outcome when it ends
                 started.abandon()

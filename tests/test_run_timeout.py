@@ -358,7 +358,13 @@ async def test_a_sync_stream_past_its_timeout_raises_RunTimeout() -> None:
 
     seen, error = await anyio.to_thread.run_sync(consume)
     tools.release.set()
-    assert seen == ["StatusEvent", "StatusEvent", "ToolCallEvent", "ToolCallEvent"]
+    assert seen == [
+        "StatusEvent",
+        "StatusEvent",
+        "ToolCallEvent",
+        "ToolCallEvent",
+        "ToolResultEvent",  # fast's, as it ended
+    ]
     assert error.partial is not None
     assert results_of(error.partial) == [("fast", text_result("fast a"))]
 

@@ -4,7 +4,7 @@ of the same response still run; the results still go back in one request, in cal
 from __future__ import annotations
 
 import threading
-from contextlib import aclosing
+from contextlib import aclosing, closing
 from typing import Any
 
 import anyio
@@ -91,6 +91,59 @@ def test_stream_sync_announces_the_fast_result_while_the_slow_tool_runs() -> Non
 
     assert order == ["fast", "slow"]
     assert sent_results(emulator) == [("slow", "slow done"), ("fast", "fast done")]
+
+
+def test_stream_sync_announces_each_result_of_a_batch_of_sync_tools_as_it_ends() -> None:
+    # Sync tools only: they run in worker threads, with no event loop at all.
+    released = threading.Event()
+
+    def slow() -> str:
+        """Wait until the reader has seen fast's result."""
+        return "slow done" if released.wait(10) else "timed out"
+
+    def fast() -> str:
+        """Answer at once."""
+        return "fast done"
+
+    emulator = Emulator(Script([BOTH, "Both done."]))
+    agent = Agent(MODEL, tools=[slow, fast], client=emulator.client())
+    order: list[str] = []
+
+    for event in agent.stream_sync("Go."):
+        if isinstance(event, ToolResultEvent):
+            order.append(f"{event.call.name}: {result_text(event)}")
+            released.set()
+
+    assert order == ["fast: fast done", "slow: slow done"]
+    assert sent_results(emulator) == [("slow", "slow done"), ("fast", "fast done")]
+
+
+def test_leaving_a_stream_sync_mid_batch_stops_waiting_for_its_sync_tools() -> None:
+    released = threading.Event()
+    ended = threading.Event()
+
+    def slow() -> str:
+        """Block until released."""
+        released.wait(10)
+        ended.set()
+        return "slow done"
+
+    def fast() -> str:
+        """Answer at once."""
+        return "fast done"
+
+    emulator = Emulator(Script([BOTH, "Both done."]))
+    agent = Agent(MODEL, tools=[slow, fast], client=emulator.client())
+
+    with closing(agent.stream_sync("Go.")) as events:
+        for event in events:
+            if isinstance(event, ToolResultEvent):
+                break
+
+    assert not ended.is_set()  # left while slow still ran: its thread goes on unobserved
+    released.set()
+    assert ended.wait(5)
+    assert emulator.function_results == []
 
 
 @pytest.mark.anyio
