@@ -332,9 +332,10 @@ class FunctionTool(Generic[P, R]):
         return error_result(call, describe_exception(exc))
 
     def _timed_out(self, call: FunctionCallStep) -> FunctionResultStep:
-        return error_result(
-            call, f"TimeoutError: tool {self.name!r} did not finish within {self.timeout:g} s."
-        )
+        message = f"TimeoutError: tool {self.name!r} did not finish within {self.timeout:g} s."
+        # As for an exception: the model is told, and the tool's author must see it too.
+        logger.warning("%s The model gets an error result.", message)
+        return error_result(call, message)
 
     def _result(
         self, call: FunctionCallStep, value: Any, *, raise_errors: bool

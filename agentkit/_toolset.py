@@ -310,6 +310,9 @@ class ToolSet:
                 raise_errors=raise_errors,
                 on_late=claim.record,
             )
+        except UsageError:  # agentkit could not call the function: it never ran
+            claim.record(None)
+            raise
         except Exception as exc:  # raise_errors: the call ended by raising, a known outcome
             claim.record(error_result(call, describe_exception(exc)))
             raise
@@ -547,6 +550,9 @@ class _Claim:
         """Wait for the started call; its outcome is recorded (a late one, when it ends)."""
         try:
             result = call.result(raise_errors=raise_errors)
+        except UsageError:  # agentkit could not call the function: it never ran
+            self.record(None)
+            raise
         except Exception as exc:  # raise_errors: the call ended by raising, a known outcome
             self.record(error_result(self._call, describe_exception(exc)))
             raise

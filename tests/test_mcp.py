@@ -3,6 +3,7 @@ agents run against the emulator, async and sync."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -245,14 +246,19 @@ async def test_raise_tool_errors_raises_the_servers_error(log: Path) -> None:
 
 @MODES
 @pytest.mark.anyio
-async def test_a_hanging_call_times_out_into_an_error_result(mode: str, log: Path) -> None:
+async def test_a_hanging_call_times_out_into_an_error_result(
+    mode: str, log: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     emulator = Emulator(
         Script([[function_call("hang"), function_call("echo", {"text": "a"})], "."])
     )
     agent = agent_for(emulator, mode, [stdio(log, name="slow", timeout=0.5)])
 
-    with anyio.fail_after(30):
+    with anyio.fail_after(30), caplog.at_level(logging.WARNING, logger="agentkit.mcp"):
         await run_with(mode)(agent, "Go")
+
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith("MCP tool 'hang' failed; the model is told:") for m in warned)
 
     hang, echo = emulator.function_results
     assert hang["is_error"] is True

@@ -224,6 +224,10 @@ async def test_a_function_that_refuses_the_arguments_its_signature_takes_raises(
     # The model was never told the tool failed: neither it nor the tool could fix this.
     assert emulator.function_results == []
     assert tool_warnings(caplog) == []
+    # Nor does the journal hold an error as the call's outcome: it never ran.
+    record = agent.journal.get("v1_emu_0001/fc_0001")
+    assert record is not None
+    assert record.result is None
 
 
 # --- what cannot be a tool: refused where the tool is made -------------------------------------

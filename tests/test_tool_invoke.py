@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import logging
 import math
 import pathlib
 import threading
@@ -297,16 +298,24 @@ async def test_raise_errors_lets_the_tools_exception_through_unchanged() -> None
     assert step.is_error is True
 
 
-async def test_an_async_tool_that_takes_too_long_times_out() -> None:
+async def test_an_async_tool_that_takes_too_long_times_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     never = anyio.Event()
 
     @tool(timeout=0.05)
     async def slow() -> None:
         await never.wait()
 
-    step = await slow.invoke(call(slow))
+    with caplog.at_level(logging.WARNING, logger="agentkit.tool"):
+        step = await slow.invoke(call(slow))
     assert step.is_error is True
     assert text_of(step) == "TimeoutError: tool 'slow' did not finish within 0.05 s."
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "TimeoutError: tool 'slow' did not finish within 0.05 s. The model gets an error result."
+    )
 
 
 async def test_a_sync_tool_that_takes_too_long_times_out() -> None:

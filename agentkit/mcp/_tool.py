@@ -80,7 +80,8 @@ class MCPTool:
             text = f"{failure} (MCP tool {self._tool.name!r} of {self._server.label})"
             if raise_errors:
                 raise MCPServerError(text) from failure
-            logger.info("MCP tool %r failed; the model is told: %s", self.name, failure)
+            # WARNING, as a local tool's exception: the model copes, but someone must look.
+            logger.warning("MCP tool %r failed; the model is told: %s", self.name, failure)
             return error_result(call, str(failure))
         if result.is_error and raise_errors:
             raise MCPServerError(
