@@ -495,6 +495,9 @@ async def _request(
                     for run_event in run.streamed(event, accumulator, action):
                         yield run_event
             interaction = accumulator.result()
+            if run.machine.lacks_environment(interaction):
+                fetched = await client.interactions.get(interaction.id)
+                interaction = _with_environment(interaction, fetched)
         else:
             run.before_request(action.body)
             interaction = await client.interactions.create(**action.body, stream=False)
@@ -505,6 +508,10 @@ async def _request(
         return
     for item in run.settled(interaction):
         yield item
+
+
+def _with_environment(streamed: Interaction, fetched: Interaction) -> Interaction:
+    return streamed.model_copy(update={"environment_id": fetched.environment_id})
 
 
 async def _cancel_quietly(client: AsyncClient, interaction_id: str) -> None:
@@ -671,6 +678,9 @@ def _request_sync(
                 for event in _until_deadline(run, stream):
                     yield from run.streamed(event, accumulator, action)
             interaction = accumulator.result()
+            if run.machine.lacks_environment(interaction):
+                fetched = run.bounded(partial(client.interactions.get, interaction.id))
+                interaction = _with_environment(interaction, fetched)
         else:
             run.before_request(action.body)
             body = action.body

@@ -529,6 +529,19 @@ class RunMachine:
                 self._decided(step)
         return self._result(status)
 
+    def lacks_environment(self, interaction: Interaction) -> bool:
+        """Whether to GET a streamed interaction to learn its `environment_id`.
+
+        Stream events carry none; a stored interaction of a run given an `environment` that
+        has settled is fetched once to learn it (a stateless one cannot be).
+        """
+        return (
+            interaction.environment_id is None
+            and self.config.store
+            and "environment" in self.config.request_fields
+            and interaction.status not in PENDING_STATUSES
+        )
+
     @property
     def to_cancel(self) -> str | None:
         """A background interaction of this run still working server-side, to cancel to stop it.

@@ -223,16 +223,26 @@ async def test_environment_id_is_the_last_one_the_run_reported(
     assert result.environment_id == "env_emu_0002"
 
 
-@pytest.mark.xfail(
-    reason="A stored or streamed run gets its interactions through a stream, whose lifecycle "
-    "events carry no environment_id (the SDK's partial interaction has none): the loop would "
-    "have to GET the interaction to learn it.",
-    strict=True,
+STATELESS_STREAM = pytest.param(
+    {"store": False},
+    True,
+    id="stateless-stream",
+    marks=pytest.mark.xfail(
+        reason="Stream events carry no environment_id, and a stateless interaction is not "
+        "stored to be fetched for it.",
+        strict=True,
+    ),
 )
+
+
 @pytest.mark.parametrize(
     ("settings", "streamed"),
-    [({}, False), ({}, True), ({"store": False}, True), ({"background": True}, True)],
-    ids=["stored", "stored-stream", "stateless-stream", "background-stream"],
+    [
+        pytest.param({}, False, id="stored"),
+        pytest.param({}, True, id="stored-stream"),
+        STATELESS_STREAM,
+        pytest.param({"background": True}, True, id="background-stream"),
+    ],
 )
 async def test_a_streamed_interaction_reports_its_environment_id(
     settings: dict[str, Any], streamed: bool
@@ -243,6 +253,17 @@ async def test_a_streamed_interaction_reports_its_environment_id(
     result = await (stream_result(agent, "Go") if streamed else agent.run("Go"))
 
     assert result.environment_id == "env_emu_0001"
+
+
+def test_a_stored_sync_run_fetches_its_environment_id_once_a_turn() -> None:
+    emulator = Emulator(Script([function_call("lookup", {"place": "x"}), "Done."]))
+    agent = Agent(MODEL, tools=[lookup], environment="remote", client=emulator.client())
+
+    result = agent.run_sync("Go")
+
+    assert result.environment_id == "env_emu_0002"
+    fetched = [r.path for r in emulator.requests if r.method == "GET"]
+    assert fetched == ["/v1beta/interactions/v1_emu_0001", "/v1beta/interactions/v1_emu_0002"]
 
 
 async def test_a_resumed_run_keeps_the_environment_id_of_its_state() -> None:
