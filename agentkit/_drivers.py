@@ -22,7 +22,7 @@ from collections.abc import (
 from contextlib import AbstractContextManager, ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -44,18 +44,12 @@ from agentkit._hooks import NULL, Entered, Hooks, RequestScope, RunScope, entere
 from agentkit._journal import Journal
 from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
 from agentkit._result import RunResult, RunState
-from agentkit._streaming import StreamAccumulator
 from agentkit._toolset import ToolHooks, ToolSet, UnknownOutcome
-from agentkit.types import (
-    Event,
-    FunctionCallStep,
-    FunctionResultStep,
-    Interaction,
-    StepDeltaEvent,
-    StepStopEvent,
-    TextDelta,
-    ThoughtSummaryDelta,
-)
+from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction
+
+if TYPE_CHECKING:
+    from agentkit._streaming import StreamAccumulator
+    from agentkit.types import Event
 
 __all__ = ["RunSetup", "drive", "drive_sync", "send_first", "send_first_sync"]
 
@@ -405,7 +399,7 @@ async def _request(
             interaction = await client.interactions.get(made)
         elif action.stream:
             run.before_request(action.body)
-            accumulator = StreamAccumulator()
+            accumulator = _accumulator()
             async with await client.interactions.create(**action.body, stream=True) as stream:
                 async for event in stream:
                     for run_event in run.streamed(event, accumulator, action):
@@ -545,7 +539,7 @@ def _request_sync(
             interaction = client.interactions.get(made)
         elif action.stream:
             run.before_request(action.body)
-            accumulator = StreamAccumulator()
+            accumulator = _accumulator()
             with client.interactions.create(**action.body, stream=True) as stream:
                 for event in stream:
                     yield from run.streamed(event, accumulator, action)
@@ -631,8 +625,18 @@ def _final_events(result: RunResult[Any]) -> Iterator[RunEvent]:
     yield RunCompleteEvent(result)
 
 
+def _accumulator() -> StreamAccumulator:
+    # Imported here: the stream's modules and models load with the first streamed request,
+    # not with `import agentkit`.
+    from agentkit._streaming import StreamAccumulator
+
+    return StreamAccumulator()
+
+
 def _translate(event: Event, accumulator: StreamAccumulator) -> Iterator[RunEvent]:
     """Run events for one wire event of a stream."""
+    from agentkit.types import StepDeltaEvent, StepStopEvent, TextDelta, ThoughtSummaryDelta
+
     if isinstance(event, StepDeltaEvent):
         delta = event.delta
         if isinstance(delta, TextDelta):
