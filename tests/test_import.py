@@ -157,6 +157,18 @@ def test_the_build_order_changes_no_schema_error_or_serialisation(first: str) ->
     assert run_python(_OBSERVE.replace("FIRST", first)) == reference
 
 
+def test_the_stream_models_are_listed_before_their_first_use() -> None:
+    missing, loaded = run_python(
+        "import json, sys\n"
+        "import agentkit.types\n"
+        "names = dir(agentkit.types)\n"
+        "print(json.dumps([sorted(set(agentkit.types.__all__) - set(names)),\n"
+        "    'agentkit.types._events' in sys.modules]))"
+    )
+    assert missing == []
+    assert not loaded
+
+
 @pytest.mark.parametrize("module", [agentkit, agentkit.types])
 def test_every_exported_name_imports(module: Any) -> None:
     names: list[str] = module.__all__
