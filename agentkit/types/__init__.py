@@ -298,7 +298,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The stream's models (deltas and events, about a third of the wire models) are defined
+    # The stream's models (deltas and events, 35 of the ~90 wire models) are defined
     # on first use, so that `import agentkit` does not pay for them in programs that never
     # stream.
     if name in __all__:
