@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Literal, overload
 from typing_extensions import Unpack
 
 from agentkit._client_params import CreateParams, Input, JSONObject
-from agentkit._client_stream import AsyncEventStream, EventStream
 from agentkit._http import parse_interaction
 from agentkit.types import Interaction
 
 if TYPE_CHECKING:
     from agentkit._client import AsyncClient, Client
+    from agentkit._client_stream import AsyncEventStream, EventStream
 
 __all__ = ["AsyncInteractions", "CreateParams", "Input", "Interactions", "JSONObject"]
 
@@ -67,6 +67,10 @@ class AsyncInteractions:
         """
         spec = self._client._builder.create(params, stream=stream)
         if stream:
+            # Imported here: the stream's modules and models load with the first stream, not
+            # with `import agentkit`.
+            from agentkit._client_stream import AsyncEventStream
+
             return await AsyncEventStream.open(self._client, spec, interaction_id=None)
         request, response = await self._client._send(spec)
         return parse_interaction(response, request, secrets=self._client._builder.secrets)
@@ -118,6 +122,8 @@ class AsyncInteractions:
             interaction_id, stream=stream, last_event_id=last_event_id, include_input=include_input
         )
         if stream:
+            from agentkit._client_stream import AsyncEventStream
+
             return await AsyncEventStream.open(self._client, spec, interaction_id=interaction_id)
         request, response = await self._client._send(spec)
         return parse_interaction(response, request, secrets=self._client._builder.secrets)
@@ -172,6 +178,10 @@ class Interactions:
         """
         spec = self._client._builder.create(params, stream=stream)
         if stream:
+            # Imported here: the stream's modules and models load with the first stream, not
+            # with `import agentkit`.
+            from agentkit._client_stream import EventStream
+
             return EventStream.open(self._client, spec, interaction_id=None)
         request, response = self._client._send(spec)
         return parse_interaction(response, request, secrets=self._client._builder.secrets)
@@ -223,6 +233,8 @@ class Interactions:
             interaction_id, stream=stream, last_event_id=last_event_id, include_input=include_input
         )
         if stream:
+            from agentkit._client_stream import EventStream
+
             return EventStream.open(self._client, spec, interaction_id=interaction_id)
         request, response = self._client._send(spec)
         return parse_interaction(response, request, secrets=self._client._builder.secrets)

@@ -23,7 +23,7 @@ from collections.abc import (
 from contextlib import AbstractContextManager, ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -34,10 +34,7 @@ from agentkit._deadline import Expired, check, left, until
 from agentkit._events import (
     RunCompleteEvent,
     RunEvent,
-    ServerToolEvent,
     StatusEvent,
-    TextDeltaEvent,
-    ThoughtSummaryEvent,
     ToolCallEvent,
     ToolResultEvent,
 )
@@ -46,18 +43,12 @@ from agentkit._hooks import NULL, Entered, Hooks, RequestScope, RunScope, entere
 from agentkit._journal import Journal
 from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
 from agentkit._result import RunResult, RunState
-from agentkit._streaming import StreamAccumulator
 from agentkit._toolset import ToolHooks, ToolSet, UnknownOutcome
-from agentkit.types import (
-    Event,
-    FunctionCallStep,
-    FunctionResultStep,
-    Interaction,
-    StepDeltaEvent,
-    StepStopEvent,
-    TextDelta,
-    ThoughtSummaryDelta,
-)
+from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction
+
+if TYPE_CHECKING:
+    from agentkit._run_stream import RunStream
+    from agentkit.types import Event
 
 __all__ = ["RunSetup", "drive", "drive_sync", "in_own_task", "send_first", "send_first_sync"]
 
@@ -227,16 +218,14 @@ class _Run:
             self.setup.journal.finish(action.key, {"interaction_id": interaction_id})
         self.checkpoint()
 
-    def streamed(
-        self, event: Event, accumulator: StreamAccumulator, action: Send
-    ) -> Iterator[RunEvent]:
+    def streamed(self, event: Event, accumulator: RunStream, action: Send) -> Iterator[RunEvent]:
         """Apply one wire event of a stream; the run events it makes."""
         known = accumulator.interaction_id
         accumulator.apply(event)
         if known is None and accumulator.interaction_id is not None:
             self.created(accumulator.interaction_id, action)
         yield from self._status(accumulator.interaction_id, accumulator.status)
-        yield from _translate(event, accumulator)
+        yield from accumulator.run_events(event)
 
     def settled(self, interaction: Interaction) -> Iterator[RunEvent | _Next]:
         """Feed a created or polled interaction to the machine: a status change, the action."""
@@ -489,7 +478,7 @@ async def _request(
             interaction = await client.interactions.get(made)
         elif action.stream:
             run.before_request(action.body)
-            accumulator = StreamAccumulator()
+            accumulator = _accumulator()
             async with await client.interactions.create(**action.body, stream=True) as stream:
                 async for event in stream:
                     for run_event in run.streamed(event, accumulator, action):
@@ -672,7 +661,7 @@ def _request_sync(
             interaction = run.bounded(partial(client.interactions.get, made))
         elif action.stream:
             run.before_request(action.body)
-            accumulator = StreamAccumulator()
+            accumulator = _accumulator()
             body = action.body
             with run.bounded(lambda: client.interactions.create(**body, stream=True)) as stream:
                 for event in _until_deadline(run, stream):
@@ -774,23 +763,9 @@ def _final_events(result: RunResult[Any]) -> Iterator[RunEvent]:
     yield RunCompleteEvent(result)
 
 
-def _translate(event: Event, accumulator: StreamAccumulator) -> Iterator[RunEvent]:
-    """Run events for one wire event of a stream."""
-    if isinstance(event, StepDeltaEvent):
-        delta = event.delta
-        if isinstance(delta, TextDelta):
-            yield TextDeltaEvent(delta.text, accumulator.interaction_id)
-        elif isinstance(delta, ThoughtSummaryDelta):
-            text = getattr(delta.content, "text", None)
-            if isinstance(text, str):
-                yield ThoughtSummaryEvent(text, accumulator.interaction_id)
-    elif isinstance(event, StepStopEvent):
-        kind = accumulator.step_type(event.index)  # parse the step only when it is reported
-        if kind is not None and _is_server_tool_step(kind):
-            step = accumulator.step_at(event.index)
-            if step is not None:
-                yield ServerToolEvent(step)
+def _accumulator() -> RunStream:
+    # Imported here: the stream's modules and models load with the first streamed request,
+    # not with `import agentkit`.
+    from agentkit._run_stream import RunStream
 
-
-def _is_server_tool_step(step_type: str) -> bool:
-    return step_type.endswith(("_call", "_result")) and not step_type.startswith("function_")
+    return RunStream()

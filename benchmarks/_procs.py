@@ -39,6 +39,9 @@ class Environment:
         (self.scratch / "benchmarks").symlink_to(PACKAGE, target_is_directory=True)
         paths = [str(self.scratch), str(agentkit), os.environ.get("PYTHONPATH", "")]
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+        # Row 7 times imports from cached bytecode, as installed packages have it; inherited,
+        # this variable would have every child compile agentkit from source instead.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def popen(self, args: list[str], stderr: IO[bytes]) -> subprocess.Popen[bytes]:
         """Start `python <args>` in the scratch directory, talking over pipes."""

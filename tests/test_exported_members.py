@@ -28,6 +28,8 @@ PUBLIC_MODULES = [
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES)
 def test_the_public_names_are_exactly_the_sorted_all(module: types.ModuleType) -> None:
+    for name in module.__all__:  # names exported lazily (PEP 562) appear on first use
+        getattr(module, name)
     public = {
         name
         for name, value in vars(module).items()

@@ -45,6 +45,13 @@ def test_import_agentkit_leaves_out_what_only_some_programs_use() -> None:
     )
     for module in [
         "sqlite3",  # SQLiteJournal opens it
+        "agentkit._streaming",  # the stream's modules and models: the first stream loads them
+        "agentkit._client_stream",
+        "agentkit._run_stream",
+        "agentkit.types._deltas",
+        "agentkit.types._events",
+        "agentkit._files",  # the Files API: the first `client.files` loads it
+        "agentkit._client_files",
         "zipfile",  # sniffing ZIP-based documents
         "agentkit.testing",
         "agentkit.journal",
@@ -74,6 +81,7 @@ def test_no_wire_model_is_built_at_import() -> None:
     built: list[str] = run_python(
         "import json\n"
         "import agentkit\n"
+        "from agentkit.types import Event  # the stream's models too, loaded on first use\n"
         "from pydantic import BaseModel\n"
         "def subclasses(cls):\n"
         "    for sub in cls.__subclasses__():\n"
@@ -148,6 +156,18 @@ print(json.dumps({
 def test_the_build_order_changes_no_schema_error_or_serialisation(first: str) -> None:
     reference = run_python(_OBSERVE.replace("FIRST", "pass"))
     assert run_python(_OBSERVE.replace("FIRST", first)) == reference
+
+
+def test_the_stream_models_are_listed_before_their_first_use() -> None:
+    missing, loaded = run_python(
+        "import json, sys\n"
+        "import agentkit.types\n"
+        "names = dir(agentkit.types)\n"
+        "print(json.dumps([sorted(set(agentkit.types.__all__) - set(names)),\n"
+        "    'agentkit.types._events' in sys.modules]))"
+    )
+    assert missing == []
+    assert not loaded
 
 
 @pytest.mark.parametrize("module", [agentkit, agentkit.types])

@@ -8,6 +8,8 @@ Request settings (`GenerationConfig`, the `*ResponseFormat`s, the retrieval tool
 `*Config`s) are `TypedDict`s: plain dicts at runtime, whose keys type checkers check.
 """
 
+import typing
+
 from agentkit.types._base import (
     WireModel,
     to_jsonable,
@@ -27,48 +29,6 @@ from agentkit.types._content import (
     UrlCitation,
     VideoContent,
     WordInfo,
-)
-from agentkit.types._deltas import (
-    ArgumentsDelta,
-    AudioDelta,
-    CodeExecutionCallDelta,
-    CodeExecutionResultDelta,
-    Delta,
-    DocumentDelta,
-    FileSearchCallDelta,
-    FileSearchResultDelta,
-    FunctionResultDelta,
-    GoogleMapsCallDelta,
-    GoogleMapsResultDelta,
-    GoogleSearchCallDelta,
-    GoogleSearchResultDelta,
-    ImageDelta,
-    McpServerToolCallDelta,
-    McpServerToolResultDelta,
-    ProcessingCallDelta,
-    ProcessingResultDelta,
-    RetrievalCallDelta,
-    RetrievalResultDelta,
-    TextAnnotationDelta,
-    TextDelta,
-    ThoughtSignatureDelta,
-    ThoughtSummaryDelta,
-    UnknownDelta,
-    UrlContextCallDelta,
-    UrlContextResultDelta,
-    VideoDelta,
-)
-from agentkit.types._events import (
-    ErrorEvent,
-    Event,
-    InteractionCompletedEvent,
-    InteractionCreatedEvent,
-    InteractionStatusUpdateEvent,
-    StepDeltaEvent,
-    StepStartEvent,
-    StepStopEvent,
-    UnknownEvent,
-    parse_event,
 )
 from agentkit.types._files import (
     File,
@@ -159,6 +119,50 @@ from agentkit.types._usage import (
     ModalityTokens,
     Usage,
 )
+
+if typing.TYPE_CHECKING:
+    from agentkit.types._deltas import (
+        ArgumentsDelta,
+        AudioDelta,
+        CodeExecutionCallDelta,
+        CodeExecutionResultDelta,
+        Delta,
+        DocumentDelta,
+        FileSearchCallDelta,
+        FileSearchResultDelta,
+        FunctionResultDelta,
+        GoogleMapsCallDelta,
+        GoogleMapsResultDelta,
+        GoogleSearchCallDelta,
+        GoogleSearchResultDelta,
+        ImageDelta,
+        McpServerToolCallDelta,
+        McpServerToolResultDelta,
+        ProcessingCallDelta,
+        ProcessingResultDelta,
+        RetrievalCallDelta,
+        RetrievalResultDelta,
+        TextAnnotationDelta,
+        TextDelta,
+        ThoughtSignatureDelta,
+        ThoughtSummaryDelta,
+        UnknownDelta,
+        UrlContextCallDelta,
+        UrlContextResultDelta,
+        VideoDelta,
+    )
+    from agentkit.types._events import (
+        ErrorEvent,
+        Event,
+        InteractionCompletedEvent,
+        InteractionCreatedEvent,
+        InteractionStatusUpdateEvent,
+        StepDeltaEvent,
+        StepStartEvent,
+        StepStopEvent,
+        UnknownEvent,
+        parse_event,
+    )
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -291,3 +295,21 @@ __all__ = [
     "parse_step",
     "to_jsonable",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The stream's models (deltas and events, 35 of the ~90 wire models) are defined
+    # on first use, so that `import agentkit` does not pay for them in programs that never
+    # stream.
+    if name in __all__:
+        from agentkit.types import _deltas, _events
+
+        for module in (_deltas, _events):
+            globals().update((key, getattr(module, key)) for key in module.__all__)
+        if name in globals():
+            return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
