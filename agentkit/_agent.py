@@ -19,7 +19,6 @@ from agentkit._drivers import (
     RunSetup,
     drive,
     drive_sync,
-    in_own_task,
     send_first,
     send_first_sync,
 )
@@ -528,7 +527,9 @@ class Agent(Generic[DepsT, OutputT]):
         The last event is a `RunCompleteEvent` holding the `RunResult`. Takes the settings,
         and raises, as `run()`; with `background=True` the background interaction streams
         live (and is resumed, not polled, when its stream breaks). To stop early, break out inside
-        `contextlib.aclosing(agent.stream(...))`, so the open stream closes at once.
+        `contextlib.aclosing(agent.stream(...))`, so the open stream closes at once. While tools
+        run, the stream keeps their task group open between events: read it from one task,
+        and bound the run with `timeout=` rather than each `anext()` with a cancel scope.
         """
         toolset = self._run_tools(tools)
         settings = self._settings(system_instruction, generation_config, output_type)
@@ -563,10 +564,9 @@ class Agent(Generic[DepsT, OutputT]):
         deps: Any,
         timeout: float | None,
     ) -> AsyncGenerator[RunEvent, None]:
-        """The events of a streamed run (made in their own task when it has a timeout)."""
+        """The events of a streamed run."""
         setup = self._setup(toolset, timeout=timeout)
-        events = drive(setup, self.async_client, machine, action, deps)
-        return events if setup.timeout is None else in_own_task(events)
+        return drive(setup, self.async_client, machine, action, deps)
 
     @overload
     async def resume(

@@ -13,6 +13,7 @@ import queue
 import time
 from collections.abc import (
     AsyncGenerator,
+    AsyncIterator,
     Awaitable,
     Callable,
     Generator,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from agentkit._run_stream import RunStream
     from agentkit.types import Event
 
-__all__ = ["RunSetup", "drive", "drive_sync", "in_own_task", "send_first", "send_first_sync"]
+__all__ = ["RunSetup", "drive", "drive_sync", "send_first", "send_first_sync"]
 
 logger = logging.getLogger("agentkit.agent")
 
@@ -98,7 +99,8 @@ class _Run:
     run_scope: RunScope | None = None
     """What the `around_*` hooks see of the run (None without them)."""
     deadline: float | None = None
-    """When a sync run's timeout ends (`time.monotonic()`); an async one uses a cancel scope."""
+    """When the run's timeout ends: `time.monotonic()` for a sync run, `anyio.current_time()`
+    for an async one."""
 
     def tools(self, action: RunTools) -> Callable[[], Awaitable[Results]]:
         """The tool batch to await: every call concurrently, results in call order."""
@@ -323,12 +325,14 @@ async def drive(
 ) -> AsyncGenerator[RunEvent, None]:
     """Carry out the machine's actions until the run ends, yielding run events."""
     run = _Run(setup, machine, _context(machine, deps))
+    if setup.timeout is not None:
+        run.deadline = anyio.current_time() + setup.timeout
     with run.scope():
         try:
-            with _limit(setup.timeout):
-                while not isinstance(action, Done):
-                    if isinstance(action, Fail):
-                        await _fail(client, action)
+            while not isinstance(action, Done):
+                if isinstance(action, Fail):
+                    await _fail(client, action)
+                try:
                     # Closed explicitly: a consumer that stops early must not leave it to the GC.
                     async with aclosing(_step(run, client, action)) as steps:
                         async for item in steps:
@@ -336,9 +340,8 @@ async def drive(
                                 action = item.action
                             else:
                                 yield item
-            if not isinstance(action, Done):  # the scope stopped the run: its time ran out
-                await _fail(client, run.timed_out())
-            run.done(action.result)
+                except Expired:
+                    action = run.timed_out()
         except anyio.get_cancelled_exc_class():
             to_cancel = machine.to_cancel
             if to_cancel is not None and not setup.detached:
@@ -351,51 +354,32 @@ async def drive(
         yield event
 
 
-def _limit(timeout: float | None) -> anyio.CancelScope:
-    """The scope that ends a run at its timeout (none: a scope that never does)."""
-    return anyio.CancelScope(
-        deadline=math.inf if timeout is None else anyio.current_time() + timeout
-    )
-
-
 async def _fail(client: AsyncClient, action: Fail) -> NoReturn:
     if action.cancel is not None:
         await _cancel_quietly(client, action.cancel)
     raise action.error
 
 
-async def in_own_task(events: AsyncGenerator[RunEvent, None]) -> AsyncGenerator[RunEvent, None]:
-    """`events` made in a task of their own, for a run with a timeout.
+async def _within(run: _Run, awaitable: Awaitable[T]) -> T:
+    """Await within the run's deadline.
 
-    The scope of the timeout spans the yields of `drive`: in the consumer's task it would
-    cancel whatever the consumer of `stream()` awaits between two events. In a task of
-    their own, the hand-over of each event is shielded, so the timeout always lands in the
-    run's own code, which ends the run with `RunTimeout`.
+    Each wait has a scope of its own: a scope spanning the yields of `drive` would cancel
+    what the consumer of a stream awaits between two events.
+
+    Raises:
+        Expired: The deadline passed first.
     """
-    send, receive = anyio.create_memory_object_stream[RunEvent](0)
-    failure: list[Exception] = []
+    if run.deadline is None:
+        return await awaitable
+    with anyio.CancelScope(deadline=run.deadline):
+        return await awaitable
+    raise Expired  # the scope stopped the wait
 
-    async def produce() -> None:
-        with send:
-            try:
-                async with aclosing(events):
-                    async for event in events:
-                        with anyio.CancelScope(shield=True):
-                            await send.send(event)
-            except Exception as error:  # raised below, in the consumer: not as a group
-                failure.append(error)
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(produce)
-        with receive:
-            async for event in receive:
-                try:
-                    yield event
-                except GeneratorExit:  # the consumer left: stop the run, then the group
-                    group.cancel_scope.cancel()
-                    return
-    if failure:
-        raise failure[0]
+async def _events_within(run: _Run, stream: AsyncIterator[Event]) -> AsyncGenerator[Event, None]:
+    """The events of a stream, each awaited within the run's deadline."""
+    while (event := await _within(run, anext(stream, None))) is not None:
+        yield event
 
 
 async def send_first(
@@ -447,7 +431,7 @@ async def _announced(
     async def batch() -> None:
         with send:
             try:
-                outcome.append(await run.tools(action)())
+                outcome.append(await _within(run, run.tools(action)()))
             except Exception as error:  # raised by `_tools`: a failure must not cancel the reader
                 outcome.append(error)
 
@@ -472,24 +456,26 @@ async def _request(
     try:
         if isinstance(action, Poll):
             run.begin_turn(None)
-            await client.sleep(action.delay)
-            interaction = await client.interactions.get(action.interaction_id)
+            await _within(run, client.sleep(action.delay))
+            interaction = await _within(run, client.interactions.get(action.interaction_id))
         elif (made := run.sending(action)) is not None:
-            interaction = await client.interactions.get(made)
+            interaction = await _within(run, client.interactions.get(made))
         elif action.stream:
             run.before_request(action.body)
             accumulator = _accumulator()
-            async with await client.interactions.create(**action.body, stream=True) as stream:
-                async for event in stream:
+            opened = client.interactions.create(**action.body, stream=True)
+            async with await _within(run, opened) as stream:
+                events = stream if run.deadline is None else _events_within(run, stream)
+                async for event in events:
                     for run_event in run.streamed(event, accumulator, action):
                         yield run_event
             interaction = accumulator.result()
             if run.machine.lacks_environment(interaction):
-                fetched = await client.interactions.get(interaction.id)
-                interaction = _with_environment(interaction, fetched)
+                interaction = await _with_environment(run, client, interaction)
         else:
             run.before_request(action.body)
-            interaction = await client.interactions.create(**action.body, stream=False)
+            created = client.interactions.create(**action.body, stream=False)
+            interaction = await _within(run, created)
             run.created(interaction.id, action)
     except APIError as error:  # the client gave up: the run ends, resumable (or resends)
         run.end_turn(error)
@@ -499,7 +485,23 @@ async def _request(
         yield item
 
 
-def _with_environment(streamed: Interaction, fetched: Interaction) -> Interaction:
+async def _with_environment(run: _Run, client: AsyncClient, streamed: Interaction) -> Interaction:
+    """`streamed` with the `environment_id` a GET of it tells (as it is, if the GET fails)."""
+    try:
+        fetched = await _within(run, client.interactions.get(streamed.id))
+    except APIError:  # the run's outcome is known: a missing detail must not fail it
+        logger.warning("could not fetch interaction %s for its environment_id", streamed.id)
+        return streamed
+    return streamed.model_copy(update={"environment_id": fetched.environment_id})
+
+
+def _with_environment_sync(run: _Run, client: Client, streamed: Interaction) -> Interaction:
+    """Synchronous `_with_environment`."""
+    try:
+        fetched = run.bounded(partial(client.interactions.get, streamed.id))
+    except APIError:  # the run's outcome is known: a missing detail must not fail it
+        logger.warning("could not fetch interaction %s for its environment_id", streamed.id)
+        return streamed
     return streamed.model_copy(update={"environment_id": fetched.environment_id})
 
 
@@ -668,8 +670,7 @@ def _request_sync(
                     yield from run.streamed(event, accumulator, action)
             interaction = accumulator.result()
             if run.machine.lacks_environment(interaction):
-                fetched = run.bounded(partial(client.interactions.get, interaction.id))
-                interaction = _with_environment(interaction, fetched)
+                interaction = _with_environment_sync(run, client, interaction)
         else:
             run.before_request(action.body)
             body = action.body

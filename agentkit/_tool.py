@@ -799,13 +799,17 @@ def _body_ran(exc: BaseException) -> bool:
     )
 
 
-def _refused(tool_name: str, exc: BaseException) -> UsageError:
+class NeverRan(UsageError):
+    """A function that refused its validated arguments: its body never ran."""
+
+
+def _refused(tool_name: str, exc: BaseException) -> NeverRan:
     """The error of a function that refused its validated arguments before its body ran.
 
     Its signature, which the schema comes from, promised it takes them: neither the model,
     which sent valid arguments, nor the tool's code can fix that, so it is not an error result.
     """
-    return UsageError(
+    return NeverRan(
         f"Tool {tool_name!r}: the function refused its arguments before its body ran "
         f"({describe_exception(exc)}), so it does not take what its signature says. A "
         "wrapper made with functools.wraps must take the parameters of the function it "

@@ -20,10 +20,10 @@ from anyio.lowlevel import RunVar
 
 from agentkit._content import result_content
 from agentkit._context import RunContext
-from agentkit._deadline import check
+from agentkit._deadline import Expired, check, left
 from agentkit._exceptions import ToolOutcomeUnknown, UsageError
 from agentkit._hooks import NULL, Around, Entered, ToolScope, entered
-from agentkit._tool import FunctionTool, SyncCall, describe_exception, tool
+from agentkit._tool import FunctionTool, NeverRan, SyncCall, describe_exception, tool
 from agentkit._tool_error import error_result
 from agentkit._tool_source import Listed, LocalTool, ToolSource
 from agentkit.types import (
@@ -211,14 +211,17 @@ class ToolSet:
             limiter = slots[self._limits] = anyio.CapacityLimiter(self.max_concurrent)
         return limiter
 
-    def _start_sync(self, claim: _Claim, context: RunContext[Any]) -> FunctionResultStep | SyncCall:
+    def _start_sync(
+        self, claim: _Claim, context: RunContext[Any], deadline: float | None
+    ) -> FunctionResultStep | SyncCall:
         """Start a claimed call once a slot is free; its thread frees the slot when it ends."""
         slots = self._limits.sync_slots
         if slots is None:
-            return claim.start_sync(context)
-        slots.acquire()
+            return claim.start_sync(context, deadline)
+        if not slots.acquire(timeout=None if deadline is None else left(deadline)):
+            raise Expired
         try:
-            started = claim.start_sync(context)
+            started = claim.start_sync(context, deadline)
         except BaseException:
             slots.release()
             raise
@@ -310,7 +313,7 @@ class ToolSet:
                 raise_errors=raise_errors,
                 on_late=claim.record,
             )
-        except UsageError:  # agentkit could not call the function: it never ran
+        except NeverRan:
             claim.record(None)
             raise
         except Exception as exc:  # raise_errors: the call ended by raising, a known outcome
@@ -353,7 +356,8 @@ class ToolSet:
                     call, keys[index], journal, self.functions[call.name], unknown_outcome,
                     raise_errors=raise_errors,
                 )  # fmt: skip
-                started = batch.start(index, partial(self._start_sync, claim, context))
+                start = partial(self._start_sync, claim, context, deadline)
+                started = batch.start(index, start)
                 if isinstance(started, SyncCall):
                     running[started.future] = (index, claim, started)
                 else:
@@ -490,13 +494,12 @@ class _Claim:
         self._raise_errors = raise_errors
         self.answer: FunctionResultStep | None = None
         """The call's result without running it: recorded earlier, or its outcome unknown."""
-        self.still_running: threading.Event | None = None
+        # Checked before claiming: an idempotent call would be claimed again at once, and run
+        # twice at the same time.
+        self.still_running: threading.Event | None = _STILL_RUNNING.get(key)
         """Set when this process's abandoned worker thread, still running the call, ends."""
-        record = journal.begin(key, retry=function.idempotent)
-        if record is not None and record.result is None and key in _STILL_RUNNING:
-            self.still_running = _STILL_RUNNING[key]
-        else:
-            self._decide(record)
+        if self.still_running is None:
+            self._decide(journal.begin(key, retry=function.idempotent))
 
     def again(self) -> None:
         """Claim once more, after the thread that was running the call ended."""
@@ -531,13 +534,20 @@ class _Claim:
         _STILL_RUNNING.pop(self._key, None)
         self._running.set()
 
-    def start_sync(self, context: RunContext[Any]) -> FunctionResultStep | SyncCall:
+    def start_sync(
+        self, context: RunContext[Any], deadline: float | None = None
+    ) -> FunctionResultStep | SyncCall:
         """Start the call of a sync tool in a worker thread (see `result`), or answer it now.
 
         The answer comes from the journal, or is the recorded error of invalid arguments.
+
+        Raises:
+            Expired: The run's `deadline` passed while this process's abandoned thread of the
+                same call still ran.
         """
         if self.still_running is not None:
-            self.still_running.wait()
+            if not self.still_running.wait(None if deadline is None else left(deadline)):
+                raise Expired
             self.again()
         if self.answer is not None:
             return self.answer
@@ -550,7 +560,7 @@ class _Claim:
         """Wait for the started call; its outcome is recorded (a late one, when it ends)."""
         try:
             result = call.result(raise_errors=raise_errors)
-        except UsageError:  # agentkit could not call the function: it never ran
+        except NeverRan:
             self.record(None)
             raise
         except Exception as exc:  # raise_errors: the call ended by raising, a known outcome

@@ -18,7 +18,6 @@ import pytest
 from _agent_bg_helpers import DRIVERS, MODEL, final_result, resume, run, stream, text_result
 
 from agentkit import Agent, AsyncClient, Client, FunctionTool, Hooks, PollPolicy, RunResult, tool
-from agentkit.events import ToolCallEvent
 from agentkit.exceptions import APIConnectionError, RunTimeout, UsageError
 from agentkit.hooks import RunScope
 from agentkit.testing import Emulator, Script, function_call
@@ -284,7 +283,6 @@ async def test_a_handle_wait_past_its_timeout_leaves_the_run_going(driver: str) 
 
 
 async def test_a_timed_stream_never_cancels_what_its_consumer_awaits() -> None:
-    tools = Tools(sync=False)
     emulator = Emulator(Script([CALLS, "Both done."]))
     ended: list[BaseException] = []
 
@@ -298,36 +296,51 @@ async def test_a_timed_stream_never_cancels_what_its_consumer_awaits() -> None:
 
     agent = Agent(
         MODEL,
-        tools=tools.tools,
+        tools=Tools(sync=False).tools,
         client=emulator.async_client(),
         hooks=Hooks(around_run=around_run),
     )
     seen: list[str] = []
+    slept: list[bool] = []
 
     async def consume() -> None:
         async with aclosing(agent.stream("Do both.", timeout=0.2)) as events:
             async for event in events:
                 seen.append(type(event).__name__)
-                if isinstance(event, ToolCallEvent) and event.call.name == "slow":
-                    # Outlives the run's timeout (the tools are stopped meanwhile), and is
-                    # not cancelled by it.
-                    with anyio.fail_after(5):
-                        await tools.slow_cancelled.wait()
+                # The consumer's own work outlives the run's timeout, and is not cancelled by
+                # it: the run ends when the stream is read again.
+                await anyio.sleep(0.3)
+                slept.append(True)
 
     with pytest.raises(RunTimeout) as caught:
         await consume()
 
+    assert seen == ["StatusEvent"]
+    assert slept == [True]
     assert ended == [caught.value]
-    assert seen == [
-        "StatusEvent",
-        "StatusEvent",
-        "ToolCallEvent",
-        "ToolCallEvent",
-        "ToolResultEvent",
-    ]
-    assert tools.log == ["fast ran", "slow cancelled"]
     assert caught.value.partial is not None
-    assert results_of(caught.value.partial) == [("fast", text_result("fast a"))]
+    assert caught.value.partial.state.awaiting == "v1_emu_0001"  # resuming fetches it
+
+
+@pytest.mark.parametrize("limit", [None, 30])
+async def test_a_consumer_may_wait_for_each_event_in_a_scope_of_its_own(
+    limit: float | None,
+) -> None:
+    # No tools: while a batch runs, the stream holds its task group across yields.
+    emulator = Emulator(Script(["Hello there."]))
+    agent = Agent(MODEL, client=emulator.async_client())
+    names: list[str] = []
+
+    async with aclosing(agent.stream("Do both.", timeout=limit)) as events:
+        while True:
+            with anyio.fail_after(5):
+                event = await anext(events, None)
+            if event is None:
+                break
+            names.append(type(event).__name__)
+
+    assert names[-1] == "RunCompleteEvent"
+    assert "TextDeltaEvent" in names
 
 
 async def test_leaving_a_timed_stream_early_stops_its_tools() -> None:
@@ -376,3 +389,29 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused(bad: Any) -> None:
     agent = Agent(MODEL, client=Emulator().client())
     with pytest.raises(UsageError, match="timeout must be a number of seconds > 0"):
         agent.run_sync("Hi.", timeout=bad)
+
+
+async def test_a_sync_resume_waits_for_a_still_running_call_no_longer_than_its_timeout() -> None:
+    tools = Tools(sync=True)
+    emulator = Emulator(Script([CALLS, "Both done."]))
+    agent = Agent(MODEL, tools=tools.tools, client=emulator.client())
+
+    def run_then_resume() -> tuple[RunTimeout, RunTimeout]:
+        with pytest.raises(RunTimeout) as first:
+            agent.run_sync("Do both.", timeout=0.2)
+        assert first.value.partial is not None
+        # slow's thread still runs: the resume waits for its outcome, within its own timeout.
+        with pytest.raises(RunTimeout) as second:
+            agent.resume_sync(first.value.partial, timeout=0.2)
+        return first.value, second.value
+
+    first, second = await anyio.to_thread.run_sync(run_then_resume)
+
+    assert not tools.slow_ended.is_set()
+    tools.release.set()
+    assert tools.slow_ended.wait(5)
+    assert second.partial is not None
+    result = await anyio.to_thread.run_sync(agent.resume_sync, second.partial)
+    assert result.output_text == "Both done."
+    assert tools.log == ["fast ran", "slow ran"]  # the thread's outcome was used, not a rerun
+    assert first.timeout == second.timeout == 0.2

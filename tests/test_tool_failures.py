@@ -281,3 +281,22 @@ def test_run_context_and_any_remain_the_ways_to_take_the_run_and_any_value() -> 
         "required": ["note"],
         "additionalProperties": False,
     }
+
+
+async def test_a_result_that_cannot_become_json_is_journaled_when_it_raises(run: Driver) -> None:
+    @tool
+    def opaque() -> Any:
+        """Return something that is not JSON."""
+        return object()
+
+    emulator = Emulator(Script([[function_call("opaque")], "Done."]))
+    agent = Agent(MODEL, tools=[opaque], client=emulator.async_client(), raise_tool_errors=True)
+
+    with pytest.raises(UsageError, match="cannot be turned into JSON"):
+        await run(agent, "Go.")
+
+    # The body ran: its outcome is known (an error), not "never ran".
+    record = agent.journal.get("v1_emu_0001/fc_0001")
+    assert record is not None
+    assert record.result is not None
+    assert record.result["is_error"] is True
