@@ -282,10 +282,9 @@ class _Run:
         """The machine's verdict on a run that outlived its timeout."""
         assert self.setup.timeout is not None  # only a run with a timeout expires
         finished, self.finished = self.finished, []
-        action = self.machine.timed_out(self.setup.timeout, finished)
+        action = self.machine.timed_out(self.setup.timeout, finished, detached=self.setup.detached)
         self.checkpoint()
-        # A handle's waiter gave up, not the run: its interaction goes on server-side.
-        return replace(action, cancel=None) if self.setup.detached else action
+        return action
 
     def bounded(self, call: Callable[[], T]) -> T:
         """A blocking request of a sync run, which ends by the run's deadline."""

@@ -143,13 +143,27 @@ class LoopConfig:
     """Tool name -> the name of the agent that takes the conversation over when it is called."""
     team: Callable[[str], LoopConfig] | None = None
     """The configuration of an agent the run may be handed to, by its name."""
+    run_output: bool = False
+    """The output type is the run's own (`run(..., output_type=...)`), not its agent's."""
 
     def handed_to(self, target: LoopConfig) -> LoopConfig:
         """The run's configuration once `target` has it.
 
-        The target brings its model, instructions and tools; the run keeps its mode (store,
-        background, stream) and budgets.
+        The target brings its model, instructions, tools and output type; the run keeps its
+        mode (store, background, stream), budgets, and an output type of its own.
         """
+        if self.run_output:
+            fields = dict(target.request_fields)
+            fields.pop("response_format", None)
+            if "response_format" in self.request_fields:
+                fields["response_format"] = self.request_fields["response_format"]
+            target = replace(
+                target,
+                request_fields=fields,
+                output_adapter=self.output_adapter,
+                output_retries=self.output_retries,
+                run_output=True,
+            )
         return replace(
             target,
             store=self.store,
@@ -377,15 +391,27 @@ class RunMachine:
             error.partial = partial
         return Fail(error)
 
-    def timed_out(self, timeout: float, finished: Sequence[FunctionResultStep] = ()) -> Fail:
+    def timed_out(
+        self,
+        timeout: float,
+        finished: Sequence[FunctionResultStep] = (),
+        *,
+        detached: bool = False,
+    ) -> Fail:
         """The run outlived its `timeout`: end it with `RunTimeout`, resumable like `failed()`.
 
-        A background interaction still working for it is cancelled: nobody waits for it now.
+        A background interaction still working for it is cancelled, as nobody waits for it
+        now; unless `detached` (a handle's wait timed out, not the run).
         """
-        cancel = self.to_cancel
+        cancel = None if detached else self.to_cancel
+        then = (
+            f"Its background interaction {cancel} was cancelled, so resuming reports it "
+            "cancelled (to leave one running, wait with start() and handle.result(timeout=))."
+            if cancel is not None
+            else "Agent.resume(error.partial) continues it."
+        )
         error = RunTimeout(
-            f"The run did not finish within its timeout of {timeout:g} s. It was stopped "
-            "with its tools; Agent.resume(error.partial) continues it.",
+            f"The run did not finish within its timeout of {timeout:g} s and was stopped. {then}",
             timeout=timeout,
         )
         return replace(self.failed(error, finished), cancel=cancel)
@@ -686,7 +712,11 @@ class RunMachine:
         if target is None:
             return
         team = self.config.team
-        assert team is not None  # a config with handoffs comes with its team
+        if team is None:
+            raise UsageError(
+                f"This run is being handed off to {target!r}: resume it with the agent whose "
+                "handoffs reach that agent (the agent that started it)."
+            )
         self.config = self.config.handed_to(team(target))
         self.state.agent_name = target
 

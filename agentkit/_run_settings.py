@@ -93,4 +93,5 @@ class RunSettings:
             fields["generation_config"] = dict(self.generation_config)
         if self.output_type is not None:
             changes["output_adapter"], fields["response_format"] = structured(self.output_type)
+            changes["run_output"] = True
         return dataclasses.replace(config, request_fields=fields, **changes)

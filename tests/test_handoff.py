@@ -252,3 +252,42 @@ def test_a_durable_agent_cannot_hand_off_yet() -> None:
 
     with pytest.raises(UsageError, match="cannot hand its runs off"):
         temporal.TemporalAgent(triage)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_the_runs_own_output_type_holds_across_a_handoff(driver: str) -> None:
+    emulator = Emulator(Script([[TRANSFER], '{"order": "A1", "refunded": true}']))
+    triage, _ = team(emulator, driver)
+
+    result = await run(triage, "Refund order A1.", driver, output_type=Refund)
+
+    assert result.output == Refund(order="A1", refunded=True)
+    handed = creates(emulator)[1]
+    assert handed["model"] == "billing-model"
+    assert handed["response_format"]["schema"]["title"] == "Refund"
+
+
+def test_a_handoff_pending_when_the_run_paused_needs_the_agent_that_can_make_it() -> None:
+    emulator = Emulator(Script([[function_call("confirm"), TRANSFER], "Done."]))
+
+    @tool(needs_approval=True)
+    def confirm() -> str:
+        """Confirm with the customer."""
+        return "confirmed"
+
+    billing_agent = Agent("billing-model", name="billing", client=emulator.client())
+    triage = Agent(
+        "triage-model",
+        name="triage",
+        tools=[confirm],
+        handoffs=[billing_agent],
+        client=emulator.client(),
+    )
+    paused = triage.run_sync("Refund.")
+    assert paused.status == "requires_action"
+
+    with pytest.raises(UsageError, match="being handed off to 'billing'"):
+        billing_agent.resume_sync(paused.state, {"fc_0001": True})
+    result = triage.resume_sync(paused.state, {"fc_0001": True})
+    assert result.agent_name == "billing"
+    assert result.output_text == "Done."

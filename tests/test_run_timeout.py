@@ -111,6 +111,7 @@ async def test_a_run_past_its_timeout_raises_RunTimeout_with_the_finished_tools_
     assert isinstance(error, TimeoutError)
     assert error.timeout == 0.2
     assert "timeout of 0.2 s" in str(error)
+    assert "Agent.resume(error.partial) continues it" in str(error)
     assert error.partial is not None
     assert error.partial.status == "error"
     assert results_of(error.partial) == [("fast", text_result("fast a"))]
@@ -256,6 +257,7 @@ async def test_a_background_run_past_its_timeout_is_cancelled_on_the_server(driv
 
     interaction_id = caught.value.partial.state.awaiting  # type: ignore[union-attr]
     assert interaction_id is not None
+    assert f"background interaction {interaction_id} was cancelled" in str(caught.value)
     cancels = [r.path for r in emulator.requests if r.path.endswith("/cancel")]
     assert cancels == [f"/v1beta/interactions/{interaction_id}/cancel"]
     assert all(wait <= 0.3 for wait in sleeps)
