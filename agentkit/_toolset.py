@@ -494,11 +494,16 @@ class _Claim:
         self._raise_errors = raise_errors
         self.answer: FunctionResultStep | None = None
         """The call's result without running it: recorded earlier, or its outcome unknown."""
+        self._running_key = (id(journal), key)
+        self.still_running: threading.Event | None = None
+        """Set when this process's abandoned worker thread, still running the call, ends."""
         # Checked before claiming: an idempotent call would be claimed again at once, and run
         # twice at the same time.
-        self.still_running: threading.Event | None = _STILL_RUNNING.get(key)
-        """Set when this process's abandoned worker thread, still running the call, ends."""
-        if self.still_running is None:
+        running = _STILL_RUNNING.get(self._running_key)
+        record = journal.get(key) if running is not None else None
+        if running is not None and record is not None and record.result is None:
+            self.still_running = running
+        else:
             self._decide(journal.begin(key, retry=function.idempotent))
 
     def again(self) -> None:
@@ -518,7 +523,7 @@ class _Claim:
             )
         if self.answer is None:
             logger.debug("running tool %s (call %s)", self._call.name, self._call.id)
-            self._running = _STILL_RUNNING.setdefault(self._key, threading.Event())
+            self._running = _STILL_RUNNING.setdefault(self._running_key, threading.Event())
 
     def context(self, context: RunContext[Any]) -> RunContext[Any]:
         """The run's context for this call: its idempotency key is the journal's key.
@@ -531,7 +536,7 @@ class _Claim:
         """The call ended (`None`: it never ran); late when its run stopped waiting for it."""
         if result is not None:
             self._journal.finish(self._key, result.to_wire())
-        _STILL_RUNNING.pop(self._key, None)
+        _STILL_RUNNING.pop(self._running_key, None)
         self._running.set()
 
     def start_sync(
@@ -600,9 +605,9 @@ _ASYNC_SLOTS: RunVar[weakref.WeakKeyDictionary[_Limits, anyio.CapacityLimiter]] 
 )
 """Per event loop: each capped agent's limiter (anyio's limiters belong to one loop)."""
 
-_STILL_RUNNING: dict[str, threading.Event] = {}
+_STILL_RUNNING: dict[tuple[int, str], threading.Event] = {}
 """Calls of this process still running (in a worker thread whose run was interrupted), by
-idempotency key: a resume waits for their outcome instead of calling it unknown."""
+journal and idempotency key: a resume waits for their outcome instead of calling it unknown."""
 
 
 def _recorded(call: FunctionCallStep, wire: Mapping[str, Any]) -> FunctionResultStep:
