@@ -44,6 +44,7 @@ from agentkit._http import (
     status_error,
 )
 from agentkit._retry import RetryPolicy
+from agentkit._timeline import retried
 
 if TYPE_CHECKING:
     from agentkit._client_files import AsyncFiles, Files
@@ -236,6 +237,7 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         """Return the wait before retrying after `error`, or None to give up."""
         delay = self._retry.delay_after(error, retries_done)
         if delay is not None:
+            retried(error, delay)
             logger.debug(
                 "retrying in %.3f s (retry %d of %d) after: %s",
                 delay,

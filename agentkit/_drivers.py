@@ -45,6 +45,7 @@ from agentkit._journal import Journal
 from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
 from agentkit._result import RunResult, RunState
 from agentkit._streaming import StreamAccumulator
+from agentkit._timeline import TimelineRecorder
 from agentkit._toolset import ToolHooks, ToolSet, UnknownOutcome
 from agentkit.types import (
     Event,
@@ -99,6 +100,11 @@ class _Run:
     """The model turn in progress, when an `around_request` hook wraps it."""
     run_scope: RunScope | None = None
     """What the `around_*` hooks see of the run (None without them)."""
+    timeline: TimelineRecorder = field(init=False)
+    """Records the timings of requests and tool calls into the machine's state."""
+
+    def __post_init__(self) -> None:
+        self.timeline = TimelineRecorder(self.machine.state)
 
     def tools(self, action: RunTools) -> Callable[[], Awaitable[Results]]:
         """The tool batch to await: every call concurrently, results in call order."""
@@ -113,6 +119,7 @@ class _Run:
 
     def _batch(self, action: RunTools) -> dict[str, Any]:
         hooks = self.setup.hooks
+        before, after = self.timeline.tool_hooks(hooks.before_tool, hooks.after_tool)
         context = replace(
             self.context,
             usage=self.machine.usage,
@@ -125,7 +132,7 @@ class _Run:
             "context": context,
             "journal": self.setup.journal,
             "raise_errors": self.setup.raise_tool_errors,
-            "hooks": ToolHooks(hooks.before_tool, hooks.after_tool, hooks.around_tool),
+            "hooks": ToolHooks(before, after, hooks.around_tool),
             "unknown_outcome": self.setup.unknown_outcome,
             "finished": self.finished,
         }
@@ -172,6 +179,11 @@ class _Run:
         scope = RequestScope(config.model, config.agent, body, polls=0 if body else 1)
         self.turn = (scope, Entered(around(scope)))
 
+    def polling(self, action: Poll) -> None:
+        """A poll starts: it waits `action.delay`, then fetches the interaction."""
+        self.timeline.request("poll", self.machine.state.turns, action.delay)
+        self.begin_turn(None)
+
     def end_turn(self, error: BaseException | None = None) -> None:
         """The model turn in progress (if any) ended, with this error if it failed."""
         if self.turn is not None:
@@ -181,6 +193,7 @@ class _Run:
 
     def sending(self, action: Send) -> str | None:
         """A model turn starts with this request: the interaction it made before, if known."""
+        self.timeline.request("request", self.machine.state.turns)
         self.begin_turn(action.body)
         return self.made_before(action)
 
@@ -220,6 +233,7 @@ class _Run:
 
     def settled(self, interaction: Interaction) -> Iterator[RunEvent | _Next]:
         """Feed a created or polled interaction to the machine: a status change, the action."""
+        self.timeline.received(interaction)
         if self.turn is not None:
             self.turn[0].interaction = interaction
         if self.setup.hooks.after_request:
@@ -263,17 +277,20 @@ class _Run:
     def failed(self, error: RunError | APIError) -> Fail:
         """The machine's verdict on an error that ended the action in flight."""
         finished, self.finished = self.finished, []
+        self.timeline.failed(error)
         action = self.machine.failed(error, finished)
         self.checkpoint()
         return action
 
     def request_failed(self, error: APIError) -> Action:
         """The machine's verdict on a request that failed: send it again, or end the run."""
+        self.timeline.failed(error)
         action = self.machine.request_failed(error)
         self.checkpoint()
         return action
 
     def interrupted(self) -> None:
+        self.timeline.failed("cancelled")
         partial_result = self.machine.interrupted(self.finished)
         self.checkpoint(partial_result.state)
         if self.setup.hooks.on_cancel is None:
@@ -398,7 +415,7 @@ async def _request(
 ) -> AsyncGenerator[RunEvent | _Next, None]:
     try:
         if isinstance(action, Poll):
-            run.begin_turn(None)
+            run.polling(action)
             await client.sleep(action.delay)
             interaction = await client.interactions.get(action.interaction_id)
         elif (made := run.sending(action)) is not None:
@@ -538,7 +555,7 @@ def _request_sync(
 ) -> Generator[RunEvent | _Next, None, None]:
     try:
         if isinstance(action, Poll):
-            run.begin_turn(None)
+            run.polling(action)
             client.sleep(action.delay)
             interaction = client.interactions.get(action.interaction_id)
         elif (made := run.sending(action)) is not None:

@@ -1,0 +1,260 @@
+"""What a run did, and when: spans of its requests, polls and tool calls.
+
+Timings are observations, not decisions, so the sans-IO machine never sees a clock: the
+drivers feed a `TimelineRecorder`, which appends finished spans, as plain JSON dicts, to
+`RunState.timeline`. The state is the one copy of the data: a partial result on error, a saved
+and resumed run, and `RunResult.timeline` all read it. Times are seconds since the run started
+(`RunState.started_at`, epoch seconds) measured on the monotonic clock; a resumed run goes on
+from the wall clock.
+
+Retries and stream resumptions happen inside the client, which knows nothing of runs: the
+recorder of the request in flight is in a context variable that the client's retry points
+call (`retried`, `resumed`); outside a run it holds nothing and they cost one look-up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction
+
+if TYPE_CHECKING:
+    from agentkit._result import RunState
+
+__all__ = ["Retry", "Span", "Timeline", "TimelineRecorder", "resumed", "retried"]
+
+SpanKind = Literal["request", "poll", "tool"]
+_MAX_ERROR = 300  # characters of an error message kept in a span
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A request sent again by the client, or a broken stream resumed, after an error."""
+
+    at: float
+    """When the error happened, in seconds since the run started."""
+    error: str
+    delay: float
+    """Seconds waited before trying again."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """One request, poll or tool call of a run; times are seconds since the run started."""
+
+    kind: SpanKind
+    start: float
+    end: float
+    turn: int
+    """The model turn: the request's number, or the one whose calls a tool batch runs."""
+    name: str = ""
+    """The tool's name (tool calls)."""
+    call_id: str | None = None
+    """The function call's id (tool calls)."""
+    interaction_id: str | None = None
+    status: str | None = None
+    """The interaction's status when the request or poll ended."""
+    error: str | None = None
+    """Why it failed: the error that ended the request, or the tool's error result."""
+    retries: tuple[Retry, ...] = ()
+    """Attempts that failed before the one that counted (requests and polls)."""
+    resumes: tuple[Retry, ...] = ()
+    """Times a streamed response broke and was resumed from its last event."""
+    usage: Mapping[str, Any] | None = None
+    """The token usage the interaction reported (requests and polls)."""
+    delay: float = 0.0
+    """Seconds a poll waited before its request (included in the span)."""
+
+    @property
+    def duration(self) -> float:
+        """Seconds from start to end."""
+        return self.end - self.start
+
+    @property
+    def label(self) -> str:
+        """A short name: `turn 2`, `poll 2`, or the tool's name."""
+        if self.kind == "tool":
+            return self.name
+        return f"{'turn' if self.kind == 'request' else 'poll'} {self.turn}"
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> Span:
+        """A span from its dict in `RunState.timeline`."""
+        values = dict(raw)
+        for name in ("retries", "resumes"):
+            values[name] = tuple(Retry(**entry) for entry in values.get(name, ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The timings of a run: `RunResult.timeline`."""
+
+    started_at: float | None
+    """When the run started, in seconds since the epoch (None: nothing was recorded)."""
+    spans: tuple[Span, ...] = ()
+    """Every request, poll and tool call that ended, in the order they ended."""
+
+    @classmethod
+    def of(cls, state: RunState) -> Timeline:
+        """The timeline kept in a run's state."""
+        return cls(state.started_at, tuple(Span.from_wire(raw) for raw in state.timeline))
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the start of the run to the end of its last span."""
+        return max((span.end for span in self.spans), default=0.0)
+
+    @property
+    def requests(self) -> list[Span]:
+        """The model requests (create calls)."""
+        return [span for span in self.spans if span.kind == "request"]
+
+    @property
+    def tool_calls(self) -> list[Span]:
+        """The function tool calls."""
+        return [span for span in self.spans if span.kind == "tool"]
+
+
+_current: ContextVar[TimelineRecorder | None] = ContextVar("agentkit_timeline", default=None)
+
+
+def retried(error: Exception, delay: float) -> None:
+    """The client sends its request again after `error`: note it on the request in flight."""
+    recorder = _current.get()
+    if recorder is not None:
+        recorder.note("retries", error, delay)
+
+
+def resumed(error: Exception, delay: float) -> None:
+    """The client resumes a broken stream: note it on the request in flight."""
+    recorder = _current.get()
+    if recorder is not None:
+        recorder.note("resumes", error, delay)
+
+
+class TimelineRecorder:
+    """Records the spans of one driving of a run into its state (see the module docstring)."""
+
+    __slots__ = ("_origin", "_request", "_state", "_tools")
+
+    def __init__(self, state: RunState) -> None:
+        wall = time.time()
+        if state.started_at is None:
+            state.started_at = wall
+        self._state = state
+        self._origin = time.monotonic() - (wall - state.started_at)
+        self._request: dict[str, Any] | None = None
+        self._tools: dict[int, tuple[float, FunctionCallStep, int]] = {}
+
+    def _now(self) -> float:
+        return round(time.monotonic() - self._origin, 6)
+
+    def request(self, kind: SpanKind, turn: int, delay: float = 0.0) -> None:
+        """A request (or a poll, waiting `delay` first) starts."""
+        self._request = {"kind": kind, "start": self._now(), "turn": turn}
+        if delay:
+            self._request["delay"] = delay
+        _current.set(self)
+
+    def note(self, key: Literal["retries", "resumes"], error: Exception, delay: float) -> None:
+        """A retry or a stream resumption of the request in flight (none: ignored)."""
+        if self._request is not None:
+            entry = {"at": self._now(), "error": _message(error), "delay": delay}
+            self._request.setdefault(key, []).append(entry)
+
+    def received(self, interaction: Interaction) -> None:
+        """The request in flight got this interaction."""
+        span = self._end_request()
+        if span is not None:
+            span["interaction_id"] = interaction.id
+            span["status"] = interaction.status
+            if interaction.usage is not None:
+                counts = interaction.usage.model_dump(mode="json", exclude_none=True)
+                span["usage"] = {key: value for key, value in counts.items() if type(value) is int}
+            self._state.timeline.append(span)
+
+    def failed(self, error: BaseException | str) -> None:
+        """The request in flight, or the tools still running, ended with `error`."""
+        message = error if isinstance(error, str) else _message(error)
+        span = self._end_request()
+        if span is not None:
+            span["error"] = message
+            self._state.timeline.append(span)
+        while self._tools:
+            _, (start, call, turn) = self._tools.popitem()
+            self._state.timeline.append(self._tool_span(start, call, turn, message))
+
+    def _end_request(self) -> dict[str, Any] | None:
+        span, self._request = self._request, None
+        if span is not None:
+            span["end"] = self._now()
+            _current.set(None)
+        return span
+
+    def tool_hooks(
+        self,
+        before: Callable[[FunctionCallStep], None] | None,
+        after: Callable[[FunctionCallStep, FunctionResultStep], None] | None,
+    ) -> tuple[
+        Callable[[FunctionCallStep], None], Callable[[FunctionCallStep, FunctionResultStep], None]
+    ]:
+        """`before_tool` and `after_tool` hooks that record the calls, then call these."""
+        if before is None and after is None:
+            return self.tool_started, self.tool_ended
+
+        def started(call: FunctionCallStep) -> None:
+            self.tool_started(call)
+            if before is not None:
+                before(call)
+
+        def ended(call: FunctionCallStep, result: FunctionResultStep) -> None:
+            self.tool_ended(call, result)
+            if after is not None:
+                after(call, result)
+
+        return started, ended
+
+    def tool_started(self, call: FunctionCallStep) -> None:
+        """A tool call of the batch starts (a `before_tool` hook)."""
+        self._tools[id(call)] = (self._now(), call, self._state.turns)
+
+    def tool_ended(self, call: FunctionCallStep, result: FunctionResultStep) -> None:
+        """A tool call ended with `result` (an `after_tool` hook)."""
+        started = self._tools.pop(id(call), None)
+        if started is not None:
+            start, _, turn = started
+            error = _result_text(result.result) if result.is_error else None
+            self._state.timeline.append(self._tool_span(start, call, turn, error))
+
+    def _tool_span(
+        self, start: float, call: FunctionCallStep, turn: int, error: str | None
+    ) -> dict[str, Any]:
+        span: dict[str, Any] = {
+            "kind": "tool",
+            "start": start,
+            "end": self._now(),
+            "turn": turn,
+            "name": call.name,
+            "call_id": call.id,
+        }
+        if error is not None:
+            span["error"] = error[:_MAX_ERROR]
+        return span
+
+
+def _message(error: BaseException) -> str:
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    return str(text)[:_MAX_ERROR]
+
+
+def _result_text(value: str | dict[str, Any] | Sequence[Any]) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return str(value)
+    return " ".join(str(getattr(block, "text", None) or block) for block in value)
