@@ -39,7 +39,7 @@ from agentkit._timeline_html import page
 from agentkit._tool import FunctionTool, tool
 from agentkit.types import Content, FunctionCallStep, FunctionResultStep
 
-__all__ = ["CLIError", "RunPrinter", "load_tool", "main"]
+__all__ = ["CLIError", "RunPrinter", "choose_printer", "load_tool", "main"]
 
 DEFAULT_MODEL = "gemini-3.5-flash"
 _KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -227,7 +227,7 @@ def _run_command(args: argparse.Namespace) -> int:
     tools = [load_tool(spec) for spec in args.tools]
     schema: dict[str, Any] | None = args.output_schema
     model = None if args.agent else (args.model or DEFAULT_MODEL)
-    printer = _printer(json_output=schema is not None)
+    printer = choose_printer(json_output=schema is not None)
     client, backend = _client(offline=args.offline)
     try:
         agent: Agent[Any, Any] = Agent(
@@ -369,7 +369,7 @@ class RunPrinter:
             _say(self.err, f"agentkit: {summary(self.result.state, self.result.status)}")
 
 
-def _printer(*, json_output: bool) -> RunPrinter:
+def choose_printer(*, json_output: bool) -> RunPrinter:
     """A live tree of the tool calls on a terminal with `rich` installed, else plain lines."""
     try:
         from agentkit.cli._live import LivePrinter, terminal
