@@ -241,7 +241,7 @@ def _run_command(args: argparse.Namespace) -> int:
             client=client,
             # Each result as its tool ends: a batch of sync tools announces its results in the
             # stream only when the whole batch is done (see `_drivers._tools_sync`).
-            hooks=Hooks(after_tool=printer.tool_finished),
+            hooks=Hooks(before_tool=printer.tool_started, after_tool=printer.tool_finished),
         )
     except UsageError as exc:  # e.g. two tools with the same name
         client.close()
@@ -325,6 +325,9 @@ class RunPrinter:
     def tool_called(self, call: FunctionCallStep) -> None:
         """Show a call as the model makes it."""
         _say(self.err, f"-> {self.call_text(call)}")
+
+    def tool_started(self, call: FunctionCallStep) -> None:
+        """A tool starts running (a `before_tool` hook; the plain view shows calls as made)."""
 
     def tool_finished(self, call: FunctionCallStep, result: FunctionResultStep) -> None:
         """Show a tool's result (an `after_tool` hook: it runs as soon as the tool ends)."""

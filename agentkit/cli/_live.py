@@ -43,6 +43,9 @@ class _Call:
         self.result: FunctionResultStep | None = None
         self._spinner = Spinner("dots", Text(RunPrinter.call_text(call), style="bold"))
 
+    def start(self) -> None:
+        self.started = time.monotonic()
+
     def finish(self, result: FunctionResultStep) -> None:
         if self.ended is None:
             self.ended = time.monotonic()
@@ -85,6 +88,14 @@ class LivePrinter(RunPrinter):
         node = self._calls[call.id or ""] = _Call(call)
         self._tree.add(node)
         return node
+
+    def tool_started(self, call: FunctionCallStep) -> None:
+        # The call's node exists: its event comes before the batch starts. Timed from here,
+        # a node's duration is the one the run's timeline records.
+        with self._lock:
+            node = self._calls.get(call.id or "")
+            if node is not None:
+                node.start()
 
     def tool_finished(self, call: FunctionCallStep, result: FunctionResultStep) -> None:
         with self._lock:
