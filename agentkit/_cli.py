@@ -31,7 +31,7 @@ from agentkit._events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agentkit._exceptions import AgentkitError, UsageError
+from agentkit._exceptions import AgentkitError, APIError, RunError, UsageError
 from agentkit._hooks import Hooks
 from agentkit._result import RunResult, RunState
 from agentkit._timeline_data import summary
@@ -250,6 +250,10 @@ def _run_command(args: argparse.Namespace) -> int:
     try:
         for event in agent.stream_sync(args.prompt):
             printer.show(event)
+    except (APIError, RunError) as exc:  # the run so far is worth a look too
+        if args.save is not None and exc.partial is not None:
+            _write(args.save, exc.partial.state.to_json())
+        raise
     finally:
         client.close()
         printer.close()

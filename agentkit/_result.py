@@ -1,13 +1,12 @@
 """What an agent run produces: `RunResult`, and `RunState`, which lets a paused run resume."""
 
-import os
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeVar
 
-from agentkit._timeline import Timeline
+from agentkit._spans import Timeline
 from agentkit.types import (
     AudioContent,
     Citation,
@@ -19,6 +18,9 @@ from agentkit.types import (
     VideoContent,
 )
 from agentkit.types._interaction import citations_of
+
+if TYPE_CHECKING:
+    from agentkit._timeline_html import PagePath
 
 __all__ = ["RunResult", "RunState"]
 
@@ -176,7 +178,7 @@ class RunResult(Generic[OutputT]):
         """When each request, poll and tool call of the run started and ended, and how."""
         return Timeline.of(self.state)
 
-    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+    def to_html(self, path: "PagePath | None" = None) -> str:
         """Render the run as one self-contained HTML page; write it to `path` if given.
 
         The page needs no network: a timeline of the requests and tool calls (parallel calls
@@ -184,12 +186,12 @@ class RunResult(Generic[OutputT]):
         summaries, and the tokens of each turn. `agentkit view` renders a saved `RunState`
         the same way.
         """
-        from agentkit._timeline_html import page  # the renderer is loaded only when used
+        # Loaded when used: rendering is for people, the machine never needs it.
+        from agentkit._timeline_html import page, save
 
         html = page(self.state, status=self.status)
         if path is not None:
-            with open(path, "w", encoding="utf-8") as file:
-                file.write(html)
+            save(path, html)
         return html
 
     def _repr_html_(self) -> str:

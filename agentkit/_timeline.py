@@ -15,109 +15,18 @@ call (`retried`, `resumed`); outside a run it holds nothing and they cost one lo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentkit._spans import SpanKind
 from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction
 
 if TYPE_CHECKING:
     from agentkit._result import RunState
 
-__all__ = ["Retry", "Span", "Timeline", "TimelineRecorder", "resumed", "retried"]
-
-SpanKind = Literal["request", "poll", "tool"]
+__all__ = ["TimelineRecorder", "resumed", "retried"]
 _MAX_ERROR = 300  # characters of an error message kept in a span
-
-
-@dataclass(frozen=True)
-class Retry:
-    """A request sent again by the client, or a broken stream resumed, after an error."""
-
-    at: float
-    """When the error happened, in seconds since the run started."""
-    error: str
-    delay: float
-    """Seconds waited before trying again."""
-
-
-@dataclass(frozen=True)
-class Span:
-    """One request, poll or tool call of a run; times are seconds since the run started."""
-
-    kind: SpanKind
-    start: float
-    end: float
-    turn: int
-    """The model turn: the request's number, or the one whose calls a tool batch runs."""
-    name: str = ""
-    """The tool's name (tool calls)."""
-    call_id: str | None = None
-    """The function call's id (tool calls)."""
-    interaction_id: str | None = None
-    status: str | None = None
-    """The interaction's status when the request or poll ended."""
-    error: str | None = None
-    """Why it failed: the error that ended the request, or the tool's error result."""
-    retries: tuple[Retry, ...] = ()
-    """Attempts that failed before the one that counted (requests and polls)."""
-    resumes: tuple[Retry, ...] = ()
-    """Times a streamed response broke and was resumed from its last event."""
-    usage: Mapping[str, Any] | None = None
-    """The token usage the interaction reported (requests and polls)."""
-    delay: float = 0.0
-    """Seconds a poll waited before its request (included in the span)."""
-
-    @property
-    def duration(self) -> float:
-        """Seconds from start to end."""
-        return self.end - self.start
-
-    @property
-    def label(self) -> str:
-        """A short name: `turn 2`, `poll 2`, or the tool's name."""
-        if self.kind == "tool":
-            return self.name
-        return f"{'turn' if self.kind == 'request' else 'poll'} {self.turn}"
-
-    @classmethod
-    def from_wire(cls, raw: Mapping[str, Any]) -> Span:
-        """A span from its dict in `RunState.timeline`."""
-        values = dict(raw)
-        for name in ("retries", "resumes"):
-            values[name] = tuple(Retry(**entry) for entry in values.get(name, ()))
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """The timings of a run: `RunResult.timeline`."""
-
-    started_at: float | None
-    """When the run started, in seconds since the epoch (None: nothing was recorded)."""
-    spans: tuple[Span, ...] = ()
-    """Every request, poll and tool call that ended, in the order they ended."""
-
-    @classmethod
-    def of(cls, state: RunState) -> Timeline:
-        """The timeline kept in a run's state."""
-        return cls(state.started_at, tuple(Span.from_wire(raw) for raw in state.timeline))
-
-    @property
-    def duration(self) -> float:
-        """Seconds from the start of the run to the end of its last span."""
-        return max((span.end for span in self.spans), default=0.0)
-
-    @property
-    def requests(self) -> list[Span]:
-        """The model requests (create calls)."""
-        return [span for span in self.spans if span.kind == "request"]
-
-    @property
-    def tool_calls(self) -> list[Span]:
-        """The function tool calls."""
-        return [span for span in self.spans if span.kind == "tool"]
 
 
 _current: ContextVar[TimelineRecorder | None] = ContextVar("agentkit_timeline", default=None)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentkit._result import RunState
-from agentkit._timeline import Span, Timeline
+from agentkit._spans import Span, Timeline
 
 __all__ = ["RunSummary", "run_data", "summary"]
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
+import os
 from typing import Any
 
 from agentkit._result import RunState
-from agentkit._timeline import Span
+from agentkit._spans import Span
 from agentkit._timeline_data import RunSummary, run_data, seconds
+from agentkit._timeline_page import CSS, SCRIPT
 
-__all__ = ["inline", "page", "page_json"]
+__all__ = ["PagePath", "inline", "page", "page_json", "save"]
 
-_HERE = Path(__file__).parent
+PagePath = str | os.PathLike[str]
 _INLINE_ROWS = 60  # spans shown by the Jupyter view; the page shows all
 _COLORS = {"request": "#4f7dd9", "poll": "#9aa7c7", "tool": "#2da44e"}
 _ERROR = "#cf222e"
@@ -45,19 +46,23 @@ def page_json(data: dict[str, Any]) -> str:
 def page(state: RunState, *, status: str | None = None) -> str:
     """The whole page for a run's state."""
     title = html.escape(f"agentkit run {state.run_id or ''}".strip())
-    css = (_HERE / "_timeline_page.css").read_text(encoding="utf-8")
-    script = (_HERE / "_timeline_page.js").read_text(encoding="utf-8")
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>{css}</style></head>\n"
+        f"<title>{title}</title><style>{CSS}</style></head>\n"
         '<body><main id="agentkit-run"></main>\n'
         '<script type="application/json" id="agentkit-data">'
         f"{page_json(run_data(state, status))}</script>\n"
-        f"<script>{script}</script>\n"
+        f"<script>{SCRIPT}</script>\n"
         "</body></html>\n"
     )
+
+
+def save(path: PagePath, html: str) -> None:
+    """Write a page to `path` (UTF-8)."""
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(html)
 
 
 def inline(state: RunState, *, status: str | None = None) -> str:

@@ -6,6 +6,6 @@ run's state (`RunState.timeline`), so a partial result, a saved state and a resu
 them. `RunResult.to_html(path)` (or `agentkit view run.json`) draws them as a page.
 """
 
-from agentkit._timeline import Retry, Span, Timeline
+from agentkit._spans import Retry, Span, Timeline
 
 __all__ = ["Retry", "Span", "Timeline"]

@@ -25,16 +25,20 @@ def broken(reason: str) -> str:
     raise ValueError(f"no luck: {reason}")
 
 
-def multi_tool_run(
-    *, background: bool = False, answer: str = "Paris and Rome are mild."
-) -> RunResult[Any]:
-    """Three calls in one turn (one fails), the first request retried once, then the answer."""
-    calls = [
+def parallel_calls() -> list[Any]:
+    """Three calls of one turn: the weather in Paris and Rome, and a call of `broken`."""
+    return [
         function_call("weather", {"city": "Paris"}, id="call_paris"),
         function_call("weather", {"city": "Rome"}, id="call_rome"),
         function_call("broken", {"reason": "storm"}, id="call_broken"),
     ]
-    emulator = Emulator(Script([calls, answer]), background_polls=1)
+
+
+def multi_tool_run(
+    *, background: bool = False, answer: str = "Paris and Rome are mild."
+) -> RunResult[Any]:
+    """Three calls in one turn (one fails), the first request retried once, then the answer."""
+    emulator = Emulator(Script([parallel_calls(), answer]), background_polls=1)
     emulator.fail_next(1, 503)
     with emulator.client() as client:
         agent = Agent(MODEL, tools=[weather, broken], background=background, client=client)

@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import pytest
 from _agent_bg_helpers import DRIVERS, MODEL, resume, run, stream
+from _timeline_helpers import broken, parallel_calls, weather
 
 from agentkit import Agent, APIError, RunState, tool
 from agentkit.events import RunCompleteEvent
 from agentkit.testing import Emulator, Script, function_call
-from agentkit.timeline import Span, Timeline
+from agentkit.timeline import Timeline
 
 pytestmark = pytest.mark.anyio
 
 
-@tool
-def weather(city: str) -> dict[str, Any]:
-    """Get the weather of a city."""
-    return {"city": city, "temperature": 21}
-
-
-@tool
-def broken(reason: str) -> str:
-    """A tool that fails."""
-    raise ValueError(f"no luck: {reason}")
-
-
 def parallel() -> Script:
-    """Three calls in one turn, one of which fails, then the answer."""
-    calls = [
-        function_call("weather", {"city": "Paris"}, id="call_paris"),
-        function_call("weather", {"city": "Rome"}, id="call_rome"),
-        function_call("broken", {"reason": "storm"}, id="call_broken"),
-    ]
-    return Script([calls, "Paris and Rome are mild."])
-
-
-def by_kind(timeline: Timeline, kind: str) -> list[Span]:
-    return [span for span in timeline.spans if span.kind == kind]
+    return Script([parallel_calls(), "Paris and Rome are mild."])
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -198,6 +175,14 @@ async def test_a_saved_and_resumed_run_goes_on_with_the_same_timeline(driver: st
     assert [span.kind for span in after[len(before) :]] == ["tool", "request"]
     assert after[len(before)].start >= before[-1].end
     assert paused.state.timeline is not done.state.timeline  # a result is a snapshot
+
+
+def test_spans_saved_by_a_newer_version_load_without_their_new_keys() -> None:
+    raw = {"kind": "tool", "start": 0.5, "end": 1.0, "turn": 1, "name": "f", "cost": 3}
+
+    (span,) = Timeline.of(RunState(started_at=1.0, timeline=[raw])).spans
+
+    assert (span.name, span.duration, span.label) == ("f", 0.5, "f")
 
 
 def test_a_state_without_timings_has_an_empty_timeline() -> None:

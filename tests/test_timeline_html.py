@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from _timeline_helpers import CALL_IDS, MODEL, embedded_data, multi_tool_run, weather
 
-from agentkit import Agent, RunResult, RunState, tool
+from agentkit import Agent, Client, RunResult, RunState, _cli, tool
 from agentkit._cli import main
 
 # A page of a bare saved state is what `agentkit view` writes: rendered here without the CLI.
@@ -182,3 +182,22 @@ def test_run_saves_its_state_for_view(
     state = RunState.from_json((tmp_path / "run.json").read_bytes())
     assert [span["kind"] for span in state.timeline] == ["request"]
     assert main(["view", "run.json"]) == 0
+
+
+def test_a_failed_run_saves_what_it_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator = Emulator()
+    emulator.fail_next(1, 400)
+
+    def client(*, offline: bool) -> tuple[Client, str]:
+        return emulator.client(), "Backend: a test emulator"
+
+    monkeypatch.setattr(_cli, "_client", client)
+    saved = tmp_path / "run.json"
+
+    assert main(["run", "Hi", "--save", str(saved)]) == 1
+
+    assert "400" in capsys.readouterr().err
+    (span,) = RunState.from_json(saved.read_bytes()).timeline
+    assert span["error"] == "Error code: 400 - Injected fault."

@@ -20,7 +20,7 @@ from rich.tree import Tree
 
 from agentkit._cli import RunPrinter
 from agentkit._events import RunCompleteEvent, RunEvent, TextDeltaEvent
-from agentkit._timeline import Span
+from agentkit._spans import Span
 from agentkit._timeline_data import RunSummary, seconds
 from agentkit.types import FunctionCallStep, FunctionResultStep
 

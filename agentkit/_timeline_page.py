@@ -1,3 +1,72 @@
+"""The run page's stylesheet and script, inlined into every page (`_timeline_html.py`).
+
+The script builds the page from the JSON in `#agentkit-data`. It only ever sets text
+(`textContent`), so nothing from the model or the tools becomes markup, and it writes any error
+into the page (`#agentkit-script-error`), where a test reading the DOM finds it.
+"""
+
+__all__ = ["CSS", "SCRIPT"]
+
+CSS = r"""
+:root { --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --request: #4f7dd9; --poll: #9aa7c7;
+  --tool: #2da44e; --error: #cf222e; --bg: #ffffff; --soft: #f6f8fa; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 24px 32px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif;
+  color: var(--fg); background: var(--bg); }
+h1 { display: inline; font-size: 20px; margin: 0 12px 0 0; }
+h2 { font-size: 16px; margin: 28px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+h4 { margin: 10px 0 4px; font-size: 13px; }
+pre { margin: 0; white-space: pre-wrap; word-break: break-word; font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
+.muted { color: var(--muted); font-size: 12px; }
+.facts { font-size: 15px; margin: 8px 0 2px; }
+.status { padding: 2px 10px; border-radius: 12px; background: var(--soft); border: 1px solid var(--line); font-size: 12px; }
+.status.completed { background: #dafbe1; border-color: #8fd8a0; }
+.status.failed, .status.cancelled { background: #ffebe9; border-color: #f5a3a3; }
+details > summary { cursor: pointer; list-style: none; }
+details > summary::-webkit-details-marker { display: none; }
+.gantt .row > summary { display: grid; grid-template-columns: 220px 1fr 90px; align-items: center;
+  gap: 10px; padding: 3px 0; border-bottom: 1px dashed #eef0f2; }
+.gantt .axis { display: grid; grid-template-columns: 220px 1fr 90px; gap: 10px; height: 18px;
+  color: var(--muted); font-size: 11px; }
+.ticks { position: relative; }
+.tick { position: absolute; transform: translateX(-50%); white-space: nowrap; }
+.tick:first-child { transform: none; }
+.tick:last-child { transform: translateX(-100%); }
+.gantt .row[open] > summary { background: var(--soft); }
+.name { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font: 12px ui-monospace, "DejaVu Sans Mono", monospace; }
+.row[data-kind="tool"] .name { padding-left: 18px; }
+.track { position: relative; height: 18px; background: repeating-linear-gradient(90deg, transparent 0 9.9%, #eef0f2 9.9% 10%); }
+.bar { position: absolute; top: 2px; bottom: 2px; border-radius: 3px; min-width: 2px; overflow: hidden; }
+.bar.request { background: var(--request); }
+.bar.poll { background: var(--poll); }
+.bar.tool { background: var(--tool); }
+.bar.error { background: var(--error); }
+.bar .wait { position: absolute; left: 0; top: 0; bottom: 0;
+  background: repeating-linear-gradient(45deg, rgba(255,255,255,.55) 0 3px, transparent 3px 6px); }
+.bar .mark { position: absolute; top: 0; bottom: 0; width: 3px; background: #ffb000; }
+.time { text-align: right; color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
+.detail { padding: 8px 12px 12px 24px; background: var(--soft); border-left: 3px solid var(--line); }
+.detail table th { text-align: left; vertical-align: top; padding-right: 12px; color: var(--muted); font-weight: normal; }
+.steps .step > summary { display: grid; grid-template-columns: 36px 140px 1fr; gap: 8px; padding: 4px 0;
+  border-bottom: 1px solid #eef0f2; }
+.step .index { color: var(--muted); text-align: right; }
+.step .type { font-weight: 600; font-size: 12px; }
+.step.function_call .type { color: var(--tool); }
+.step.function_result .type { color: #1a7f37; }
+.step.thought .type { color: #8250df; }
+.brief { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.error-text { color: var(--error); }
+.cite { margin: 4px 0; color: #0969da; font-size: 12px; }
+.raw { margin-top: 8px; }
+.raw > summary { color: var(--muted); font-size: 12px; }
+table.tokens { border-collapse: collapse; width: 100%; max-width: 900px; }
+table.tokens th, table.tokens td { padding: 3px 8px; text-align: left; border-bottom: 1px solid #eef0f2; font-size: 12px; }
+table.tokens td:last-child { width: 30%; }
+.tokbar { height: 10px; background: var(--request); border-radius: 2px; }
+#agentkit-script-error { color: var(--error); border: 1px solid var(--error); padding: 8px; }
+"""
+
+SCRIPT = r"""
 // Builds the run page from the JSON in #agentkit-data. Text is only ever set with textContent,
 // so nothing from the model or the tools becomes markup. An error is written into the page
 // (#agentkit-script-error), where a test reading the DOM finds it.
@@ -209,3 +278,4 @@
     fail(error && error.stack ? error.stack : error);
   }
 })();
+"""
