@@ -15,7 +15,7 @@ call (`retried`, `resumed`); outside a run it holds nothing and they cost one lo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from agentkit._result import RunState
 
 __all__ = ["TimelineRecorder", "resumed", "retried"]
+
 _MAX_ERROR = 300  # characters of an error message kept in a span
 _USAGE_TOTALS = (
     "total_tokens",
@@ -35,23 +36,22 @@ _USAGE_TOTALS = (
     "total_cached_tokens",
     "total_tool_use_tokens",
 )
-
-
-_current: ContextVar[TimelineRecorder | None] = ContextVar("agentkit_timeline", default=None)
+# The request in flight and its recorder (for the clock); None between requests and outside runs.
+_current: ContextVar[tuple[TimelineRecorder, dict[str, Any]] | None] = ContextVar(
+    "agentkit_timeline", default=None
+)
 
 
 def retried(error: Exception, delay: float) -> None:
     """The client sends its request again after `error`: note it on the request in flight."""
-    recorder = _current.get()
-    if recorder is not None:
-        recorder.note("retries", error, delay)
+    if (current := _current.get()) is not None:
+        current[0].note(current[1], "retries", error, delay)
 
 
 def resumed(error: Exception, delay: float) -> None:
     """The client resumes a broken stream: note it on the request in flight."""
-    recorder = _current.get()
-    if recorder is not None:
-        recorder.note("resumes", error, delay)
+    if (current := _current.get()) is not None:
+        current[0].note(current[1], "resumes", error, delay)
 
 
 class TimelineRecorder:
@@ -73,16 +73,22 @@ class TimelineRecorder:
 
     def request(self, kind: SpanKind, turn: int, delay: float = 0.0) -> None:
         """A request (or a poll, waiting `delay` first) starts."""
-        self._request = {"kind": kind, "start": self._now(), "turn": turn}
+        span: dict[str, Any] = {"kind": kind, "start": self._now(), "turn": turn}
         if delay:
-            self._request["delay"] = delay
-        _current.set(self)
+            span["delay"] = delay
+        self._request = span
+        _current.set((self, span))
 
-    def note(self, key: Literal["retries", "resumes"], error: Exception, delay: float) -> None:
-        """A retry or a stream resumption of the request in flight (none: ignored)."""
-        if self._request is not None:
-            entry = {"at": self._now(), "error": _message(error), "delay": delay}
-            self._request.setdefault(key, []).append(entry)
+    def note(
+        self,
+        span: dict[str, Any],
+        key: Literal["retries", "resumes"],
+        error: Exception,
+        delay: float,
+    ) -> None:
+        """A retry or a stream resumption of the request `span`."""
+        entry = {"at": self._now(), "error": _message(error), "delay": delay}
+        span.setdefault(key, []).append(entry)
 
     def received(self, interaction: Interaction) -> None:
         """The request in flight got this interaction."""
@@ -149,7 +155,7 @@ class TimelineRecorder:
         started = self._tools.pop(id(call), None)
         if started is not None:
             start, _, turn = started
-            error = _result_text(result.result) if result.is_error else None
+            error = _result_text(result) if result.is_error else None
             self._state.timeline.append(self._tool_span(start, call, turn, error))
 
     def _tool_span(
@@ -173,9 +179,7 @@ def _message(error: BaseException) -> str:
     return str(text)[:_MAX_ERROR]
 
 
-def _result_text(value: str | dict[str, Any] | Sequence[Any]) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return str(value)
-    return " ".join(str(getattr(block, "text", None) or block) for block in value)
+def _result_text(result: FunctionResultStep) -> str:
+    value = result.result  # content blocks, as in agentkit's own error results, or any value
+    blocks = value if isinstance(value, list) else [value]
+    return " ".join(str(getattr(block, "text", None) or block) for block in blocks)

@@ -43,7 +43,7 @@ def script() -> Script:
 def run_live(printer: LivePrinter) -> None:
     emulator = Emulator(script())
     with emulator.client() as client:
-        hooks = Hooks(after_tool=printer.tool_finished)
+        hooks = Hooks(before_tool=printer.tool_started, after_tool=printer.tool_finished)
         agent: Agent[Any, Any] = Agent(MODEL, tools=[weather, broken], client=client, hooks=hooks)
         for event in agent.stream_sync("Weather?"):
             printer.show(event)
@@ -72,6 +72,19 @@ def test_the_live_tree_shows_each_batch_with_outcomes_and_a_summary() -> None:
     assert [row[0] for row in summary_rows] == ["weather", "broken"]
     assert [row[2] for row in summary_rows] == ["2", "1"]  # calls
     assert answer.getvalue() == "Mild everywhere.\n"
+
+
+def test_a_run_without_tools_ends_with_the_summary_line_only() -> None:
+    screen, shown = console()
+    printer = LivePrinter(io.StringIO(), screen)
+    with Emulator(Script(["Hello."])).client() as client:
+        for event in Agent(MODEL, client=client).stream_sync("Hi"):
+            printer.show(event)
+    printer.close()
+    printer.summarize()
+
+    assert shown.getvalue().startswith("agentkit: completed: 1 turn, 0 tool calls, ")
+    assert "longest" not in shown.getvalue()
 
 
 def test_a_run_that_fails_midway_stops_the_live_tree() -> None:

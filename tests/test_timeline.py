@@ -7,10 +7,11 @@ import pytest
 from _agent_bg_helpers import DRIVERS, MODEL, resume, run, stream
 from _timeline_helpers import broken, parallel_calls, weather
 
-from agentkit import Agent, APIError, RunState, tool
+from agentkit import Agent, APIError, Hooks, RunState, tool
 from agentkit.events import RunCompleteEvent
 from agentkit.testing import Emulator, Script, function_call
 from agentkit.timeline import Timeline
+from agentkit.types import FunctionCallStep
 
 pytestmark = pytest.mark.anyio
 
@@ -73,6 +74,24 @@ async def test_tool_calls_of_one_batch_overlap_in_time() -> None:
     a, b = result.timeline.tool_calls
     assert a.start < b.end
     assert b.start < a.end
+
+
+@pytest.mark.parametrize("hook", ["before_tool", "after_tool"])
+async def test_tool_hooks_of_the_agent_still_run_beside_the_timeline(hook: str) -> None:
+    seen: list[str] = []
+
+    def record(call: FunctionCallStep, *_: object) -> None:
+        seen.append(call.name)
+
+    hooks = Hooks(before_tool=record) if hook == "before_tool" else Hooks(after_tool=record)
+    emulator = Emulator(parallel())
+    agent = Agent(MODEL, tools=[weather, broken], hooks=hooks, client=emulator.async_client())
+
+    with anyio.fail_after(5):
+        result = await agent.run("Weather?")
+
+    assert sorted(seen) == ["broken", "weather", "weather"]
+    assert len(result.timeline.tool_calls) == 3
 
 
 @pytest.mark.parametrize("driver", DRIVERS)

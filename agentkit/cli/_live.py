@@ -47,9 +47,8 @@ class _Call:
         self.started = time.monotonic()
 
     def finish(self, result: FunctionResultStep) -> None:
-        if self.ended is None:
-            self.ended = time.monotonic()
-            self.result = result
+        self.ended = time.monotonic()
+        self.result = result
 
     def __rich__(self) -> RenderableType:
         if self.result is None or self.ended is None:
