@@ -8,8 +8,10 @@ and resumed run, and `RunResult.timeline` all read it. Times are seconds since t
 from the wall clock.
 
 Retries and stream resumptions happen inside the client, which knows nothing of runs: the
-recorder of the request in flight is in a context variable that the client's retry points
-call (`retried`, `resumed`); outside a run it holds nothing and they cost one look-up.
+request in flight is in a context variable that the client's retry points read (`retried`,
+`resumed`); between requests and outside runs it holds nothing, and they cost one look-up.
+While a run streams, the consumer's own code between events shares the run's context: its
+requests' retries, if any, would be noted on the run's request in flight.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentkit._spans import SpanKind
-from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction
+from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction, Usage
 
 if TYPE_CHECKING:
     from agentkit._result import RunState
@@ -28,14 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["TimelineRecorder", "resumed", "retried"]
 
 _MAX_ERROR = 300  # characters of an error message kept in a span
-_USAGE_TOTALS = (
-    "total_tokens",
-    "total_input_tokens",
-    "total_output_tokens",
-    "total_thought_tokens",
-    "total_cached_tokens",
-    "total_tool_use_tokens",
-)
+_USAGE_TOTALS = tuple(name for name in Usage.model_fields if name.startswith("total_"))
 # The request in flight and its recorder (for the clock); None between requests and outside runs.
 _current: ContextVar[tuple[TimelineRecorder, dict[str, Any]] | None] = ContextVar(
     "agentkit_timeline", default=None

@@ -14,7 +14,7 @@ from typing import Any
 from agentkit._result import RunState
 from agentkit._spans import Span, Timeline
 
-__all__ = ["RunSummary", "run_data", "summary"]
+__all__ = ["RunSummary", "run_data", "seconds", "summary"]
 
 _BULKY = frozenset({"signature", "data"})
 _KEEP = 2_000  # characters of a bulky string shown as is
