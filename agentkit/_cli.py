@@ -1,4 +1,4 @@
-"""The command line: `python -m agentkit run ...` and `python -m agentkit emulator ...`.
+"""The command line: `python -m agentkit run / view / emulator ...`.
 
 Expected failures (no API key, a tool that cannot be loaded, an API error) print one line
 on stderr and exit non-zero; tracebacks are for bugs only.
@@ -18,6 +18,8 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import IO, Any, NoReturn, cast
 
+import pydantic
+
 from agentkit import __version__
 from agentkit._agent import Agent
 from agentkit._client import Client
@@ -29,12 +31,15 @@ from agentkit._events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agentkit._exceptions import AgentkitError, UsageError
+from agentkit._exceptions import AgentkitError, APIError, RunError, UsageError
 from agentkit._hooks import Hooks
+from agentkit._result import RunResult, RunState
+from agentkit._timeline_data import summary
+from agentkit._timeline_html import page
 from agentkit._tool import FunctionTool, tool
 from agentkit.types import Content, FunctionCallStep, FunctionResultStep
 
-__all__ = ["CLIError", "load_tool", "main"]
+__all__ = ["CLIError", "RunPrinter", "choose_printer", "load_tool", "main"]
 
 DEFAULT_MODEL = "gemini-3.5-flash"
 _KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -143,7 +148,28 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the built-in emulator instead of the Gemini API, even when a key is set",
     )
+    run.add_argument(
+        "--save",
+        type=Path,
+        metavar="FILE",
+        help="write the run's state as JSON to FILE (see it with `agentkit view FILE`)",
+    )
     run.set_defaults(command=_run_command)
+
+    view = commands.add_parser(
+        "view",
+        help="write a saved run as a self-contained HTML page",
+        description=(
+            "Read a run saved as JSON (`agentkit run --save FILE`, or `RunState.to_json()`) "
+            "and write one HTML page: a timeline of its requests and tool calls, every step, "
+            "the tokens of each turn. The page needs no network to open."
+        ),
+    )
+    view.add_argument("file", type=Path, help="the saved run (JSON)")
+    view.add_argument(
+        "--output", "-o", type=Path, help="the page to write (default: FILE with .html)"
+    )
+    view.set_defaults(command=_view_command)
 
     emulator = commands.add_parser(
         "emulator",
@@ -201,7 +227,7 @@ def _run_command(args: argparse.Namespace) -> int:
     tools = [load_tool(spec) for spec in args.tools]
     schema: dict[str, Any] | None = args.output_schema
     model = None if args.agent else (args.model or DEFAULT_MODEL)
-    printer = _RunPrinter(sys.stdout, sys.stderr, json_output=schema is not None)
+    printer = choose_printer(json_output=schema is not None)
     client, backend = _client(offline=args.offline)
     try:
         agent: Agent[Any, Any] = Agent(
@@ -213,9 +239,9 @@ def _run_command(args: argparse.Namespace) -> int:
             store=not args.stateless,
             background=args.background,
             client=client,
-            # Each result as its tool ends: a batch of sync tools announces its results in the
-            # stream only when the whole batch is done (see `_drivers._tools_sync`).
-            hooks=Hooks(after_tool=printer.tool_finished),
+            # When each tool starts (the live view's spinners) and ends, from the hooks, which
+            # run as it happens; the stream's events then only fill in what the hooks missed.
+            hooks=Hooks(before_tool=printer.tool_started, after_tool=printer.tool_finished),
         )
     except UsageError as exc:  # e.g. two tools with the same name
         client.close()
@@ -224,9 +250,16 @@ def _run_command(args: argparse.Namespace) -> int:
     try:
         for event in agent.stream_sync(args.prompt):
             printer.show(event)
+    except (APIError, RunError) as exc:  # the run so far is worth a look too
+        if args.save is not None and exc.partial is not None:
+            _write(args.save, exc.partial.state.to_json())
+        raise
     finally:
         client.close()
-    printer.end_line()
+        printer.close()
+    if args.save is not None and printer.result is not None:
+        _write(args.save, printer.result.state.to_json())
+    printer.summarize()
     valid = printer.answer is None or printer.show_answer()
     if printer.pending:
         calls = ", ".join(printer.pending)
@@ -245,7 +278,7 @@ def _json_format(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "text", "mime_type": "application/json", "schema": schema}
 
 
-class _RunPrinter:
+class RunPrinter:
     """Shows run events: the answer on `out`, tool progress on `err`, each as it happens.
 
     A JSON answer (`json_output`) is held back and shown whole, indented, at the end; so is
@@ -263,6 +296,7 @@ class _RunPrinter:
         self._streamed = False
         self._mid_line = False  # so progress lines never land in the middle of the answer
         self._shown: set[str] = set()  # call ids whose results were shown
+        self.result: RunResult[Any] | None = None
 
     def show(self, event: RunEvent) -> None:
         if isinstance(event, TextDeltaEvent):
@@ -274,7 +308,7 @@ class _RunPrinter:
             return
         self.end_line()
         if isinstance(event, ToolCallEvent):
-            _say(self.err, f"-> {event.name}({_shorten(_json(event.arguments))})")
+            self.tool_called(event.call)
         elif isinstance(event, ToolResultEvent):
             # Most results were shown by `tool_finished` as their tools ended; these are the
             # calls answered without running (invalid arguments, an unknown tool).
@@ -283,6 +317,7 @@ class _RunPrinter:
         elif isinstance(event, ServerToolEvent):
             _say(self.err, f"-- server tool: {event.step.type}")
         elif isinstance(event, RunCompleteEvent):
+            self.result = event.result
             self.status = event.result.status
             self.pending = [
                 f"{call.name}({_json(call.arguments)})" for call in event.result.pending_calls
@@ -291,11 +326,28 @@ class _RunPrinter:
             if text and (self._json_output or not self._streamed):
                 self.answer = text
 
+    def tool_called(self, call: FunctionCallStep) -> None:
+        """Show a call as the model makes it."""
+        _say(self.err, f"-> {self.call_text(call)}")
+
+    def tool_started(self, call: FunctionCallStep) -> None:
+        """A tool starts running (a `before_tool` hook; the plain view shows calls as made)."""
+
     def tool_finished(self, call: FunctionCallStep, result: FunctionResultStep) -> None:
         """Show a tool's result (an `after_tool` hook: it runs as soon as the tool ends)."""
         self._shown.add(result.call_id)
         outcome = "error" if result.is_error else "ok"
-        _say(self.err, f"<- {call.name} [{outcome}]: {_shorten(_result_text(result.result))}")
+        _say(self.err, f"<- {call.name} [{outcome}]: {self.result_text(result)}")
+
+    @staticmethod
+    def call_text(call: FunctionCallStep) -> str:
+        """A call on one line: `name({"arg": ...})`."""
+        return f"{call.name}({_shorten(_json(call.arguments))})"
+
+    @staticmethod
+    def result_text(result: FunctionResultStep) -> str:
+        """A tool's result on one line, shortened."""
+        return _shorten(_result_text(result.result))
 
     def show_answer(self) -> bool:
         """Print the answer held back; False when a JSON answer is not JSON (shown as is)."""
@@ -313,6 +365,52 @@ class _RunPrinter:
         if self._mid_line:
             _say(self.out, "")
             self._mid_line = False
+
+    def close(self) -> None:
+        """The run is over (or failed): finish the line in progress."""
+        self.end_line()
+
+    def summarize(self) -> None:
+        """Close with one line: turns, tool calls, tokens and time of the run."""
+        if self.result is not None:
+            _say(self.err, f"agentkit: {summary(self.result.state, self.result.status)}")
+
+
+def choose_printer(*, json_output: bool) -> RunPrinter:
+    """A live tree of the tool calls on a terminal with `rich` installed, else plain lines."""
+    try:
+        from agentkit.cli._live import LivePrinter, terminal
+    except ImportError:  # rich is the optional `agentkit[cli]` extra
+        return RunPrinter(sys.stdout, sys.stderr, json_output=json_output)
+    console = terminal(sys.stderr)
+    if console is None:
+        return RunPrinter(sys.stdout, sys.stderr, json_output=json_output)
+    return LivePrinter(sys.stdout, console, json_output=json_output)
+
+
+# -- view -----------------------------------------------------------------------------------
+
+
+def _view_command(args: argparse.Namespace) -> int:
+    source: Path = args.file
+    try:
+        state = RunState.from_json(source.read_bytes())
+    except OSError as exc:
+        raise CLIError(f"cannot read {source}: {exc.strerror or exc}") from None
+    except pydantic.ValidationError as exc:
+        problem = _one_line(str(exc.errors(include_url=False)[0]["msg"]))
+        raise CLIError(f"{source} is not a saved run (RunState JSON): {problem}") from None
+    target: Path = args.output or source.with_suffix(".html")
+    _write(target, page(state))
+    _say(sys.stdout, str(target))
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _client(*, offline: bool) -> tuple[Client, str]:

@@ -45,6 +45,7 @@ from agentkit._http import (
     status_error,
 )
 from agentkit._retry import RetryPolicy
+from agentkit._timeline import retried
 
 if TYPE_CHECKING:
     from agentkit._client_files import AsyncFiles, Files
@@ -256,6 +257,7 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         if delay is not None and deadline is not None:
             delay = min(delay, left(deadline))  # then the attempt finds the time is up
         if delay is not None:
+            retried(error, delay)
             logger.debug(
                 "retrying in %.3f s (retry %d of %d) after: %s",
                 delay,

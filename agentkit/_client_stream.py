@@ -48,6 +48,7 @@ from agentkit._http import (
 )
 from agentkit._retry import RetryPolicy, should_retry
 from agentkit._streaming import EventDeduper, ServerSentEvent, SSEDecoder, is_done
+from agentkit._timeline import resumed
 from agentkit.types import (
     ErrorEvent,
     Event,
@@ -226,6 +227,7 @@ class StreamCore:
         if delay is None:  # the budget is spent
             raise error
         self.reconnects += 1
+        resumed(error, delay)
         spec = builder.get(self.interaction_id, stream=True, last_event_id=self.last_event_id)
         logger.debug(
             "stream of %s broke (%s); reconnecting in %.3f s (%d of %d) after event %s",

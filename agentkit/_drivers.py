@@ -44,6 +44,7 @@ from agentkit._hooks import NULL, Entered, Hooks, RequestScope, RunScope, entere
 from agentkit._journal import Journal
 from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
 from agentkit._result import RunResult, RunState
+from agentkit._timeline import TimelineRecorder
 from agentkit._toolset import ToolHooks, ToolSet, UnknownOutcome
 from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction
 
@@ -101,6 +102,11 @@ class _Run:
     deadline: float | None = None
     """When the run's timeout ends: `time.monotonic()` for a sync run, `anyio.current_time()`
     for an async one."""
+    timeline: TimelineRecorder = field(init=False)
+    """Records the timings of requests and tool calls into the machine's state."""
+
+    def __post_init__(self) -> None:
+        self.timeline = TimelineRecorder(self.machine.state)
 
     def tools(self, action: RunTools) -> Callable[[], Awaitable[Results]]:
         """The tool batch to await: every call concurrently, results in call order."""
@@ -126,6 +132,7 @@ class _Run:
 
     def _batch(self, action: RunTools) -> dict[str, Any]:
         hooks = self.setup.hooks
+        before, after = self.timeline.tool_hooks(hooks.before_tool, hooks.after_tool)
         context = replace(
             self.context,
             usage=self.machine.usage,
@@ -138,7 +145,7 @@ class _Run:
             "context": context,
             "journal": self.setup.journal,
             "raise_errors": self.setup.raise_tool_errors,
-            "hooks": ToolHooks(hooks.before_tool, hooks.after_tool, hooks.around_tool),
+            "hooks": ToolHooks(before, after, hooks.around_tool),
             "unknown_outcome": self.setup.unknown_outcome,
             "finished": self.finished,
         }
@@ -185,6 +192,11 @@ class _Run:
         scope = RequestScope(config.model, config.agent, body, polls=0 if body else 1)
         self.turn = (scope, Entered(around(scope)))
 
+    def polling(self, action: Poll) -> None:
+        """A poll starts: it waits `action.delay`, then fetches the interaction."""
+        self.timeline.request("poll", self.machine.state.turns, action.delay)
+        self.begin_turn(None)
+
     def end_turn(self, error: BaseException | None = None) -> None:
         """The model turn in progress (if any) ended, with this error if it failed."""
         if self.turn is not None:
@@ -194,6 +206,7 @@ class _Run:
 
     def sending(self, action: Send) -> str | None:
         """A model turn starts with this request: the interaction it made before, if known."""
+        self.timeline.request("request", self.machine.state.turns)
         self.begin_turn(action.body)
         return self.made_before(action)
 
@@ -231,6 +244,7 @@ class _Run:
 
     def settled(self, interaction: Interaction) -> Iterator[RunEvent | _Next]:
         """Feed a created or polled interaction to the machine: a status change, the action."""
+        self.timeline.received(interaction)
         if self.turn is not None:
             self.turn[0].interaction = interaction
         if self.setup.hooks.after_request:
@@ -274,6 +288,7 @@ class _Run:
     def failed(self, error: RunError | APIError) -> Fail:
         """The machine's verdict on an error that ended the action in flight."""
         finished, self.finished = self.finished, []
+        self.timeline.failed(error)
         action = self.machine.failed(error, finished)
         self.checkpoint()
         return action
@@ -282,6 +297,7 @@ class _Run:
         """The machine's verdict on a run that outlived its timeout."""
         assert self.setup.timeout is not None  # only a run with a timeout expires
         finished, self.finished = self.finished, []
+        self.timeline.failed("timed out")
         action = self.machine.timed_out(self.setup.timeout, finished, detached=self.setup.detached)
         self.checkpoint()
         return action
@@ -295,11 +311,13 @@ class _Run:
 
     def request_failed(self, error: APIError) -> Action:
         """The machine's verdict on a request that failed: send it again, or end the run."""
+        self.timeline.failed(error)
         action = self.machine.request_failed(error)
         self.checkpoint()
         return action
 
     def interrupted(self) -> None:
+        self.timeline.failed("cancelled")
         partial_result = self.machine.interrupted(self.finished)
         self.checkpoint(partial_result.state)
         if self.setup.hooks.on_cancel is None:
@@ -341,6 +359,7 @@ async def drive(
                                 yield item
                 except Expired:
                     action = run.timed_out()
+            run.done(action.result)
         except anyio.get_cancelled_exc_class():
             to_cancel = machine.to_cancel
             if to_cancel is not None and not setup.detached:
@@ -454,7 +473,7 @@ async def _request(
 ) -> AsyncGenerator[RunEvent | _Next, None]:
     try:
         if isinstance(action, Poll):
-            run.begin_turn(None)
+            run.polling(action)
             await _within(run, client.sleep(action.delay))
             interaction = await _within(run, client.interactions.get(action.interaction_id))
         elif (made := run.sending(action)) is not None:
@@ -653,7 +672,7 @@ def _request_sync(
 ) -> Generator[RunEvent | _Next, None, None]:
     try:
         if isinstance(action, Poll):
-            run.begin_turn(None)
+            run.polling(action)
             deadline = run.deadline
             client.sleep(action.delay if deadline is None else min(action.delay, left(deadline)))
             check(deadline)

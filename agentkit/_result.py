@@ -1,11 +1,12 @@
 """What an agent run produces: `RunResult`, and `RunState`, which lets a paused run resume."""
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeVar
 
+from agentkit._spans import Timeline
 from agentkit.types import (
     AudioContent,
     Citation,
@@ -17,6 +18,9 @@ from agentkit.types import (
     VideoContent,
 )
 from agentkit.types._interaction import citations_of
+
+if TYPE_CHECKING:
+    from agentkit._timeline_html import PagePath
 
 __all__ = ["RunResult", "RunState"]
 
@@ -77,6 +81,11 @@ class RunState(BaseModel):
     handoff: str | None = None
     """The agent a handoff of the turn in progress names: it takes the run once the turn's
     calls are answered."""
+    started_at: float | None = None
+    """When the run started, in seconds since the epoch (the origin of `timeline`)."""
+    timeline: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+    """The run's requests, polls and tool calls with their timings, as JSON dicts in the order
+    they ended (`RunResult.timeline` reads them as `Span`s)."""
 
     @property
     def pending_calls(self) -> list[FunctionCallStep]:
@@ -178,6 +187,33 @@ class RunResult(Generic[OutputT]):
         """Every function call the model made during the run."""
         return [step for step in self.steps if isinstance(step, FunctionCallStep)]
 
+    @property
+    def timeline(self) -> Timeline:
+        """When each request, poll and tool call of the run started and ended, and how."""
+        return Timeline.of(self.state)
+
+    def to_html(self, path: "PagePath | None" = None) -> str:
+        """Render the run as one self-contained HTML page; write it to `path` if given.
+
+        The page needs no network: a timeline of the requests and tool calls (parallel calls
+        side by side), every step with its arguments, results, citations and thought
+        summaries, and the tokens of each turn. `agentkit view` renders a saved `RunState`
+        the same way.
+        """
+        # Loaded when used: rendering is for people, the machine never needs it.
+        from agentkit._timeline_html import page, save
+
+        html = page(self.state, status=self.status)
+        if path is not None:
+            save(path, html)
+        return html
+
+    def _repr_html_(self) -> str:
+        """A compact timeline for Jupyter (no scripts)."""
+        from agentkit._timeline_html import inline
+
+        return inline(self.state, status=self.status)
+
     def __repr__(self) -> str:
         text = self.output_text
         shown = text if text is None or len(text) <= 60 else text[:57] + "..."
@@ -190,7 +226,7 @@ class RunResult(Generic[OutputT]):
 def isolated(state: RunState) -> RunState:
     """A copy of `state` that later runs cannot change, without a deep copy.
 
-    A run only appends to `steps`, `step_interactions` and `history`, sets entries of
+    A run only appends to `steps`, `step_interactions`, `history` and `timeline`, sets entries of
     `step_interactions`, `call_counts` and `invalid_calls`, and replaces every other field; it
     never changes a wire dict once stored. Copying those containers isolates a state as a deep
     copy would, many times cheaper.
@@ -200,6 +236,7 @@ def isolated(state: RunState) -> RunState:
             "steps": list(state.steps),
             "step_interactions": list(state.step_interactions),
             "history": list(state.history),
+            "timeline": list(state.timeline),
             "call_counts": dict(state.call_counts),
             "invalid_calls": dict(state.invalid_calls),
         }

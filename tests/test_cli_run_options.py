@@ -254,12 +254,13 @@ def test_each_tool_result_shows_as_soon_as_its_tool_ends(
     assert main(["run", "Go", "--tool", "progress:slow", "--tool", "progress:fast"]) == 0
 
     lines = err.getvalue().splitlines()
-    assert lines[1:] == [
+    assert lines[1:-1] == [
         "-> slow({})",
         "-> fast({})",
         "<- fast [ok]: quick",
         "<- slow [ok]: released",
     ]
+    assert lines[-1].startswith("agentkit: completed: 2 turns, 2 tool calls, ")
     assert capsys.readouterr().out == "slow returned released. fast returned quick.\n"
 
 
@@ -269,7 +270,7 @@ def test_an_answer_that_was_not_streamed_is_printed_at_the_end() -> None:
     emulator = Emulator(Script(["Fetched whole."]))
     result = Agent("m", client=emulator.client()).run_sync("Hi")
     out, err = io.StringIO(), io.StringIO()
-    printer = _cli._RunPrinter(out, err)  # pyright: ignore[reportPrivateUsage]
+    printer = _cli.RunPrinter(out, err)
 
     printer.show(RunCompleteEvent(result))
 

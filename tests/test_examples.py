@@ -39,6 +39,7 @@ EXPECTED: dict[str, list[str]] = {
         "history kept on the client: 12 steps",
     ],
     "parallel_tools.py": ["3 tool calls", "Up to 3 tools ran at the same time"],
+    "timeline.py": ["  get_pollen ", "  failed", "4 tool calls in ", "Wrote the page to "],
     "record_replay.py": [
         "Recorded 2 exchanges to weather.json",
         "The API key appears in the file: no",

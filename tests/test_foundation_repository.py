@@ -32,6 +32,7 @@ TOP_LEVEL = {
     "benchmarks",
     "examples",
     "tests",
+    "docs",  # the README's pictures
 }
 RUNTIME_DEPENDENCIES = [  # the floors: CI's lowest_deps job runs the suite on exactly these
     "pydantic>=2.11.0",

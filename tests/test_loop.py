@@ -81,6 +81,10 @@ PURE_IMPORTS = {
     "pydantic",
     "agentkit._exceptions",
     "agentkit._result",
+    "agentkit._spans",  # a run's timings as data (the drivers record them)
+    # `RunResult.to_html()` / `_repr_html_()` render the result, loaded when called: pure
+    # string building (and the file write the caller asks for), never used by the machine.
+    "agentkit._timeline_html",
     "agentkit._tool_error",
     "agentkit.types",
     "agentkit.types._interaction",
