@@ -18,11 +18,12 @@ here), `agentkit.events` (run events and event streams), `agentkit.types` (wire 
 """
 
 from agentkit import _events, _exceptions
-from agentkit._agent import Agent, RunHandle
+from agentkit._agent import Agent
 from agentkit._client import AsyncClient, Client
 from agentkit._content import audio, document, image, video
 from agentkit._context import RunContext
 from agentkit._exceptions import AgentkitError, APIError, RunError, UsageError
+from agentkit._handle import RunHandle
 from agentkit._hooks import Hooks
 from agentkit._loop import PollPolicy, UsageLimits
 from agentkit._result import RunResult, RunState
