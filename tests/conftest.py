@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from _emulator_helpers import BASE, KEY
+from _offline import loopback_only
 
 from agentkit.testing import Emulator
 
@@ -16,6 +17,13 @@ collect_ignore_glob = ["test_*_conformance.py"] if sys.version_info < (3, 11) el
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline() -> Iterator[None]:
+    """No test reaches beyond this machine: the real API least of all (see `_offline`)."""
+    with loopback_only():
+        yield
 
 
 @pytest.fixture(autouse=True)

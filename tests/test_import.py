@@ -80,6 +80,22 @@ def test_import_agentkit_leaves_out_what_only_some_programs_use() -> None:
         assert module not in loaded or module in by_httpx, module
 
 
+def test_import_agentkit_itself_loads_no_optional_integration_nor_the_test_kit() -> None:
+    # httpx imports its own command line (click, rich, pygments) whenever all three are
+    # installed, as the test extras install them; with that import unavailable, what is
+    # left is what agentkit loads.
+    loaded: list[str] = run_python(
+        "import json, sys\nsys.modules['httpx._main'] = None\nimport agentkit\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    optional = ["rich", "click", "pygments", "agentkit.cli", "agentkit._timeline_html"]
+    optional += ["agentkit.testing", "hypothesis", "jsonschema", "agentkit.mcp", "mcp"]
+    optional += ["agentkit.otel", "opentelemetry", "agentkit.contrib", "temporalio"]
+    for module in optional:
+        assert not any(name == module or name.startswith(f"{module}.") for name in loaded), module
+    assert "agentkit._agent" in loaded
+
+
 def test_no_wire_model_is_built_at_import() -> None:
     built: list[str] = run_python(
         "import json\n"

@@ -1,0 +1,77 @@
+"""The test suite's network fence: sockets reach loopback addresses only.
+
+The agentkit pytest plugin already fails a test whose agentkit client sends to a Google host;
+this fence covers every other way out too (a plain httpx client, a library's own socket), so
+no test can reach the real API, or any host but this machine, whatever it builds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from typing import Any, cast
+
+__all__ = ["OfflineError", "loopback_only"]
+
+
+class OfflineError(OSError):
+    """A test tried to reach a host other than this machine."""
+
+
+def _is_local(host: object) -> bool:
+    if not isinstance(host, str):
+        return True  # AF_UNIX paths and the like: not the network
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:  # a name: only numeric addresses reach `connect`
+        return False
+
+
+def _refuse(host: object) -> OfflineError:
+    return OfflineError(f"tests run offline: {host!r} is not this machine (loopback only)")
+
+
+def _host(address: object) -> object:
+    """The host of a socket address (a path for AF_UNIX)."""
+    return cast("tuple[object, ...]", address)[0] if isinstance(address, tuple) else address
+
+
+@contextmanager
+def loopback_only() -> Generator[None]:
+    """Refuse, in this process, every connection and name lookup that is not local."""
+    connect: Callable[..., Any] = socket.socket.connect
+    connect_ex: Callable[..., Any] = socket.socket.connect_ex
+    getaddrinfo: Callable[..., Any] = socket.getaddrinfo
+
+    def checked_connect(self: socket.socket, address: object) -> Any:
+        if not _is_local(host := _host(address)):
+            raise _refuse(host)
+        return connect(self, address)
+
+    def checked_connect_ex(self: socket.socket, address: object) -> Any:
+        if not _is_local(host := _host(address)):
+            raise _refuse(host)
+        return connect_ex(self, address)
+
+    def checked_getaddrinfo(host: object, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and not _is_local(name):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests run offline: {name!r} not looked up")
+        return getaddrinfo(host, *args, **kwargs)
+
+    patched = [
+        (socket.socket, "connect", connect, checked_connect),
+        (socket.socket, "connect_ex", connect_ex, checked_connect_ex),
+        (socket, "getaddrinfo", getaddrinfo, checked_getaddrinfo),
+    ]
+    for owner, name, _, checked in patched:
+        setattr(owner, name, checked)
+    try:
+        yield
+    finally:
+        for owner, name, original, _ in patched:
+            setattr(owner, name, original)
