@@ -299,11 +299,28 @@ class _AsyncClientShell(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport,
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    async def _transmit(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`; the response comes back with its body unread."""
+        if not self._owns_http:
+            return await self._http.send(request, stream=True)
+        # Our own httpx client has no auth, cookies, redirects or event hooks to apply: the
+        # request goes straight to its transport (or proxy), which costs a fifth of `send`.
+        if self._http.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        transport = self._http._transport_for_url(request.url)
+        try:
+            response = await transport.handle_async_request(request)
+        except httpx.RequestError as exc:
+            exc.request = request  # as `send` does: the error says which request failed
+            raise
+        response.request = request
+        return response
+
     async def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         """Send once: return a 2xx response or raise the translated error."""
         # Always opened as a stream: a body that breaks is told apart from no answer at all.
         try:
-            response = await self._http.send(request, stream=True)
+            response = await self._transmit(request)
         except httpx.TransportError as exc:
             raise self._connection_error(exc, request) from exc
         _log_response(request, response)
@@ -364,11 +381,28 @@ class _ClientShell(_BaseClient[httpx.Client, httpx.BaseTransport, _Sleep]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _transmit(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`; the response comes back with its body unread."""
+        if not self._owns_http:
+            return self._http.send(request, stream=True)
+        # Our own httpx client has no auth, cookies, redirects or event hooks to apply: the
+        # request goes straight to its transport (or proxy), which costs a fifth of `send`.
+        if self._http.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        transport = self._http._transport_for_url(request.url)
+        try:
+            response = transport.handle_request(request)
+        except httpx.RequestError as exc:
+            exc.request = request  # as `send` does: the error says which request failed
+            raise
+        response.request = request
+        return response
+
     def _attempt(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
         """Send once: return a 2xx response or raise the translated error."""
         # Always opened as a stream: a body that breaks is told apart from no answer at all.
         try:
-            response = self._http.send(request, stream=True)
+            response = self._transmit(request)
         except httpx.TransportError as exc:
             raise self._connection_error(exc, request) from exc
         _log_response(request, response)

@@ -425,11 +425,14 @@ async def _tools(run: _Run, action: RunTools) -> AsyncGenerator[RunEvent | _Next
     for call in action.calls:
         yield ToolCallEvent(call)
     announcer = _Announcer(action.calls)
-    outcome: list[Results | Exception] = []
-    async with aclosing(_announced(run, action, announcer, outcome)) as events:
-        async for event in events:
-            yield event
-    (results,) = outcome
+    if len(action.calls) == 1:  # a lone result is announced at the batch's end anyway
+        results = await _batch(run, action)
+    else:
+        outcome: list[Results | Exception] = []
+        async with aclosing(_announced(run, action, announcer, outcome)) as events:
+            async for event in events:
+                yield event
+        (results,) = outcome
     if isinstance(results, ToolOutcomeUnknown):
         yield _Next(run.failed(results))
         return
@@ -437,6 +440,14 @@ async def _tools(run: _Run, action: RunTools) -> AsyncGenerator[RunEvent | _Next
         raise results
     for item in run.tools_done(action.calls, results, announcer.announced):
         yield item
+
+
+async def _batch(run: _Run, action: RunTools) -> Results | Exception:
+    """The results of the batch, or the exception it raised (which must not cancel a reader)."""
+    try:
+        return await _within(run, run.tools(action)())
+    except Exception as error:
+        return error
 
 
 async def _announced(
@@ -448,10 +459,7 @@ async def _announced(
 
     async def batch() -> None:
         with send:
-            try:
-                outcome.append(await _within(run, run.tools(action)()))
-            except Exception as error:  # raised by `_tools`: a failure must not cancel the reader
-                outcome.append(error)
+            outcome.append(await _batch(run, action))
 
     try:
         async with anyio.create_task_group() as group:

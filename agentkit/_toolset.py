@@ -261,29 +261,35 @@ class ToolSet:
         slots = self._async_slots()
 
         async def run_one(index: int, call: FunctionCallStep) -> None:
+            batch.before(index)
+            async with slots or contextlib.nullcontext():
+                with batch.scope(index):
+                    result = await self._once(
+                        call,
+                        keys[index],
+                        context,
+                        journal,
+                        raise_errors=raise_errors,
+                        unknown_outcome=unknown_outcome,
+                    )
+                    batch.ended(index, result)
+            batch.done(index, result)
+
+        async def run_in_group(index: int, call: FunctionCallStep) -> None:
             try:
-                batch.before(index)
-                async with slots or contextlib.nullcontext():
-                    with batch.scope(index):
-                        result = await self._once(
-                            call,
-                            keys[index],
-                            context,
-                            journal,
-                            raise_errors=raise_errors,
-                            unknown_outcome=unknown_outcome,
-                        )
-                        batch.ended(index, result)
-                batch.done(index, result)
+                await run_one(index, call)
             except Exception as exc:
                 # Raised as is after the group, not wrapped in an ExceptionGroup: callers
                 # write `except LookupError`; the other tools of the batch are cancelled.
                 failures.append(exc)
                 group.cancel_scope.cancel()
 
+        if len(calls) == 1:  # nothing to run alongside: no task group to pay for
+            await run_one(0, calls[0])
+            return batch.results()
         async with anyio.create_task_group() as group:
             for index, call in enumerate(calls):
-                group.start_soon(run_one, index, call)
+                group.start_soon(run_in_group, index, call)
         if failures:
             raise failures[0]
         return batch.results()

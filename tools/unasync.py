@@ -48,6 +48,7 @@ SUBSTITUTIONS: Final = tuple(
         (r"\b__a(enter|exit|iter|next)__\b", r"__\1__"),
         # The async spellings of httpx's methods and of the builtin `anext`.
         (r"\ba(close|read|iter_bytes|next)\b", r"\1"),
+        (r"\bhandle_async_request\b", "handle_request"),
         # Our helpers that differ by more than `await`: each has a hand-written sync twin.
         (r"\b_a(close_body)\b", r"_\1"),
     )
