@@ -17,6 +17,10 @@ here), `agentkit.events` (run events and event streams), `agentkit.types` (wire 
 `agentkit.journal` (exactly-once journals) and `agentkit.testing` (the offline emulator).
 """
 
+# First: it imports httpx without httpx's command line, before any module of agentkit does.
+from agentkit import _httpx_cli  # noqa: F401  # pyright: ignore[reportUnusedImport]
+
+# isort: split
 from agentkit import _events, _exceptions
 from agentkit._agent import Agent
 from agentkit._client import AsyncClient, Client
