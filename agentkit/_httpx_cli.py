@@ -17,8 +17,16 @@ __all__: list[str] = []
 def _main(*args: Any, **kwargs: Any) -> Any:
     """The command line of httpx, loaded now."""
     import httpx
-    from httpx._main import main
 
+    try:
+        from httpx._main import main
+    except ImportError:  # without `httpx[cli]`: what httpx's own stand-in does
+        sys.stdout.write(
+            "The httpx command line client could not run because the required "
+            "dependencies were not installed.\nMake sure you've installed "
+            "everything with: pip install 'httpx[cli]'\n"
+        )
+        sys.exit(1)
     httpx.main = main
     return main(*args, **kwargs)
 

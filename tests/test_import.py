@@ -6,6 +6,7 @@ No timing is asserted: these pin down the behaviour that keeps the import light.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -232,6 +233,10 @@ def test_a_missing_module_of_agentkit_itself_is_not_blamed_on_an_extra() -> None
     assert missing_extra("agentkit.mcp", "mcp", broken) is broken
 
 
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in ["click", "pygments", "rich"]),
+    reason="httpx's command line needs httpx[cli]",
+)
 def test_httpx_own_command_line_still_runs_after_import_agentkit() -> None:
     loaded_before, helped = run_python(
         "import contextlib, io, json, sys\nimport agentkit, httpx\n"
@@ -243,3 +248,25 @@ def test_httpx_own_command_line_still_runs_after_import_agentkit() -> None:
     assert loaded_before is False
     assert "Usage:" in helped
     assert "--method" in helped
+
+
+def test_httpx_command_line_without_its_extra_fails_as_httpx_alone_does() -> None:
+    def httpx_main(imports: str) -> tuple[int, str, str]:
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import sys\nsys.modules['click'] = None\n{imports}\nhttpx.main()",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=ROOT,
+        )
+        return completed.returncode, completed.stdout, completed.stderr
+
+    alone = httpx_main("import httpx")
+    assert alone[0] == 1
+    assert "httpx[cli]" in alone[1]
+    assert httpx_main("import agentkit, httpx") == alone
