@@ -4,8 +4,8 @@ httpcore's pool rescans every connection and every queued request each time a re
 or ends, so its cost grows with the number in flight: thousands of concurrent runs on one
 client spend the event loop there and never finish. This pool keeps the idle connections of
 each origin on a stack and the requests waiting for a connection in a queue, so taking and
-giving back a connection touches only those. It reuses httpcore's connections and httpx's
-transport (request mapping and exceptions) unchanged; only the bookkeeping is new.
+giving back a connection touches only those. Its connections are `AsyncHTTP11Connection`s;
+httpx's transport (request mapping and exceptions) is used unchanged.
 """
 
 # httpx keeps its transport's pool in `_pool`; it has been there since httpx 0.18.
@@ -25,6 +25,7 @@ import httpcore
 import httpx
 
 from agentkit._asyncio_net import AsyncioBackend
+from agentkit._http11 import AsyncHTTP11Connection
 
 __all__ = ["AsyncPool", "async_transport"]
 
@@ -94,6 +95,15 @@ class AsyncPool(httpcore.AsyncConnectionPool):
         self._waiters: deque[_Waiter] = deque()
         self._reserved = 0
         """Room handed to woken waiters that have not opened their connection yet."""
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        """A new HTTP/1.1 connection to `origin`, opened by its first request."""
+        return AsyncHTTP11Connection(
+            origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            network_backend=self._network_backend,
+        )
 
     @property
     def connections(self) -> list[httpcore.AsyncConnectionInterface]:

@@ -1,6 +1,7 @@
-"""The async client's sockets on asyncio, against real loopback servers: plain and TLS
-connections, timeouts, refused and failed connections, and bodies larger than the socket
-buffers in both directions. On trio the same requests go through httpcore's anyio backend.
+"""The async client's sockets and HTTP/1.1 connections, against real loopback servers: plain
+and TLS connections, timeouts, refused, failed and cancelled connections, chunked bodies, and
+bodies larger than the socket buffers in both directions. On trio the same requests go through
+httpcore's anyio backend.
 """
 
 from __future__ import annotations
@@ -171,3 +172,74 @@ async def test_a_server_that_closes_mid_response_is_a_protocol_error() -> None:
     async with server(cut) as url, client() as http:
         with pytest.raises(httpx.RemoteProtocolError):
             await http.get(url)
+
+
+async def test_chunked_responses_over_a_socket_keep_one_connection() -> None:
+    connections = 0
+
+    async def chunks(stream: anyio.abc.ByteStream) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += await stream.receive()
+            for piece in (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"3\r\nab"):
+                await stream.send(piece)
+            await stream.send(b"c\r\n4\r\ndefg\r\n0\r\n\r\n")
+
+    async with server(chunks) as url, client() as http:
+        bodies = [(await http.get(url)).content for _ in range(3)]
+    assert bodies == [b"abcdefg"] * 3
+    assert connections == 1
+
+
+async def test_a_cancelled_read_closes_its_connection_and_the_next_request_opens_another() -> None:
+    connections = 0
+
+    async def slow_body(stream: anyio.abc.ByteStream) -> None:
+        nonlocal connections
+        connections += 1
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += await stream.receive()
+        await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
+        if connections == 1:
+            await anyio.sleep_forever()
+        await stream.send(b"cd")
+
+    async with server(slow_body) as url, client() as http:
+        with anyio.move_on_after(0.2):
+            async with http.stream("GET", url) as response:
+                await response.aread()
+        assert (await http.get(url)).content == b"abcd"
+    assert connections == 2
+
+
+async def test_https_offers_only_http_1_1(ca: trustme.CA) -> None:
+    server_context, client_context = contexts(ca)
+    protocols: list[str | None] = []
+
+    async def answer(stream: anyio.abc.ByteStream) -> None:
+        protocols.append(stream.extra(anyio.streams.tls.TLSAttribute.alpn_protocol))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += await stream.receive()
+        await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    server_context.set_alpn_protocols(["h2", "http/1.1"])
+    async with server(answer, server_context) as url, client(client_context) as http:
+        assert (await http.get(url)).content == b"ok"
+    assert protocols == ["http/1.1"]
+
+
+async def test_a_header_with_a_line_break_never_reaches_the_server() -> None:
+    seen: list[bytes] = []
+
+    async def record(stream: anyio.abc.ByteStream) -> None:
+        seen.append(await stream.receive())
+
+    async with server(record) as url, client() as http:
+        with pytest.raises(httpx.LocalProtocolError):
+            await http.get(url, headers={"X-Bad": "a\r\nInjected: yes"})
+    assert seen == []

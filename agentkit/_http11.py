@@ -1,0 +1,424 @@
+"""The async client's HTTP/1.1 connections: one request at a time, parsed without h11.
+
+httpcore's HTTP/1.1 connection runs every request through h11's state machine, a trace
+context per phase, a lock and half a dozen nested coroutines. With thousands of runs in flight
+those are a large share of the CPU and of the objects the garbage collector keeps walking.
+This connection writes the request in one piece and reads the response straight from the
+buffer of bytes received: head to the blank line, then the body by Content-Length, by chunks,
+or to the end of the connection (RFC 9112). It speaks to the pool and to httpx in httpcore's
+terms (`AsyncConnectionInterface`, httpcore's exceptions), so everything above it is unchanged.
+"""
+
+# httpcore's request and response extensions are untyped dicts.
+# pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false, reportUnknownVariableType=false
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+import time
+from collections.abc import AsyncIterable
+from typing import Final, cast
+
+import anyio
+import httpcore
+
+__all__ = ["AsyncHTTP11Connection"]
+
+logger: Final = logging.getLogger("agentkit.http")
+
+_READ_SIZE: Final = 64 * 1024
+_MAX_HEAD: Final = 64 * 1024
+"""Bytes a response head (status line and headers) may take, like h11's limit."""
+_MAX_CHUNK_LINE: Final = 4 * 1024
+_FLUSH_AT: Final = 64 * 1024
+"""Bytes of a request gathered before they are written (the head and a small body: once)."""
+
+_NEW, _IDLE, _ACTIVE, _CLOSED = "NEW", "IDLE", "ACTIVE", "CLOSED"
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+_FORBIDDEN = (b"\r", b"\n", b"\0")
+_BAD_NAME: Final = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+"""A byte that cannot be part of a header name (RFC 9110's token)."""
+
+
+class _Framing:
+    """How the body of one response is delimited."""
+
+    __slots__ = ("chunked", "left", "to_close")
+
+    def __init__(self, *, left: int = 0, chunked: bool = False, to_close: bool = False) -> None:
+        self.left = left  # bytes still to come (by length), or of the current chunk
+        self.chunked = chunked
+        self.to_close = to_close  # the body ends when the server closes the connection
+
+
+class AsyncHTTP11Connection(httpcore.AsyncConnectionInterface):
+    """One HTTP/1.1 connection to `origin`, opened by its first request and kept alive."""
+
+    def __init__(
+        self,
+        origin: httpcore.Origin,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        keepalive_expiry: float | None,
+        network_backend: httpcore.AsyncNetworkBackend,
+    ) -> None:
+        self._origin = origin
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._backend = network_backend
+        self._stream: httpcore.AsyncNetworkStream | None = None
+        self._state = _NEW
+        self._expire_at: float | None = None
+        self._buffer = bytearray()  # received and not yet parsed
+        self._requests = 0
+
+    # -- the pool's view -------------------------------------------------------------------------
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return origin == self._origin
+
+    def is_available(self) -> bool:
+        return self._state == _IDLE
+
+    def has_expired(self) -> bool:
+        if self._state != _IDLE:
+            return False
+        if self._expire_at is not None and time.monotonic() > self._expire_at:
+            return True
+        # Idle, anything to read means the server closed the connection (or broke the protocol).
+        assert self._stream is not None
+        return bool(self._buffer) or bool(self._stream.get_extra_info("is_readable"))
+
+    def is_idle(self) -> bool:
+        return self._state == _IDLE
+
+    def is_closed(self) -> bool:
+        return self._state == _CLOSED
+
+    def info(self) -> str:
+        return f"HTTP/1.1, {self._state}, Request Count: {self._requests}"
+
+    def __repr__(self) -> str:
+        origin = (
+            f"{self._origin.scheme.decode()}://{self._origin.host.decode()}:{self._origin.port}"
+        )
+        return f"<{type(self).__name__} [{origin!r}, {self.info()}]>"
+
+    async def aclose(self) -> None:
+        self._state = _CLOSED
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+
+    # -- one request -----------------------------------------------------------------------------
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        """Send `request` and read its response head; the body streams as it is read.
+
+        Raises:
+            httpcore.ConnectionNotAvailable: The connection is busy or closed: use another.
+        """
+        if not self.can_handle_request(request.url.origin):
+            raise RuntimeError(f"Attempted to send request to {request.url.origin} on {self!r}")
+        if self._state not in (_NEW, _IDLE):
+            raise httpcore.ConnectionNotAvailable()
+        self._state = _ACTIVE
+        self._expire_at = None
+        self._requests += 1
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        try:
+            if self._stream is None:
+                self._stream = await self._connect(request, timeouts.get("connect"))
+            keep_alive = await self._send(request, timeouts.get("write"))
+            status, reason, headers, version = await self._head(timeouts.get("read"))
+            framing, keep_alive = _framing(request, status, headers, version, keep_alive)
+        except BaseException:
+            await self.aclose()
+            raise
+        body = _Body(self, framing, keep_alive, timeouts.get("read"))
+        return httpcore.Response(
+            status,
+            headers=headers,
+            content=body,
+            extensions={
+                "http_version": version,
+                "reason_phrase": reason,
+                "network_stream": self._stream,
+            },
+        )
+
+    async def _connect(
+        self, request: httpcore.Request, within: float | None
+    ) -> httpcore.AsyncNetworkStream:
+        host = self._origin.host.decode("ascii")
+        stream = await self._backend.connect_tcp(host, self._origin.port, timeout=within)
+        logger.debug("connected to %s port %d", host, self._origin.port)
+        if self._origin.scheme == b"https":
+            context = self._ssl_context or httpcore.default_ssl_context()
+            context.set_alpn_protocols(["http/1.1"])
+            sni: str | None = request.extensions.get("sni_hostname")
+            try:
+                stream = await stream.start_tls(
+                    context, server_hostname=sni or host, timeout=within
+                )
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                raise
+        return stream
+
+    async def _send(self, request: httpcore.Request, within: float | None) -> bool:
+        """Write the request; whether it lets the connection stay open."""
+        assert self._stream is not None
+        pending, chunked, keep_alive = _request_head(request)
+        body = request.stream
+        if isinstance(body, bytes):  # httpcore allows a body of bytes
+            pending += _chunk(body) if chunked else body
+        else:
+            async for piece in cast("AsyncIterable[bytes]", body):
+                pending += _chunk(piece) if chunked and piece else piece
+                if len(pending) >= _FLUSH_AT:
+                    await self._stream.write(pending, within)
+                    pending = b""
+        if chunked:
+            pending += b"0\r\n\r\n"
+        await self._stream.write(pending, within)
+        return keep_alive
+
+    async def _fill(self, within: float | None) -> bool:
+        """Read more into the buffer; False at the end of the connection."""
+        assert self._stream is not None
+        data = await self._stream.read(_READ_SIZE, within)
+        if not data:
+            return False
+        self._buffer += data
+        return True
+
+    async def _line(self, within: float | None, limit: int, what: str) -> bytes:
+        """The next CRLF-terminated line of the buffer, without its CRLF."""
+        start = 0
+        while (end := self._buffer.find(b"\r\n", start)) < 0:
+            if len(self._buffer) > limit:
+                raise httpcore.RemoteProtocolError(f"The {what} is too long.")
+            start = max(len(self._buffer) - 1, 0)
+            if not await self._fill(within):
+                raise httpcore.RemoteProtocolError(f"The server disconnected within the {what}.")
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 2]
+        return line
+
+    async def _head(
+        self, within: float | None
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
+        """Status, reason, headers and version of the final response (1xx ones skipped)."""
+        while True:
+            start = 0
+            while (end := self._buffer.find(b"\r\n\r\n", start)) < 0:
+                if len(self._buffer) > _MAX_HEAD:
+                    raise httpcore.RemoteProtocolError("The response head is too long.")
+                start = max(len(self._buffer) - 3, 0)
+                if not await self._fill(within):
+                    raise httpcore.RemoteProtocolError(
+                        "Server disconnected without sending a response."
+                        if not self._buffer
+                        else "The server disconnected within the response head."
+                    )
+            head = bytes(self._buffer[:end])
+            del self._buffer[: end + 4]
+            status, reason, headers, version = _parse_head(head)
+            if not 100 <= status < 200 or status == 101:
+                return status, reason, headers, version
+
+    async def next_piece(self, framing: _Framing, within: float | None) -> bytes | None:
+        """The next piece of the body as it arrives, or None at its end."""
+        if framing.chunked and not framing.left:
+            size = _chunk_size(await self._line(within, _MAX_CHUNK_LINE, "chunk size line"))
+            if size == 0:
+                while await self._line(within, _MAX_HEAD, "trailer"):
+                    pass  # trailers carry nothing httpx reads
+                framing.chunked = False
+                return None
+            framing.left = size
+        if not framing.left and not framing.to_close:
+            return None
+        if not self._buffer and not await self._fill(within):
+            if framing.to_close:
+                framing.to_close = False
+                return None
+            raise httpcore.RemoteProtocolError(
+                f"The server disconnected with {framing.left} bytes of the body unsent."
+            )
+        take = len(self._buffer) if framing.to_close else min(framing.left, len(self._buffer))
+        piece = bytes(self._buffer[:take])
+        del self._buffer[:take]
+        if not framing.to_close:
+            framing.left -= take
+            if framing.chunked and not framing.left and await self._line(within, 2, "chunk"):
+                raise httpcore.RemoteProtocolError("A chunk is longer than its size.")
+        return piece
+
+    async def response_ended(self, keep_alive: bool) -> None:
+        """The response was read to its end: idle for the next request, or closed."""
+        if keep_alive and not self._buffer and self._state == _ACTIVE:
+            self._state = _IDLE
+            if self._keepalive_expiry is not None:
+                self._expire_at = time.monotonic() + self._keepalive_expiry
+        else:  # not to be reused, or bytes beyond the response (the server broke the protocol)
+            await self.aclose()
+
+
+class _Body:
+    """A response body; read to its end, its connection serves the next request.
+
+    An iterator of its own rather than an async generator: closing it early then leaves no
+    generator for the garbage collector to finalise.
+    """
+
+    __slots__ = ("_closed", "_connection", "_framing", "_keep_alive", "_timeout")
+
+    def __init__(
+        self,
+        connection: AsyncHTTP11Connection,
+        framing: _Framing,
+        keep_alive: bool,
+        timeout: float | None,
+    ) -> None:
+        self._connection = connection
+        self._framing = framing
+        self._keep_alive = keep_alive
+        self._timeout = timeout
+        self._closed = False
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            piece = await self._connection.next_piece(self._framing, self._timeout)
+        except BaseException:
+            await self.aclose()
+            raise
+        framing = self._framing
+        if piece is None or not (framing.left or framing.chunked or framing.to_close):
+            # The end, known as soon as the last byte of a sized body is read.
+            self._closed = True
+            await self._connection.response_ended(self._keep_alive)
+        if piece is None:
+            raise StopAsyncIteration
+        return piece
+
+    async def aclose(self) -> None:
+        """Stop reading; unless the body was read to its end, the connection is closed."""
+        if not self._closed:
+            self._closed = True
+            await self._connection.aclose()
+
+
+def _request_head(request: httpcore.Request) -> tuple[bytes, bool, bool]:
+    """The request line and headers; whether the body goes in chunks; whether to keep alive.
+
+    Raises:
+        httpcore.LocalProtocolError: A header name or value would break the request's framing.
+    """
+    url = request.url
+    parts = [request.method, b" ", url.target, b" HTTP/1.1\r\n"]
+    has_host = chunked = False
+    keep_alive = True
+    for name, value in request.headers:
+        if not name or any(c in value for c in _FORBIDDEN) or _BAD_NAME.search(name):
+            raise httpcore.LocalProtocolError(f"Invalid header: {name!r}")
+        lowered = name.lower()
+        if lowered == b"host":
+            has_host = True
+        elif lowered == b"transfer-encoding":
+            chunked = value.strip().lower().endswith(b"chunked")
+        elif lowered == b"connection":
+            keep_alive = b"close" not in _tokens(value)
+        parts += (name, b": ", value, b"\r\n")
+    if not has_host:
+        default = {b"http": 80, b"https": 443}.get(url.scheme)
+        host = b"[%s]" % url.host if b":" in url.host else url.host
+        if url.port not in (None, default):
+            host += b":%d" % url.port
+        parts[4:4] = (b"Host: ", host, b"\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts), chunked, keep_alive
+
+
+def _tokens(value: bytes) -> list[bytes]:
+    return [token.strip().lower() for token in value.split(b",")]
+
+
+def _parse_head(head: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
+    lines = head.split(b"\r\n")
+    version, _, rest = lines[0].partition(b" ")
+    code, _, reason = rest.partition(b" ")
+    if not version.startswith(b"HTTP/1.") or len(version) != 8 or len(code) != 3:
+        raise httpcore.RemoteProtocolError(f"Not an HTTP/1.1 status line: {lines[0][:100]!r}")
+    try:
+        status = int(code)
+    except ValueError:
+        raise httpcore.RemoteProtocolError(f"Not a status code: {code!r}") from None
+    headers: list[tuple[bytes, bytes]] = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip() or line[:1] in (b" ", b"\t"):
+            raise httpcore.RemoteProtocolError(f"Not a header line: {line[:100]!r}")
+        headers.append((name, value.strip(b" \t")))
+    return status, reason, headers, version
+
+
+def _framing(
+    request: httpcore.Request,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    version: bytes,
+    keep_alive: bool,
+) -> tuple[_Framing, bool]:
+    """How the response body is delimited, and whether the connection stays open after it."""
+    length: int | None = None
+    coding: list[bytes] = []
+    connection: list[bytes] = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-length":
+            if not value.isdigit() or (length is not None and int(value) != length):
+                raise httpcore.RemoteProtocolError(f"Invalid Content-Length: {value[:40]!r}")
+            length = int(value)
+        elif lowered == b"transfer-encoding":
+            coding += _tokens(value)
+        elif lowered == b"connection":
+            connection += _tokens(value)
+    keep_alive = keep_alive and _keeps_alive(status, version, connection)
+    if request.method == b"HEAD" or status in _NO_BODY_STATUS or status < 200:
+        return _Framing(), keep_alive
+    if coding:
+        if coding[-1] == b"chunked":
+            return _Framing(chunked=True), keep_alive
+        return _Framing(to_close=True), False
+    if length is not None:
+        return _Framing(left=length), keep_alive
+    return _Framing(to_close=True), False
+
+
+def _keeps_alive(status: int, version: bytes, connection: list[bytes]) -> bool:
+    """Whether the server lets the connection serve another request after this response."""
+    if status == 101 or b"close" in connection:
+        return False
+    return version != b"HTTP/1.0" or b"keep-alive" in connection
+
+
+def _chunk(piece: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(piece), piece)
+
+
+def _chunk_size(line: bytes) -> int:
+    size = line.split(b";", 1)[0].strip()
+    if not size or len(size) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size):
+        raise httpcore.RemoteProtocolError(f"Not a chunk size: {line[:40]!r}")
+    return int(size, 16)

@@ -1,0 +1,297 @@
+"""The async client's HTTP/1.1 connection: how it frames requests and reads responses.
+
+Each check feeds a connection scripted bytes, split as a network may split them, and reads
+what it makes of them (`test_asyncio_net` has it talk to real servers through httpx).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import anyio
+import httpcore
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentkit._http11 import AsyncHTTP11Connection
+
+pytestmark = pytest.mark.anyio
+
+ORIGIN = httpcore.Origin(b"http", b"example.test", 80)
+
+
+class Scripted(httpcore.AsyncNetworkStream):
+    """A connection that hands out `pieces` one read at a time, then the end."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self.pieces = list(pieces)
+        self.sent = b""
+        self.closed = False
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        if not self.pieces:
+            return b""
+        piece = self.pieces.pop(0)
+        if len(piece) > max_bytes:
+            self.pieces.insert(0, piece[max_bytes:])
+        return piece[:max_bytes]
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        self.sent += buffer
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, info: str) -> Any:  # only whether the idle peer left
+        return bool(self.pieces) if info == "is_readable" else None
+
+
+class Backend(httpcore.AsyncNetworkBackend):
+    def __init__(self, stream: Scripted) -> None:
+        self.stream = stream
+        self.connects = 0
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        self.connects += 1
+        return self.stream
+
+
+def connection(*pieces: bytes) -> tuple[AsyncHTTP11Connection, Scripted]:
+    stream = Scripted(pieces)
+    made = AsyncHTTP11Connection(
+        ORIGIN, ssl_context=None, keepalive_expiry=5.0, network_backend=Backend(stream)
+    )
+    return made, stream
+
+
+def request(method: bytes = b"GET", **options: Any) -> httpcore.Request:
+    return httpcore.Request(method, "http://example.test/path?q=1", **options)
+
+
+async def exchange(
+    made: AsyncHTTP11Connection, sent: httpcore.Request | None = None
+) -> tuple[httpcore.Response, bytes]:
+    response = await made.handle_async_request(sent or request())
+    body = b"".join([piece async for piece in response.stream])  # type: ignore[union-attr]
+    return response, body
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    """`data` cut at the given offsets, as a network might deliver it."""
+    points = sorted({cut % (len(data) + 1) for cut in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+
+def chunked(body: bytes, sizes: list[int]) -> bytes:
+    out, rest = b"", body
+    for size in sizes:
+        if not rest:
+            break
+        piece, rest = rest[: max(size, 1)], rest[max(size, 1) :]
+        out += b"%x;ext=1\r\n%s\r\n" % (len(piece), piece)
+    if rest:
+        out += b"%X\r\n%s\r\n" % (len(rest), rest)
+    return out + b"0\r\nTrailer: yes\r\n\r\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.binary(max_size=3000),
+    framing=st.sampled_from(["length", "chunked", "close"]),
+    sizes=st.lists(st.integers(1, 700), max_size=8),
+    cuts=st.lists(st.integers(0, 10_000), max_size=25),
+)
+def test_any_framing_and_any_split_give_back_the_body(
+    body: bytes, framing: str, sizes: list[int], cuts: list[int]
+) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+    if framing == "length":
+        wire = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    elif framing == "chunked":
+        wire = head + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(body, sizes)
+    else:
+        wire = head + b"\r\n" + body
+
+    async def main() -> None:
+        made, _ = connection(*split(wire, cuts))
+        response, received = await exchange(made)
+        assert (response.status, received) == (200, body)
+        assert (b"Content-Type", b"text/plain") in response.headers
+        # A sized body lets the connection serve the next request; one ended by closing not.
+        assert made.is_idle() is (framing != "close")
+
+    anyio.run(main)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cuts=st.lists(st.integers(0, 400), max_size=20), reason=st.sampled_from([b"OK", b""]))
+def test_a_head_split_anywhere_parses_the_same(cuts: list[int], reason: bytes) -> None:
+    wire = (
+        b"HTTP/1.1 201 " + reason + b"\r\nX-One:  spaced value \t\r\nX-Empty:\r\n"
+        b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\n{}"
+    )
+
+    async def main() -> None:
+        made, _ = connection(*split(wire, cuts))
+        response, body = await exchange(made)
+        assert response.status == 201
+        extensions: dict[str, Any] = dict(response.extensions)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        assert extensions["reason_phrase"] == reason
+        assert extensions["http_version"] == b"HTTP/1.1"
+        assert response.headers == [
+            (b"X-One", b"spaced value"),
+            (b"X-Empty", b""),
+            (b"Set-Cookie", b"a=1"),
+            (b"Set-Cookie", b"b=2"),
+            (b"Content-Length", b"2"),
+        ]
+        assert body == b"{}"
+
+    anyio.run(main)
+
+
+async def test_the_request_goes_out_in_one_write_with_its_host_and_body() -> None:
+    made, stream = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    sent = request(b"POST", headers=[(b"Content-Length", b"2")], content=b"{}")
+    await exchange(made, sent)
+    assert stream.sent == (
+        b"POST /path?q=1 HTTP/1.1\r\nHost: example.test\r\nContent-Length: 2\r\n\r\n{}"
+    )
+
+
+async def test_a_body_of_unknown_length_is_sent_in_chunks() -> None:
+    async def pieces() -> AsyncIterator[bytes]:
+        yield b"hello "
+        yield b""
+        yield b"world"
+
+    made, stream = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    headers = [(b"Host", b"h"), (b"Transfer-Encoding", b"chunked")]
+    await exchange(made, request(b"POST", headers=headers, content=pieces()))
+    assert stream.sent.endswith(b"\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [(b"X-Bad", b"a\r\nInjected: yes"), (b"X-Bad", b"a\nb"), (b"Bad Name", b"v"), (b"", b"v")],
+)
+async def test_a_header_that_would_split_the_request_is_refused_before_sending(
+    name: bytes, value: bytes
+) -> None:
+    made, stream = connection()
+    with pytest.raises(httpcore.LocalProtocolError):
+        await made.handle_async_request(request(headers=[(name, value)]))
+    assert stream.sent == b""
+    assert made.is_closed()
+
+
+async def test_informational_responses_are_skipped() -> None:
+    made, _ = connection(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    )
+    response, body = await exchange(made)
+    assert (response.status, body) == (200, b"ok")
+
+
+@pytest.mark.parametrize(
+    ("method", "head"),
+    [
+        (b"HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
+        (b"GET", b"HTTP/1.1 204 No Content\r\n\r\n"),
+        (b"GET", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n"),
+    ],
+)
+async def test_responses_without_a_body_leave_the_connection_ready(
+    method: bytes, head: bytes
+) -> None:
+    made, _ = connection(head, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx")
+    _, body = await exchange(made, request(method))
+    assert body == b""
+    assert made.is_idle()
+    _, body = await exchange(made)
+    assert body == b"x"
+
+
+@pytest.mark.parametrize(
+    ("head", "request_headers", "reused"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", [], True),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n", [], False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", [(b"Connection", b"close")], False),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", [], False),
+        (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n", [], True),
+    ],
+)
+async def test_the_connection_stays_open_only_when_both_sides_allow(
+    head: bytes, request_headers: list[tuple[bytes, bytes]], reused: bool
+) -> None:
+    made, stream = connection(head + b"x")
+    await exchange(made, request(headers=request_headers))
+    assert made.is_idle() is reused
+    assert stream.closed is not reused
+
+
+async def test_bytes_beyond_the_response_close_the_connection() -> None:
+    made, stream = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxGARBAGE")
+    _, body = await exchange(made)
+    assert body == b"x"
+    assert made.is_closed()
+    assert stream.closed
+
+
+async def test_an_idle_connection_the_server_wrote_to_has_expired() -> None:
+    made, _ = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", b"late bytes")
+    await exchange(made)
+    assert made.is_idle()
+    assert made.has_expired()
+
+
+@pytest.mark.parametrize(
+    ("wire", "message"),
+    [
+        (b"", "without sending a response"),
+        (b"HTTP/1.1 200 OK\r\nContent-Len", "within the response head"),
+        (b"ICY 200 OK\r\n\r\n", "status line"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", "status line"),
+        (b"HTTP/1.1 abc OK\r\n\r\n", "status code"),
+        (b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "header line"),
+        (b"HTTP/1.1 200 OK\r\n folded: value\r\n\r\n", "header line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "5 bytes"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", "longer"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "3 bytes"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: " + b"y" * 70_000, "too long"),
+    ],
+)
+async def test_a_broken_response_is_a_protocol_error_and_closes_the_connection(
+    wire: bytes, message: str
+) -> None:
+    made, stream = connection(wire)
+    with pytest.raises(httpcore.RemoteProtocolError, match=message):
+        await exchange(made)
+    assert made.is_closed()
+    assert stream.closed
+
+
+async def test_a_body_closed_before_its_end_closes_the_connection() -> None:
+    made, stream = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab", b"cd")
+    response = await made.handle_async_request(request())
+    body: Any = response.stream
+    assert await body.__anext__() == b"ab"
+    await body.aclose()
+    assert made.is_closed()
+    assert stream.closed
+
+
+async def test_a_busy_connection_is_not_available_for_another_request() -> None:
+    made, _ = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", b"x")
+    await made.handle_async_request(request())  # its body not read yet
+    assert not made.is_available()
+    with pytest.raises(httpcore.ConnectionNotAvailable):
+        await made.handle_async_request(request())
