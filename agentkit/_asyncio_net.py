@@ -10,6 +10,7 @@ any other. On any other event loop (trio) every call goes to httpcore's anyio ba
 from __future__ import annotations
 
 import asyncio  # noqa: TID251 (asyncio's own fast path; other loops use anyio)
+import contextvars
 import select
 import socket
 import ssl
@@ -35,6 +36,9 @@ _TRANSPORT_INFO: Final = {
     "socket": "socket",
 }
 """httpcore's names for a stream's details, and asyncio's for the same on its transport."""
+
+_NO_CONTEXT: Final = contextvars.Context()
+"""What a timer that only fails a future runs in: no copy of the caller's context per read."""
 
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)  # distinct classes before Python 3.11
 
@@ -93,7 +97,7 @@ async def _wait(waiter: asyncio.Future[None], timeout: float | None) -> None:
     if timeout is None:
         await waiter
         return
-    timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter)
+    timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter, context=_NO_CONTEXT)
     try:
         await waiter
     finally:

@@ -37,7 +37,8 @@ _FLUSH_AT: Final = 64 * 1024
 
 _NEW, _IDLE, _ACTIVE, _CLOSED = "NEW", "IDLE", "ACTIVE", "CLOSED"
 _NO_BODY_STATUS: Final = frozenset({204, 304})
-_FORBIDDEN = (b"\r", b"\n", b"\0")
+_BAD_VALUE: Final = re.compile(rb"[\r\n\0]")
+"""A byte that would end a header value early and let it forge the rest of the request."""
 _BAD_NAME: Final = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 """A byte that cannot be part of a header name (RFC 9110's token)."""
 
@@ -330,7 +331,7 @@ def _request_head(request: httpcore.Request) -> tuple[bytes, bool, bool]:
     has_host = chunked = False
     keep_alive = True
     for name, value in request.headers:
-        if not name or any(c in value for c in _FORBIDDEN) or _BAD_NAME.search(name):
+        if not name or _BAD_VALUE.search(value) or _BAD_NAME.search(name):
             raise httpcore.LocalProtocolError(f"Invalid header: {name!r}")
         lowered = name.lower()
         if lowered == b"host":

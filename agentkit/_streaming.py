@@ -10,7 +10,6 @@ Three pieces, each fed by the client's stream loop:
 from __future__ import annotations
 
 import codecs
-import copy
 import json
 import re
 from dataclasses import dataclass
@@ -356,7 +355,7 @@ class StreamAccumulator:
         if self._status is not None:
             wire["status"] = self._status
         if not wire.get("steps") and self._steps:
-            wire["steps"] = [copy.deepcopy(step) for step in self._step_dicts()]
+            wire["steps"] = [_copy(step) for step in self._step_dicts()]
         usage = self.usage
         if usage is not None:
             wire["usage"] = usage.to_wire()
@@ -505,10 +504,19 @@ def _parse_arguments(index: int, raw: str) -> Json:
     return arguments  # pyright: ignore[reportUnknownVariableType]
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value: dicts, lists and immutable scalars need no deepcopy memo."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [_copy(item) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
 def _parse_step(step: Json) -> Step:
     try:
         # A copy: validation keeps nested containers, which callers must not share with us.
-        return parse_step(copy.deepcopy(step))
+        return parse_step(_copy(step))
     except ValidationError as exc:
         raise APIResponseValidationError(f"A streamed step is invalid: {exc}") from exc
 
