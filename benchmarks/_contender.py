@@ -14,6 +14,7 @@ answers commands read from stdin, one JSON object a line, with one JSON line eac
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -76,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", help="the fake server; without it, a mock transport")
     parser.add_argument("--tool-delay", type=float, default=0.0, help="seconds each tool takes")
     parser.add_argument("--many", action="store_true", help="raw: no connection limit, 60 s")
+    parser.add_argument(
+        "--gc-threshold", type=int, help="gc.set_threshold(N): the README's advice for crowds"
+    )
     options = parser.parse_args(argv)
+    if options.gc_threshold:
+        gc.set_threshold(options.gc_threshold)
     try:
         side, agentkit_file = _build(options)
         _reply({"ready": True, "pid": os.getpid(), "agentkit": agentkit_file})
