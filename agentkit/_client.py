@@ -499,13 +499,18 @@ class AsyncClient(_AsyncClientShell):
     def _open_http(
         self, transport: httpx.AsyncBaseTransport | None, timeout: Timeout
     ) -> httpx.AsyncClient:
-        if transport is None:
-            # Loaded with the first async client, not with agentkit: it imports httpcore, and
-            # httpcore imports trio when it is installed (70 ms together).
-            from agentkit._pool import async_transport
+        if transport is not None:
+            return httpx.AsyncClient(transport=transport, timeout=timeout, limits=_LIMITS)
+        # Loaded with the first async client, not with agentkit: it imports httpcore, and
+        # httpcore imports trio when it is installed (70 ms together).
+        from agentkit._pool import async_transport, proxy_mounts
 
-            transport = async_transport(_MAX_CONNECTIONS)
-        return httpx.AsyncClient(transport=transport, timeout=timeout, limits=_LIMITS)
+        return httpx.AsyncClient(
+            transport=async_transport(_MAX_CONNECTIONS),
+            mounts=proxy_mounts(_LIMITS),
+            timeout=timeout,
+            limits=_LIMITS,
+        )
 
     @cached_property
     def interactions(self) -> AsyncInteractions:

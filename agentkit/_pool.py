@@ -27,7 +27,7 @@ import httpx
 from agentkit._asyncio_net import AsyncioBackend
 from agentkit._http11 import AsyncHTTP11Connection
 
-__all__ = ["AsyncPool", "async_transport"]
+__all__ = ["AsyncPool", "async_transport", "proxy_mounts"]
 
 KEEPALIVE_EXPIRY: Final = 5.0
 """Seconds an idle connection is kept (httpx's default)."""
@@ -44,6 +44,22 @@ def async_transport(max_connections: int) -> httpx.AsyncHTTPTransport:
         ssl_context=ssl_context, max_connections=max_connections, network_backend=AsyncioBackend()
     )
     return transport
+
+
+def proxy_mounts(limits: httpx.Limits) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """The proxies the environment names (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`...), as mounts.
+
+    httpx mounts them only when it makes the client's transport itself; a client given this
+    module's transport gets them here, the way httpx would have made them.
+    """
+    from httpx._utils import get_environment_proxies  # what httpx itself reads them with
+
+    return {
+        pattern: None
+        if url is None
+        else httpx.AsyncHTTPTransport(proxy=httpx.Proxy(url=url), limits=limits)
+        for pattern, url in get_environment_proxies().items()
+    }
 
 
 _Origin = tuple[bytes, bytes, int]

@@ -10,6 +10,7 @@ import socket
 import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -18,8 +19,10 @@ import httpx
 import pytest
 import trustme
 
+from agentkit import AsyncClient, Client
 from agentkit._asyncio_net import AsyncioBackend
 from agentkit._pool import AsyncPool
+from agentkit.exceptions import NotFoundError
 
 pytestmark = pytest.mark.anyio
 
@@ -243,3 +246,56 @@ async def test_a_header_with_a_line_break_never_reaches_the_server() -> None:
         with pytest.raises(httpx.LocalProtocolError):
             await http.get(url, headers={"X-Bad": "a\r\nInjected: yes"})
     assert seen == []
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+async def test_both_clients_go_through_the_proxy_the_environment_names(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(stream: anyio.abc.ByteStream) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += await stream.receive()
+        seen.append(data.split(b"\r\n", 1)[0])
+        body = b'{"error": {"code": 404, "message": "no such interaction"}}'
+        await stream.send(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+
+    async with server(proxy) as proxy_url:
+        for name in ("ALL_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        # A host that cannot resolve: only the proxy can answer for it.
+        options: dict[str, Any] = {
+            "api_key": "test-key",
+            "base_url": "http://agentkit-fence.invalid",
+            "max_retries": 0,
+        }
+        if kind == "async":
+            async with AsyncClient(**options) as client:
+                with pytest.raises(NotFoundError, match="no such interaction"):
+                    await client.interactions.get("abc")
+        else:
+            with Client(**options) as sync_client, pytest.raises(NotFoundError, match="no such"):
+                await anyio.to_thread.run_sync(sync_client.interactions.get, "abc")
+    assert len(seen) == 1
+    assert seen[0].startswith(b"GET http://agentkit-fence.invalid/v1beta/interactions/abc")
+
+
+async def test_hosts_the_environment_exempts_skip_the_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def answer(stream: anyio.abc.ByteStream) -> None:
+        await read_request(stream)
+        body = b'{"id": "abc", "status": "completed"}'
+        await stream.send(reply(body))
+
+    async with server(answer) as url:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        async with AsyncClient(api_key="test-key", base_url=url, max_retries=0) as client:
+            interaction = await client.interactions.get("abc")
+    assert interaction.status == "completed"
