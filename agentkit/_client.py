@@ -458,7 +458,16 @@ class Client(_ClientShell):
         return time.sleep  # noqa: TID251 - the one real sleep, injectable
 
     def _open_http(self, transport: httpx.BaseTransport | None, timeout: Timeout) -> httpx.Client:
-        return httpx.Client(transport=transport, timeout=timeout, limits=_LIMITS)
+        if transport is not None:
+            return httpx.Client(transport=transport, timeout=timeout, limits=_LIMITS)
+        from agentkit._pool import proxy_mounts, sync_transport
+
+        return httpx.Client(
+            transport=sync_transport(_MAX_CONNECTIONS),
+            mounts=proxy_mounts(httpx.HTTPTransport, _LIMITS),
+            timeout=timeout,
+            limits=_LIMITS,
+        )
 
     @cached_property
     def interactions(self) -> Interactions:
@@ -507,7 +516,7 @@ class AsyncClient(_AsyncClientShell):
 
         return httpx.AsyncClient(
             transport=async_transport(_MAX_CONNECTIONS),
-            mounts=proxy_mounts(_LIMITS),
+            mounts=proxy_mounts(httpx.AsyncHTTPTransport, _LIMITS),
             timeout=timeout,
             limits=_LIMITS,
         )

@@ -18,16 +18,16 @@ from __future__ import annotations
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Final
+from typing import Final, TypeVar
 
 import anyio
 import httpcore
 import httpx
 
 from agentkit._asyncio_net import AsyncioBackend
-from agentkit._http11 import AsyncHTTP11Connection
+from agentkit._http11 import AsyncHTTP11Connection, HTTP11Connection
 
-__all__ = ["AsyncPool", "async_transport", "proxy_mounts"]
+__all__ = ["AsyncPool", "async_transport", "proxy_mounts", "sync_transport"]
 
 KEEPALIVE_EXPIRY: Final = 5.0
 """Seconds an idle connection is kept (httpx's default)."""
@@ -46,7 +46,37 @@ def async_transport(max_connections: int) -> httpx.AsyncHTTPTransport:
     return transport
 
 
-def proxy_mounts(limits: httpx.Limits) -> dict[str, httpx.AsyncBaseTransport | None]:
+def sync_transport(max_connections: int) -> httpx.HTTPTransport:
+    """An httpx transport whose pool opens `HTTP11Connection`s (certificates as httpx finds them).
+
+    httpcore's own sync pool keeps the books: a sync client has one request in flight per
+    thread, never the thousands that make its bookkeeping costly.
+    """
+    ssl_context = httpx.create_ssl_context()
+    transport = httpx.HTTPTransport(verify=ssl_context)
+    transport._pool = _SyncPool(
+        ssl_context=ssl_context,
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
+    )
+    return transport
+
+
+class _SyncPool(httpcore.ConnectionPool):
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.ConnectionInterface:
+        return HTTP11Connection(
+            origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            network_backend=self._network_backend,
+        )
+
+
+_TransportT = TypeVar("_TransportT", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
+
+
+def proxy_mounts(kind: type[_TransportT], limits: httpx.Limits) -> dict[str, _TransportT | None]:
     """The proxies the environment names (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`...), as mounts.
 
     httpx mounts them only when it makes the client's transport itself; a client given this
@@ -55,9 +85,7 @@ def proxy_mounts(limits: httpx.Limits) -> dict[str, httpx.AsyncBaseTransport | N
     from httpx._utils import get_environment_proxies  # what httpx itself reads them with
 
     return {
-        pattern: None
-        if url is None
-        else httpx.AsyncHTTPTransport(proxy=httpx.Proxy(url=url), limits=limits)
+        pattern: None if url is None else kind(proxy=httpx.Proxy(url=url), limits=limits)
         for pattern, url in get_environment_proxies().items()
     }
 

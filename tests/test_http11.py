@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentkit._http11 import AsyncHTTP11Connection
+from agentkit._http11 import AsyncHTTP11Connection, HTTP11Connection
 
 pytestmark = pytest.mark.anyio
 
@@ -30,8 +30,12 @@ class Scripted(httpcore.AsyncNetworkStream):
         self.pieces = list(pieces)
         self.sent = b""
         self.closed = False
+        self.fail_writes = False
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return self.take(max_bytes)
+
+    def take(self, max_bytes: int) -> bytes:
         if not self.pieces:
             return b""
         piece = self.pieces.pop(0)
@@ -40,6 +44,8 @@ class Scripted(httpcore.AsyncNetworkStream):
         return piece[:max_bytes]
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        if self.fail_writes:
+            raise httpcore.WriteError("Connection reset by peer")
         self.sent += buffer
 
     async def aclose(self) -> None:
@@ -57,6 +63,46 @@ class Backend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         self.connects += 1
         return self.stream
+
+
+class SyncScripted(httpcore.NetworkStream):
+    """`Scripted` for the sync connection."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self.script = Scripted(pieces)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.script.take(max_bytes)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.script.sent += buffer
+
+    def close(self) -> None:
+        self.script.closed = True
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.script.get_extra_info(info)
+
+
+class SyncBackend(httpcore.NetworkBackend):
+    def __init__(self, stream: SyncScripted) -> None:
+        self.stream = stream
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return self.stream
+
+
+def sync_exchange(*pieces: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+    """Status, headers, body and whether the connection is idle after, over `pieces`."""
+    made = HTTP11Connection(
+        ORIGIN,
+        ssl_context=None,
+        keepalive_expiry=5.0,
+        network_backend=SyncBackend(SyncScripted(pieces)),
+    )
+    response = made.handle_request(request())
+    body = b"".join(response.stream)  # type: ignore[arg-type]
+    return response.status, response.headers, body, made.is_idle()
 
 
 def connection(*pieces: bytes) -> tuple[AsyncHTTP11Connection, Scripted]:
@@ -122,6 +168,12 @@ def test_any_framing_and_any_split_give_back_the_body(
         assert (b"Content-Type", b"text/plain") in response.headers
         # A sized body lets the connection serve the next request; one ended by closing not.
         assert made.is_idle() is (framing != "close")
+        assert sync_exchange(*split(wire, cuts)) == (
+            200,
+            response.headers,
+            body,
+            framing != "close",
+        )
 
     anyio.run(main)
 
@@ -131,7 +183,8 @@ def test_any_framing_and_any_split_give_back_the_body(
 def test_a_head_split_anywhere_parses_the_same(cuts: list[int], reason: bytes) -> None:
     wire = (
         b"HTTP/1.1 201 " + reason + b"\r\nX-One:  spaced value \t\r\nX-Empty:\r\n"
-        b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\n{}"
+        b"X-Folded: first\r\n \t second\r\n"
+        b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2, 2\r\n\r\n{}"
     )
 
     async def main() -> None:
@@ -144,9 +197,10 @@ def test_a_head_split_anywhere_parses_the_same(cuts: list[int], reason: bytes) -
         assert response.headers == [
             (b"X-One", b"spaced value"),
             (b"X-Empty", b""),
+            (b"X-Folded", b"first second"),
             (b"Set-Cookie", b"a=1"),
             (b"Set-Cookie", b"b=2"),
-            (b"Content-Length", b"2"),
+            (b"Content-Length", b"2, 2"),
         ]
         assert body == b"{}"
 
@@ -186,6 +240,77 @@ async def test_a_header_that_would_split_the_request_is_refused_before_sending(
         await made.handle_async_request(request(headers=[(name, value)]))
     assert stream.sent == b""
     assert made.is_closed()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"headers": [(b"Content-Length", b"5")], "content": b"hello GET /smuggled"}, "Too much"),
+        ({"headers": [(b"Content-Length", b"50")], "content": b"short"}, "Too little"),
+        ({"content": b"a body without a length"}, "Too much"),
+        ({"headers": [(b"Transfer-Encoding", b"gzip")], "content": b"x"}, "chunked is"),
+    ],
+)
+async def test_a_body_that_does_not_fit_its_framing_is_refused_before_it_goes_out(
+    options: dict[str, Any], message: str
+) -> None:
+    made, stream = connection()
+    with pytest.raises(httpcore.LocalProtocolError, match=message):
+        await made.handle_async_request(request(b"POST", **options))
+    assert b"smuggled" not in stream.sent
+    assert made.is_closed()
+
+
+@pytest.mark.parametrize(
+    ("method", "target"), [(b"GET / HTTP/1.1\r\nX: y\r\n\r\nDELETE", b"/"), (b"GET", b"/a b")]
+)
+async def test_a_method_or_target_that_would_split_the_request_line_is_refused(
+    method: bytes, target: bytes
+) -> None:
+    made, stream = connection()
+    sent = httpcore.Request(
+        method, httpcore.URL(scheme=b"http", host=b"example.test", target=target)
+    )
+    with pytest.raises(httpcore.LocalProtocolError):
+        await made.handle_async_request(sent)
+    assert stream.sent == b""
+
+
+async def test_a_streamed_body_goes_out_piece_by_piece_as_it_comes() -> None:
+    made, stream = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    seen: list[bytes] = []
+
+    async def pieces() -> AsyncIterator[bytes]:
+        seen.append(stream.sent)  # what had gone out before the first piece was asked for
+        yield b"ab"
+        seen.append(stream.sent)
+        yield b"cd"
+
+    headers = [(b"Host", b"h"), (b"Content-Length", b"4")]
+    await exchange(made, request(b"POST", headers=headers, content=pieces()))
+    assert seen[0].endswith(b"Content-Length: 4\r\n\r\n")
+    assert seen[1].endswith(b"\r\n\r\nab")
+    assert stream.sent.endswith(b"\r\n\r\nabcd")
+
+
+async def test_an_answer_the_server_sent_before_the_write_failed_is_returned() -> None:
+    made, stream = connection(b"HTTP/1.1 413 Too Large\r\nContent-Length: 3\r\n\r\nbig")
+    stream.fail_writes = True
+    response, body = await exchange(
+        made, request(b"POST", content=b"x" * 10, headers=[(b"Content-Length", b"10")])
+    )
+    assert (response.status, body) == (413, b"big")
+    assert made.is_closed()  # the request was cut short: the connection is not reused
+
+
+async def test_reading_from_a_connection_closed_meanwhile_is_a_read_error() -> None:
+    made, _ = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab", b"cd")
+    response = await made.handle_async_request(request())
+    body: Any = response.stream
+    assert await body.__anext__() == b"ab"
+    await made.aclose()  # the client closed its pool while the body was being read
+    with pytest.raises(httpcore.ReadError):
+        await body.__anext__()
 
 
 async def test_informational_responses_are_skipped() -> None:
@@ -250,25 +375,30 @@ async def test_an_idle_connection_the_server_wrote_to_has_expired() -> None:
     assert made.has_expired()
 
 
-@pytest.mark.parametrize(
-    ("wire", "message"),
-    [
-        (b"", "without sending a response"),
-        (b"HTTP/1.1 200 OK\r\nContent-Len", "within the response head"),
-        (b"ICY 200 OK\r\n\r\n", "status line"),
-        (b"HTTP/1.1 2000 OK\r\n\r\n", "status line"),
-        (b"HTTP/1.1 abc OK\r\n\r\n", "status code"),
-        (b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "header line"),
-        (b"HTTP/1.1 200 OK\r\n folded: value\r\n\r\n", "header line"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Content-Length"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "Content-Length"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "5 bytes"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", "longer"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "3 bytes"),
-        (b"HTTP/1.1 200 OK\r\n" + b"X: " + b"y" * 70_000, "too long"),
-    ],
-)
+BROKEN = [
+    (b"", "without sending a response"),
+    (b"HTTP/1.1 200 OK\r\nContent-Len", "within the response head"),
+    (b"ICY 200 OK\r\n\r\n", "status line"),
+    (b"HTTP/1.1 2000 OK\r\n\r\n", "status code"),
+    (b"HTTP/1.1 -12 OK\r\n\r\n", "status code"),
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nframes", "switched protocols"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "chunked is supported"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", "Content-Length"),
+    (b"HTTP/1.1 abc OK\r\n\r\n", "status code"),
+    (b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "header line"),
+    (b"HTTP/1.1 200 OK\r\n folded: value\r\n\r\n", "header line"),  # folds nothing
+    (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "Conflicting"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "5 bytes"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", "longer"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "3 bytes"),
+    (b"HTTP/1.1 200 OK\r\n" + b"X: " + b"y" * 70_000, "too long"),
+]
+
+
+@pytest.mark.parametrize(("wire", "message"), BROKEN)
 async def test_a_broken_response_is_a_protocol_error_and_closes_the_connection(
     wire: bytes, message: str
 ) -> None:
@@ -277,6 +407,12 @@ async def test_a_broken_response_is_a_protocol_error_and_closes_the_connection(
         await exchange(made)
     assert made.is_closed()
     assert stream.closed
+
+
+@pytest.mark.parametrize(("wire", "message"), BROKEN)
+def test_the_sync_connection_refuses_a_broken_response_alike(wire: bytes, message: str) -> None:
+    with pytest.raises(httpcore.RemoteProtocolError, match=message):
+        sync_exchange(wire)
 
 
 async def test_a_body_closed_before_its_end_closes_the_connection() -> None:

@@ -34,6 +34,7 @@ TWINS: Final = {
     "agentkit/_client_interactions.py": ("AsyncInteractions",),
     "agentkit/_client_files.py": ("AsyncFiles",),
     "agentkit/_client_stream.py": ("AsyncEventStream",),
+    "agentkit/_http11.py": ("AsyncHTTP11Connection", "_AsyncBody"),
 }
 """The async classes that are the source of a generated twin, by file (repository-relative)."""
 
@@ -50,7 +51,7 @@ SUBSTITUTIONS: Final = tuple(
         (r"\ba(close|read|iter_bytes|next)\b", r"\1"),
         (r"\bhandle_async_request\b", "handle_request"),
         # Our helpers that differ by more than `await`: each has a hand-written sync twin.
-        (r"\b_a(close_body)\b", r"_\1"),
+        (r"\b_a(close_body|close_stream)\b", r"_\1"),
     )
 )
 """Applied in order to the async class's text."""
