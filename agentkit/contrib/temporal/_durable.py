@@ -289,12 +289,19 @@ class TemporalAgent(Generic[DepsT, OutputT]):
             retry_policy=self.model_retry,
         )
         try:
-            raw = await handle
+            # Shielded: the workflow's cancellation must not throw away a create that ended in
+            # the same activation, or whose answer is on its way.
+            raw = await asyncio.shield(handle)
         except asyncio.CancelledError:
-            # The create may have ended in the activation that cancelled the workflow: its
-            # interaction is then known (and, in the background, one to cancel).
-            if handle.done() and not handle.cancelled() and handle.exception() is None:
-                machine.created(Interaction.model_validate(handle.result()).id)
+            if not machine.config.background:
+                handle.cancel()  # nothing will run on server-side once the stream stops
+                raise
+            # A background create answers at once, with the interaction to cancel.
+            try:
+                raw = await handle
+            except ActivityError:
+                raise asyncio.CancelledError from None
+            machine.created(Interaction.model_validate(raw).id)
             raise
         interaction = Interaction.model_validate(raw)
         machine.created(interaction.id)
