@@ -20,6 +20,7 @@ FILES = (
     "agentkit/_client_interactions.py",
     "agentkit/_client_files.py",
     "agentkit/_client_stream.py",
+    "agentkit/_http11.py",
 )
 
 # The other Pythons of .ci/run install the test extra only; the main run has the dev tools.
