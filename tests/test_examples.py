@@ -21,6 +21,7 @@ from agentkit.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+TESTS = ROOT / "tests"
 OFFLINE_LINE = "Backend: built-in emulator (offline; set GEMINI_API_KEY to use the real API)"
 TIMEOUT = 120  # seconds; generous for slow CI machines, never reached when all is well
 
@@ -106,6 +107,35 @@ def offline_env() -> dict[str, str]:
     return env
 
 
+def with_a_key(variable: str, code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` from the examples' folder with a (fake) key in `variable`.
+
+    With a key, the examples aim at the real API; the child runs behind the suite's network
+    fence, so whatever it builds cannot reach it.
+    """
+    fenced = (
+        f"import socket, sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+        "from _offline import loopback_only\n"
+        "with loopback_only():\n"
+        "    try:\n"
+        "        socket.getaddrinfo('generativelanguage.googleapis.com', 443)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise SystemExit('the network fence is down')\n"
+        f"    exec({code!r})\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", fenced],
+        cwd=EXAMPLES,
+        env={**offline_env(), variable: "not-a-real-key"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
 def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
@@ -159,20 +189,18 @@ def test_human_approval_resumes_in_another_process(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("variable", ["GEMINI_API_KEY", "GOOGLE_API_KEY"])
 def test_examples_use_the_real_api_when_a_key_is_set(variable: str) -> None:
-    # Only builds the clients (no request is sent): the choice and its one line.
-    code = "import _backend; _backend.client_for_examples(); _backend.async_client_for_examples()"
-    completed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=EXAMPLES,
-        env={**offline_env(), variable: "not-a-real-key"},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
+    # Only builds the clients (no request is sent): the choice, its one line, the real host.
+    completed = with_a_key(
+        variable,
+        "import _backend\n"
+        "made = _backend.client_for_examples(), _backend.async_client_for_examples()\n"
+        "print(*sorted({client.base_url for client in made}))\n",
     )
 
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout == f"Backend: Gemini API ({variable} is set)\n"
+    assert completed.stdout == (
+        f"Backend: Gemini API ({variable} is set)\nhttps://generativelanguage.googleapis.com\n"
+    )
     assert "not-a-real-key" not in completed.stdout + completed.stderr
 
 
@@ -341,15 +369,7 @@ def test_the_temporal_worker_uses_the_real_api_when_a_key_is_set(variable: str) 
         "        pass\n"
         "anyio.run(main)\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=EXAMPLES,
-        env={**offline_env(), variable: "not-a-real-key"},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    completed = with_a_key(variable, code)
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == f"Backend: Gemini API ({variable} is set)\n"
