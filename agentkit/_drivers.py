@@ -24,7 +24,7 @@ from collections.abc import (
 from contextlib import AbstractContextManager, ExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -41,7 +41,7 @@ from agentkit._events import (
 )
 from agentkit._exceptions import APIError, RunError, ToolOutcomeUnknown
 from agentkit._hooks import NULL, Entered, Hooks, RequestScope, RunScope, entered
-from agentkit._journal import Journal
+from agentkit._journal import InMemoryJournal, Journal, SQLiteJournal
 from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
 from agentkit._result import RunResult, RunState
 from agentkit._timeline import TimelineRecorder
@@ -58,6 +58,9 @@ logger = logging.getLogger("agentkit.agent")
 
 Results = list[FunctionResultStep]
 T = TypeVar("T")
+
+_COPYING_JOURNALS: Final = (InMemoryJournal, SQLiteJournal)
+"""Journals that keep a copy (or the JSON) of a checkpoint, never the state object given."""
 
 
 @dataclass(frozen=True)
@@ -281,9 +284,14 @@ class _Run:
 
     def checkpoint(self, state: RunState | None = None) -> None:
         """Save the run's state (by default, as it stands) to the journal."""
-        state = state or self.machine.checkpoint()
+        journal = self.setup.journal
+        if state is None:
+            # agentkit's own journals copy or serialize what they are given; any other one
+            # gets a copy of its own, as it may keep the object.
+            own = type(journal) in _COPYING_JOURNALS
+            state = self.machine.state if own else self.machine.checkpoint()
         if state.run_id is not None:  # a machine driven by hand may have none
-            self.setup.journal.checkpoint(state.run_id, state)
+            journal.checkpoint(state.run_id, state)
 
     def failed(self, error: RunError | APIError) -> Fail:
         """The machine's verdict on an error that ended the action in flight."""

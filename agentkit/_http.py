@@ -36,7 +36,7 @@ from agentkit._exceptions import (
     UnprocessableEntityError,
     UsageError,
 )
-from agentkit.types import Interaction, to_jsonable
+from agentkit.types import Interaction, WireModel
 
 __all__ = [
     "DEFAULT_API_REVISION",
@@ -157,6 +157,24 @@ class RequestSpec:
     """A create the server stores: sending it again after a lost response may fork."""
     stateless: bool = False
     """A create with `store: false`: the server keeps nothing to resume its stream from."""
+
+
+def _wire(value: Any) -> Any:  # what json cannot encode itself
+    if isinstance(value, WireModel):
+        return value.to_wire()
+    raise UsageError(
+        f"Object of type {type(value).__name__} is not JSON serializable: a create sends JSON "
+        "values (str, int, float, bool, None, lists, dicts) and agentkit's wire models only."
+    )
+
+
+def _json(body: Mapping[str, Any]) -> bytes:
+    """The request body: wire models by their wire form, encoded as json meets them.
+
+    Encoding in one pass, with no plain-JSON copy of the body first, matters for runs that
+    send many tool declarations and a long history on every turn.
+    """
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_wire).encode()
 
 
 def _check_create(body: Mapping[str, Any]) -> None:
@@ -296,14 +314,14 @@ class RequestBuilder:
         for name in BODY_FIELDS:  # a fixed order, whatever the caller's
             value = params.get(name)
             if value is not None:
-                body[name] = to_jsonable(value)
+                body[name] = value
         if stream:
             body["stream"] = True
         extra_body = params.get("extra_body")
         if extra_body:
-            body.update(to_jsonable(dict(extra_body)))
+            body.update(extra_body)
         _check_create(body)
-        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        content = _json(body)
         return RequestSpec(
             "POST",
             self._create_url,

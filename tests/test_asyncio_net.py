@@ -132,6 +132,20 @@ async def test_a_refused_connection_is_a_connect_error() -> None:
             await http.get(f"http://127.0.0.1:{port}/")
 
 
+async def test_an_address_and_a_host_name_both_connect() -> None:
+    async with server(echo_length) as url, client() as http:
+        by_address = url.replace("localhost", "127.0.0.1")
+        assert (await http.post(by_address, content=b"abc")).text == "3"
+        assert (await http.post(url, content=b"abcd")).text == "4"  # ::1 refused, then 127.0.0.1
+
+
+@ASYNCIO_ONLY  # its own timeout messages; trio goes through anyio
+async def test_a_connection_not_made_in_time_is_a_connect_timeout() -> None:
+    async with server(echo_length) as url, client(connect=1e-9) as http:
+        with pytest.raises(httpx.ConnectTimeout, match=r"Could not connect to 127\.0\.0\.1:"):
+            await http.get(url.replace("localhost", "127.0.0.1"))
+
+
 @ASYNCIO_ONLY  # its own timeout messages; trio goes through anyio
 async def test_a_server_that_never_answers_times_the_read_out() -> None:
     async def silent(stream: anyio.abc.ByteStream) -> None:

@@ -176,6 +176,34 @@ async def test_extra_body_is_merged_last(api: Api) -> None:
 
 
 @pytest.mark.anyio
+async def test_wire_models_go_out_in_wire_form_wherever_they_sit_in_the_body(api: Api) -> None:
+    text = TextContent(text="hi")
+    step = UserInputStep(content=[text])
+    await api.call(
+        ok,
+        "create",
+        model="m",
+        input=(step, {"type": "user_input", "content": (text,)}),
+        extra_body={"x": {"nested": [text]}},
+    )
+    wire_step = {"type": "user_input", "content": [{"type": "text", "text": "hi"}]}
+    assert api.bodies == [
+        {
+            "model": "m",
+            "input": [wire_step, wire_step],
+            "x": {"nested": [{"type": "text", "text": "hi"}]},
+        }
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_body_value_json_cannot_encode_is_refused_before_sending(api: Api) -> None:
+    with pytest.raises(exc.UsageError, match="Object of type datetime is not JSON serializable"):
+        await api.call(ok, "create", model="m", extra_body={"when": datetime.now(timezone.utc)})
+    assert api.requests == []
+
+
+@pytest.mark.anyio
 async def test_an_unknown_create_field_is_refused_before_sending(api: Api) -> None:
     with pytest.raises(
         exc.UsageError, match=r"unexpected keyword arguments: temprature.*extra_body"

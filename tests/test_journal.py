@@ -17,8 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentkit import RunState, UsageError
+from agentkit import Agent, RunState, UsageError, tool
 from agentkit.journal import CallRecord, InMemoryJournal, Journal, SQLiteJournal
+from agentkit.testing import Emulator, Script, function_call
 
 WORKER = str(Path(__file__).with_name("_journal_worker.py"))
 RESULT = {"type": "function_result", "call_id": "c1", "name": "pay", "result": "paid"}
@@ -394,3 +395,42 @@ def test_a_failed_begin_leaves_no_transaction_open(tmp_path: Path) -> None:
             journal.begin("\ud800")  # A lone surrogate has no UTF-8 form.
         assert journal.begin("k") is None
         assert journal.get("k") == CallRecord("k", None, 1)
+
+
+class KeepingJournal(InMemoryJournal):
+    """A user's journal that keeps every state object it is given, as given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: list[tuple[RunState, int]] = []
+
+    def checkpoint(self, run_id: str, state: RunState) -> None:
+        self.kept.append((state, len(state.steps)))
+        super().checkpoint(run_id, state)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("make", [KeepingJournal, InMemoryJournal, SQLiteJournal])
+async def test_a_runs_checkpoints_are_snapshots_that_later_turns_leave_alone(
+    make: Callable[..., Journal], tmp_path: Path
+) -> None:
+    def pay(amount: int) -> str:
+        """Pay."""
+        return f"paid {amount}"
+
+    script = Script([[function_call("pay", {"amount": 1})], "Paid."])
+    emulator = Emulator(script)
+    journal = make(tmp_path / "j.db") if make is SQLiteJournal else make()
+    agent = Agent(
+        "gemini-3-flash-preview", tools=[tool(pay)], client=emulator.async_client(), journal=journal
+    )
+    result = await agent.run("pay one")
+    saved = journal.latest(result.state.run_id or "")
+    assert saved is not None
+    assert saved.to_json() == result.state.to_json()
+    if isinstance(journal, KeepingJournal):
+        counts = [count for _, count in journal.kept]
+        assert counts[0] < counts[-1]  # the run grew between its first and last checkpoint
+        assert [len(state.steps) for state, _ in journal.kept] == counts
+        assert len({id(state) for state, _ in journal.kept}) == len(journal.kept)
+    journal.close()
