@@ -33,9 +33,12 @@ _READ_SIZE: Final = 64 * 1024
 _MAX_HEAD: Final = 64 * 1024
 """Bytes a response head (status line and headers) may take, like h11's limit."""
 _MAX_CHUNK_LINE: Final = 4 * 1024
+_PIECE_ROOM: Final = 2 * 1024
+"""Bytes of buffered chunks gathered into one piece of a chunked body."""
 
 _NEW, _IDLE, _ACTIVE, _CLOSED = "NEW", "IDLE", "ACTIVE", "CLOSED"
 _NO_BODY_STATUS: Final = frozenset({204, 304})
+_CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _BAD_TARGET: Final = re.compile(rb"[\x00-\x20\x7f]")
 """A byte that cannot be part of a request target (it would end the request line early)."""
 _BAD_VALUE: Final = re.compile(rb"[\r\n\0]")
@@ -277,8 +280,10 @@ class AsyncHTTP11Connection(httpcore.AsyncConnectionInterface):
         del self._buffer[:take]
         if not framing.to_close:
             framing.left -= take
-            if framing.chunked and not framing.left and await self._line(within, 2, "chunk"):
-                raise httpcore.RemoteProtocolError("A chunk is longer than its size.")
+            if framing.chunked and not framing.left:
+                if await self._line(within, 2, "chunk"):
+                    raise httpcore.RemoteProtocolError("A chunk is longer than its size.")
+                piece += _whole_chunks(self._buffer, _PIECE_ROOM - len(piece))
         return piece
 
     async def response_ended(self, keep_alive: bool) -> None:
@@ -566,8 +571,10 @@ class HTTP11Connection(httpcore.ConnectionInterface):
         del self._buffer[:take]
         if not framing.to_close:
             framing.left -= take
-            if framing.chunked and not framing.left and self._line(within, 2, "chunk"):
-                raise httpcore.RemoteProtocolError("A chunk is longer than its size.")
+            if framing.chunked and not framing.left:
+                if self._line(within, 2, "chunk"):
+                    raise httpcore.RemoteProtocolError("A chunk is longer than its size.")
+                piece += _whole_chunks(self._buffer, _PIECE_ROOM - len(piece))
         return piece
 
     def response_ended(self, keep_alive: bool) -> None:
@@ -816,8 +823,32 @@ def _keeps_alive(version: bytes, connection: list[bytes]) -> bool:
     return version != b"HTTP/1.0" or b"keep-alive" in connection
 
 
+def _whole_chunks(buffer: bytearray, room: int) -> bytes:
+    """The data of the whole chunks at the start of `buffer`, up to `room` bytes (no I/O).
+
+    A stream's events come one chunk each; those that arrived together go up a few together
+    rather than one pass through httpx and the SSE decoder per chunk. `room` bounds the wait
+    for the first of them: every event of a piece is decoded before that one is delivered. A
+    partial chunk, the last (empty) one and anything malformed are left for `next_piece`.
+    """
+    pieces: list[bytes] = []
+    while (line_end := buffer.find(b"\r\n", 0, _MAX_CHUNK_LINE)) > 0:
+        try:
+            size = _chunk_size(bytes(buffer[:line_end]))
+        except httpcore.RemoteProtocolError:
+            break
+        start = line_end + 2
+        end = start + size
+        if not size or size > room or not buffer.startswith(b"\r\n", end):
+            break
+        pieces.append(bytes(buffer[start:end]))
+        del buffer[: end + 2]
+        room -= size
+    return b"".join(pieces)
+
+
 def _chunk_size(line: bytes) -> int:
     size = line.split(b";", 1)[0].strip()
-    if not size or len(size) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size):
+    if not _CHUNK_SIZE.fullmatch(size):
         raise httpcore.RemoteProtocolError(f"Not a chunk size: {line[:40]!r}")
     return int(size, 16)

@@ -11,7 +11,9 @@ Retries and stream resumptions happen inside the client, which knows nothing of 
 request in flight is in a context variable that the client's retry points read (`retried`,
 `resumed`); between requests and outside runs it holds nothing, and they cost one look-up.
 While a run streams, the consumer's own code between events shares the run's context: its
-requests' retries, if any, would be noted on the run's request in flight.
+requests' retries, if any, would be noted on the run's request in flight. The variable holds
+the span and the run's clock, never the recorder: a connection opened during a request keeps a
+copy of the context for as long as it stays in the pool, and must not keep the run's state.
 """
 
 from __future__ import annotations
@@ -31,22 +33,32 @@ __all__ = ["TimelineRecorder", "resumed", "retried"]
 
 _MAX_ERROR = 300  # characters of an error message kept in a span
 _USAGE_TOTALS = tuple(name for name in Usage.model_fields if name.startswith("total_"))
-# The request in flight and its recorder (for the clock); None between requests and outside runs.
-_current: ContextVar[tuple[TimelineRecorder, dict[str, Any]] | None] = ContextVar(
+# The span of the request in flight and the origin of its run's clock (`time.monotonic()` at
+# its start); None between requests and outside runs.
+_current: ContextVar[tuple[float, dict[str, Any]] | None] = ContextVar(
     "agentkit_timeline", default=None
 )
 
 
 def retried(error: Exception, delay: float) -> None:
     """The client sends its request again after `error`: note it on the request in flight."""
-    if (current := _current.get()) is not None:
-        current[0].note(current[1], "retries", error, delay)
+    _note("retries", error, delay)
 
 
 def resumed(error: Exception, delay: float) -> None:
     """The client resumes a broken stream: note it on the request in flight."""
+    _note("resumes", error, delay)
+
+
+def _note(key: Literal["retries", "resumes"], error: Exception, delay: float) -> None:
     if (current := _current.get()) is not None:
-        current[0].note(current[1], "resumes", error, delay)
+        origin, span = current
+        entry = {"at": _since(origin), "error": _message(error), "delay": delay}
+        span.setdefault(key, []).append(entry)
+
+
+def _since(origin: float) -> float:
+    return round(time.monotonic() - origin, 6)
 
 
 class TimelineRecorder:
@@ -64,7 +76,7 @@ class TimelineRecorder:
         self._tools: dict[int, tuple[float, FunctionCallStep, int]] = {}
 
     def _now(self) -> float:
-        return round(time.monotonic() - self._origin, 6)
+        return _since(self._origin)
 
     def request(self, kind: SpanKind, turn: int, delay: float = 0.0) -> None:
         """A request (or a poll, waiting `delay` first) starts."""
@@ -72,18 +84,7 @@ class TimelineRecorder:
         if delay:
             span["delay"] = delay
         self._request = span
-        _current.set((self, span))
-
-    def note(
-        self,
-        span: dict[str, Any],
-        key: Literal["retries", "resumes"],
-        error: Exception,
-        delay: float,
-    ) -> None:
-        """A retry or a stream resumption of the request `span`."""
-        entry = {"at": self._now(), "error": _message(error), "delay": delay}
-        span.setdefault(key, []).append(entry)
+        _current.set((self._origin, span))
 
     def received(self, interaction: Interaction) -> None:
         """The request in flight got this interaction."""

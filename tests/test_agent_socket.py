@@ -5,6 +5,7 @@ paused for approval that another process resumes from a saved JSON file.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -21,7 +22,8 @@ import pytest
 from _agent_bg_helpers import calls_summary, creates, dropping, final_result, stream, streamed_text
 from _agent_helpers import MODEL, Driver, Weather, bodies, results_json, user_input
 
-from agentkit import Agent, AsyncClient, tool
+from agentkit import Agent, AsyncClient, RunState, tool
+from agentkit.journal import SQLiteJournal
 from agentkit.testing import Emulator, Script, function_call, text, thought
 
 pytestmark = pytest.mark.anyio
@@ -107,6 +109,23 @@ async def test_stateless_tool_run_over_a_loopback_socket(run: Driver) -> None:
     assert hologram in sent[2]["input"]
     assert weather.cities == ["Paris", "Rome"]
     assert result.output_text == "Sunny in both."
+
+
+async def test_a_pooled_connection_keeps_nothing_of_the_run_that_opened_it(
+    tmp_path: Path,
+) -> None:
+    weather = Weather()
+    emulator = Emulator(Script([[function_call("get_weather", {"city": "Paris"})], "Sunny."]))
+    journal = SQLiteJournal(tmp_path / "runs.db")  # keeps its checkpoints on disk only
+
+    async with over_socket(emulator, tools=[weather.tool], journal=journal) as agent:
+        result = await agent.run(PROMPT)
+        run_id = result.state.run_id
+        del result
+        gc.collect()
+        # The connection still waits in the pool for the next request; the run is gone.
+        alive = [o for o in gc.get_objects() if isinstance(o, RunState) and o.run_id == run_id]
+        assert alive == []
 
 
 async def test_a_streamed_run_resumes_a_dropped_connection_over_a_loopback_socket(

@@ -125,6 +125,12 @@ async def exchange(
     return response, body
 
 
+async def pieces(made: AsyncHTTP11Connection) -> list[bytes]:
+    """The pieces of a response's body as the connection hands them up."""
+    response = await made.handle_async_request(request())
+    return [piece async for piece in response.stream]  # type: ignore[union-attr]
+
+
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     """`data` cut at the given offsets, as a network might deliver it."""
     points = sorted({cut % (len(data) + 1) for cut in cuts} | {0, len(data)})
@@ -320,6 +326,24 @@ async def test_informational_responses_are_skipped() -> None:
     )
     response, body = await exchange(made)
     assert (response.status, body) == (200, b"ok")
+
+
+async def test_chunks_received_together_come_up_as_one_piece() -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    made, _ = connection(
+        head + b"3\r\none\r\n3;x=y\r\ntwo\r\n5\r\nth",  # the third chunk is cut short
+        b"ree\r\n4\r\nfour\r\n0\r\n\r\n",
+    )
+    assert await pieces(made) == [b"onetwo", b"th", b"reefour"]
+    assert made.is_idle()
+
+
+async def test_chunks_received_together_come_up_a_few_kilobytes_at_a_time() -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunk = b"1f4\r\n" + b"x" * 500 + b"\r\n"
+    made, _ = connection(head + chunk * 10 + b"0\r\n\r\n")
+    # Each piece's events are decoded before its first is delivered: a piece stays small.
+    assert [len(piece) for piece in await pieces(made)] == [2000, 2000, 1000]
 
 
 @pytest.mark.parametrize(
