@@ -116,16 +116,17 @@ async def test_a_pooled_connection_keeps_nothing_of_the_run_that_opened_it(
 ) -> None:
     weather = Weather()
     emulator = Emulator(Script([[function_call("get_weather", {"city": "Paris"})], "Sunny."]))
-    journal = SQLiteJournal(tmp_path / "runs.db")  # keeps its checkpoints on disk only
 
-    async with over_socket(emulator, tools=[weather.tool], journal=journal) as agent:
-        result = await agent.run(PROMPT)
-        run_id = result.state.run_id
-        del result
-        gc.collect()
-        # The connection still waits in the pool for the next request; the run is gone.
-        alive = [o for o in gc.get_objects() if isinstance(o, RunState) and o.run_id == run_id]
-        assert alive == []
+    with SQLiteJournal(tmp_path / "runs.db") as journal:  # keeps its checkpoints on disk only
+        async with over_socket(emulator, tools=[weather.tool], journal=journal) as agent:
+            result = await agent.run(PROMPT)
+            run_id = result.state.run_id
+            del result
+            gc.collect()
+            # The connection still waits in the pool for the next request; the run is gone.
+            # (`type`, not `isinstance`: a lazy module's stand-in would import on `__class__`.)
+            alive = [o for o in gc.get_objects() if type(o) is RunState and o.run_id == run_id]
+            assert alive == []
 
 
 async def test_a_streamed_run_resumes_a_dropped_connection_over_a_loopback_socket(
