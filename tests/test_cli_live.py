@@ -18,7 +18,8 @@ from agentkit.types import FunctionCallStep
 rich = pytest.importorskip("rich")
 from rich.console import Console  # noqa: E402
 
-from agentkit.cli._live import LivePrinter, terminal  # noqa: E402
+from agentkit._spans import Span  # noqa: E402
+from agentkit.cli._live import LivePrinter, terminal, tool_table  # noqa: E402
 
 
 class Terminal(io.StringIO):
@@ -72,6 +73,21 @@ def test_the_live_tree_shows_each_batch_with_outcomes_and_a_summary() -> None:
     assert [row[0] for row in summary_rows] == ["weather", "broken"]
     assert [row[2] for row in summary_rows] == ["2", "1"]  # calls
     assert answer.getvalue() == "Mild everywhere.\n"
+
+
+def test_the_summary_lists_tools_in_the_order_they_were_first_called() -> None:
+    screen, shown = console()
+    # A batch's spans are recorded as its calls end: here the second call ended first.
+    spans = (
+        Span("tool", start=0.2, end=0.3, turn=1, name="broken", error="no luck"),
+        Span("tool", start=0.1, end=0.5, turn=1, name="weather"),
+        Span("tool", start=0.7, end=0.8, turn=2, name="weather"),
+    )
+
+    screen.print(tool_table(spans))
+
+    rows = [line.replace("\u2502", " ").split() for line in shown.getvalue().splitlines()[2:]]
+    assert [row[:3] for row in rows] == [["weather", "2", "0"], ["broken", "1", "1"]]
 
 
 def test_a_run_without_tools_ends_with_the_summary_line_only() -> None:

@@ -133,12 +133,13 @@ class LivePrinter(RunPrinter):
 
 
 def tool_table(spans: tuple[Span, ...]) -> Table:
-    """Per tool: calls, failures, total and longest time."""
+    """Per tool, the first called first: calls, failures, total and longest time."""
     table = Table(show_edge=False, header_style="bold")
     for column in ("tool", "calls", "failed", "total", "longest"):
         table.add_column(column, justify="left" if column == "tool" else "right")
     by_name: dict[str, list[Span]] = {}
-    for span in spans:
+    # A batch's spans are recorded as its calls end, in whichever order the tools finish.
+    for span in sorted(spans, key=lambda span: span.start):
         if span.kind == "tool":
             by_name.setdefault(span.name, []).append(span)
     for name, calls in by_name.items():
