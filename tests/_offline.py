@@ -11,9 +11,9 @@ import ipaddress
 import socket
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
-__all__ = ["OfflineError", "loopback_only"]
+__all__ = ["OfflineError", "check_fence", "loopback_only"]
 
 
 class OfflineError(OSError):
@@ -75,3 +75,49 @@ def loopback_only() -> Generator[None]:
     finally:
         for owner, name, original, _ in patched:
             setattr(owner, name, original)
+
+
+_SOCKET_FUNCTIONS = (
+    (socket.socket, "connect"),
+    (socket.socket, "connect_ex"),
+    (socket, "getaddrinfo"),
+)
+_PROBES: tuple[Callable[[], object], ...] = (
+    lambda: socket.getaddrinfo("generativelanguage.googleapis.com", 443),
+    lambda: socket.getaddrinfo("us-central1-aiplatform.googleapis.com", 443),
+    lambda: socket.create_connection(("142.250.0.1", 443), timeout=1),  # a Google address
+)
+
+
+def check_fence() -> None:
+    """Fail unless `loopback_only()` is in force here and refuses the real API's host.
+
+    Proven without touching the network: the probes go through a second fence stacked on
+    tripwires that stand in for the socket functions, so a probe any fence lets through stops
+    at a tripwire instead of leaving the machine.
+
+    Raises:
+        AssertionError: The fence is not in force, or it let a probe through.
+    """
+    installed = [getattr(owner, name) for owner, name in _SOCKET_FUNCTIONS]
+    if not all(".checked_" in getattr(function, "__qualname__", "") for function in installed):
+        raise AssertionError("the network fence is down: loopback_only() is not in force")
+
+    def tripwire(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError(f"the network fence is down: a probe got through ({args!r})")
+
+    for owner, name in _SOCKET_FUNCTIONS:
+        setattr(owner, name, tripwire)
+    try:
+        with loopback_only():
+            for probe in _PROBES:
+                try:
+                    probe()
+                except OSError as refused:
+                    if "tests run offline" not in str(refused):
+                        raise AssertionError(f"the network fence is down: {refused}") from None
+                else:
+                    raise AssertionError("the network fence is down: a probe succeeded")
+    finally:
+        for (holder, attribute), function in zip(_SOCKET_FUNCTIONS, installed, strict=True):
+            setattr(holder, attribute, function)

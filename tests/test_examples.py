@@ -114,19 +114,13 @@ def with_a_key(variable: str, code: str) -> subprocess.CompletedProcess[str]:
     fence, so whatever it builds cannot reach it.
     """
     fenced = (
-        f"import socket, sys\nsys.path.insert(0, {str(TESTS)!r})\n"
-        "from _offline import loopback_only\n"
+        f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+        "from _offline import check_fence, loopback_only\n"
         "with loopback_only():\n"
-        # The fence's own refusals, not a machine without DNS or routes, must stop both.
-        "    for reach in (lambda: socket.getaddrinfo('generativelanguage.googleapis.com', 443),\n"
-        "                  lambda: socket.create_connection(('142.250.0.1', 443), timeout=1)):\n"
-        "        try:\n"
-        "            reach()\n"
-        "        except OSError as refused:\n"
-        "            if 'tests run offline' not in str(refused):\n"
-        "                raise SystemExit(f'the network fence is down: {refused}')\n"
-        "        else:\n"
-        "            raise SystemExit('the network fence is down')\n"
+        "    try:\n"
+        "        check_fence()\n"
+        "    except AssertionError as down:\n"
+        "        raise SystemExit(str(down)) from None\n"
         f"    exec({code!r})\n"
     )
     return subprocess.run(
