@@ -10,7 +10,7 @@ from typing_extensions import TypeVar
 
 from agentkit.types import Usage
 
-__all__ = ["DepsT", "RunContext", "new_run_id"]
+__all__ = ["DepsT", "RunContext", "changed", "new_run_id"]
 
 DepsT = TypeVar("DepsT", default=None)
 """The type of the dependencies a run hands to its tools (`None` when there are none)."""
@@ -56,3 +56,14 @@ class RunContext(Generic[DepsT]):
     """How many requests the run has sent so far."""
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict[str, Any])
     """Free for users: anything to share between the tools of a run."""
+
+
+def changed(context: RunContext[DepsT], **changes: Any) -> RunContext[DepsT]:
+    """`dataclasses.replace()` of a context with these fields, without calling `__init__`.
+
+    The run makes a copy per tool call: `replace()` costs many times more, as it looks up the
+    dataclass's fields and passes every value through `__init__` again.
+    """
+    copy = object.__new__(type(context))
+    copy.__dict__.update(context.__dict__, **changes)
+    return copy

@@ -476,11 +476,11 @@ class RunMachine:
         ordered = [self._ready[call_id] for call_id in ids]
         self._ready = {}
         self.state.calls = []
-        for step in ordered:
+        wire = [step.to_wire() for step in ordered]
+        for step, raw in zip(ordered, wire, strict=True):
             if step.call_id not in self._answered:  # else recorded before an interruption
                 self._answered.add(step.call_id)
-                self._record(step, interaction_id=None)
-        wire = [step.to_wire() for step in ordered]
+                self._record(step, interaction_id=None, wire=raw)
         self._hand_over()
         if self.config.store:
             return self._send(wire, previous=self.state.interaction_id)
@@ -878,9 +878,10 @@ class RunMachine:
             self.state.step_interactions[index] = interaction.id
         self._unassigned = []
         for step in self._new_steps(interaction):
-            self._record(step, interaction_id=interaction.id)
+            wire = step.to_wire()
+            self._record(step, interaction_id=interaction.id, wire=wire)
             if not self.config.store:
-                self.state.history.append(step.to_wire())
+                self.state.history.append(wire)
 
     def _new_steps(self, interaction: Interaction) -> list[Step]:
         """The steps of a response minus echoes of what we sent or already have."""
@@ -900,10 +901,13 @@ class RunMachine:
             and not (isinstance(step, FunctionResultStep) and step.call_id in self._answered)
         ]
 
-    def _record(self, step: Step, *, interaction_id: str | None) -> None:
+    def _record(
+        self, step: Step, *, interaction_id: str | None, wire: dict[str, Any] | None = None
+    ) -> None:
+        """Add `step` (whose wire form is `wire`, when known) to the run's steps."""
         if interaction_id is None:
             self._unassigned.append(len(self.state.steps))
-        self.state.steps.append(step.to_wire())
+        self.state.steps.append(step.to_wire() if wire is None else wire)
         self.state.step_interactions.append(interaction_id)
         if isinstance(step, FunctionCallStep) and step.id:
             self._seen_calls.add(step.id)

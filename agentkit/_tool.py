@@ -13,7 +13,6 @@ import concurrent.futures
 import contextlib
 import contextvars
 import copy
-import dataclasses
 import functools
 import inspect
 import logging
@@ -32,7 +31,7 @@ import pydantic_core
 from typing_extensions import ParamSpec, Self, TypeVar
 
 from agentkit._content import result_content
-from agentkit._context import RunContext
+from agentkit._context import RunContext, changed
 from agentkit._docstrings import parse_docstring
 from agentkit._exceptions import UsageError
 from agentkit._schema import (
@@ -248,6 +247,9 @@ class FunctionTool(Generic[P, R]):
             return bound
         args, kwargs = bound
         late = None if on_late is None else functools.partial(self._late, call, on_late)
+        if self.timeout is None:  # no scope to pay for, once per call
+            outcome = await self._run(args, kwargs, limiter, late)
+            return self._answer(call, outcome, raise_errors=raise_errors)
         with anyio.move_on_after(self.timeout):
             outcome = await self._run(args, kwargs, limiter, late)
             return self._answer(call, outcome, raise_errors=raise_errors)
@@ -634,7 +636,7 @@ def _context(call: FunctionCallStep, ctx: RunContext[Any] | None) -> RunContext[
     if ctx is None:
         return RunContext(deps=None, call_id=call.id, tool_name=call.name)
     if ctx.call_id != call.id or ctx.tool_name != call.name:
-        return dataclasses.replace(ctx, call_id=call.id, tool_name=call.name)
+        return changed(ctx, call_id=call.id, tool_name=call.name)
     return ctx
 
 

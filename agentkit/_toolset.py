@@ -19,7 +19,7 @@ import anyio
 from anyio.lowlevel import RunVar
 
 from agentkit._content import result_content
-from agentkit._context import RunContext
+from agentkit._context import RunContext, changed
 from agentkit._deadline import Expired, check, left
 from agentkit._exceptions import ToolOutcomeUnknown, UsageError
 from agentkit._hooks import NULL, Around, Entered, ToolScope, entered
@@ -536,7 +536,7 @@ class _Claim:
 
         `invoke()` fills in call_id and tool_name, only for a tool that takes a context.
         """
-        return dataclasses.replace(context, idempotency_key=self._key)
+        return changed(context, idempotency_key=self._key)
 
     def record(self, result: FunctionResultStep | None) -> None:
         """The call ended (`None`: it never ran); late when its run stopped waiting for it."""
