@@ -25,6 +25,8 @@ import anyio
 import httpcore
 import httpx
 
+from agentkit._deadline import DEADLINE, left
+
 __all__ = ["AsyncHTTP11Connection", "HTTP11Connection"]
 
 logger: Final = logging.getLogger("agentkit.http")
@@ -325,7 +327,7 @@ class _AsyncBody:
         if self._closed:
             raise StopAsyncIteration
         try:
-            piece = await self._connection.next_piece(self._framing, self._timeout)
+            piece = await self._connection.next_piece(self._framing, _read_within(self._timeout))
         except BaseException:
             await self.aclose()
             raise
@@ -620,7 +622,7 @@ class _Body:
         if self._closed:
             raise StopIteration
         try:
-            piece = self._connection.next_piece(self._framing, self._timeout)
+            piece = self._connection.next_piece(self._framing, _read_within(self._timeout))
         except BaseException:
             self.close()
             raise
@@ -821,6 +823,25 @@ def _keeps_alive(version: bytes, connection: list[bytes]) -> bool:
     if b"close" in connection:
         return False
     return version != b"HTTP/1.0" or b"keep-alive" in connection
+
+
+def _read_within(timeout: float | None) -> float | None:
+    """A body read's timeout: `timeout`, cut to the time a sync run has left.
+
+    The request's timeouts were cut to it when the request was sent; a stream's body is read
+    long after, so each read of it is cut again, and a silent server cannot keep the run past
+    its deadline. A read past the deadline still gets a millisecond: it then fails as a read
+    timeout rather than reading a non-blocking socket.
+    """
+    deadline = DEADLINE.get()
+    if deadline is None:
+        return timeout
+    remaining = max(left(deadline), _LAST_READ)
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+_LAST_READ: Final = 0.001
+"""Seconds a body read gets when a sync run's deadline has passed."""
 
 
 def _whole_chunks(buffer: bytearray, room: int) -> bytes:

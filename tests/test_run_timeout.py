@@ -8,6 +8,7 @@ one by a deadline that its requests, poll waits and tool waits respect.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Generator
 from contextlib import aclosing, contextmanager
 from typing import Any
@@ -417,3 +418,26 @@ async def test_a_sync_resume_waits_for_a_still_running_call_no_longer_than_its_t
     assert result.output_text == "Both done."
     assert tools.log == ["fast ran", "slow ran"]  # the thread's outcome was used, not a rerun
     assert first.timeout == second.timeout == 0.2
+
+
+def test_a_sync_stream_over_a_socket_ends_at_the_deadline_even_while_the_server_is_silent() -> None:
+    # The server takes most of the run's time to answer, then goes silent after the first
+    # event: the wait for the next one must end with the run's time, not a read timeout later.
+    timeout, latency = 2.0, 1.6
+    emulator = Emulator(Script(["Hello there."]), latency=latency)
+    release = emulator.pause_stream_after(1, timeout=30)
+    with emulator.serve() as base_url, Client(api_key="k", base_url=base_url) as client:
+        agent = Agent(MODEL, client=client)
+        start = time.monotonic()
+        try:
+            with pytest.raises(RunTimeout) as caught:
+                agent.run_sync("Hi.", timeout=timeout)
+            elapsed = time.monotonic() - start
+        finally:
+            release.set()
+        assert caught.value.partial is not None
+        resumed = agent.resume_sync(caught.value.partial)
+
+    assert elapsed < timeout + latency / 2
+    assert resumed.output_text == "Hello there."
+    assert len(emulator.interactions) == 1  # the resume fetched the interaction, made no other
