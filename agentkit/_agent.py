@@ -648,7 +648,7 @@ class Agent(Generic[DepsT, OutputT]):
 
     async def _complete(self, setup: RunSetup, plan: Plan, deps: Any) -> RunResult[Any]:
         machine, action = plan(setup.toolset)
-        events = drive(setup, self.async_client, machine, action, deps)
+        events = drive(setup, self.async_client, machine, action, deps, quiet=True)
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, RunCompleteEvent):
@@ -726,7 +726,7 @@ class Agent(Generic[DepsT, OutputT]):
 
     def _complete_sync(self, setup: RunSetup, plan: Plan, deps: Any) -> RunResult[Any]:
         machine, action = plan(setup.toolset)
-        events = drive_sync(setup, self.sync_client, machine, action, deps)
+        events = drive_sync(setup, self.sync_client, machine, action, deps, quiet=True)
         with closing(events):
             return _last(events)
 

@@ -105,6 +105,8 @@ class _Run:
     deadline: float | None = None
     """When the run's timeout ends: `time.monotonic()` for a sync run, `anyio.current_time()`
     for an async one."""
+    quiet: bool = False
+    """Nobody reads the run's events before its result (`run()`): only the result is made."""
     timeline: TimelineRecorder = field(init=False)
     """Records the timings of requests and tool calls into the machine's state."""
 
@@ -242,8 +244,9 @@ class _Run:
         accumulator.apply(event)
         if known is None and accumulator.interaction_id is not None:
             self.created(accumulator.interaction_id, action)
-        yield from self._status(accumulator.interaction_id, accumulator.status)
-        yield from accumulator.run_events(event)
+        if not self.quiet:
+            yield from self._status(accumulator.interaction_id, accumulator.status)
+            yield from accumulator.run_events(event)
 
     def settled(self, interaction: Interaction) -> Iterator[RunEvent | _Next]:
         """Feed a created or polled interaction to the machine: a status change, the action."""
@@ -257,10 +260,11 @@ class _Run:
         self.checkpoint()
         if interaction.status not in PENDING_STATUSES:
             self.end_turn()
-        yield from self._status(interaction.id, interaction.status)
-        for call, result in self.machine.answered:
-            yield ToolCallEvent(call)
-            yield ToolResultEvent(call, result)
+        if not self.quiet:
+            yield from self._status(interaction.id, interaction.status)
+            for call, result in self.machine.answered:
+                yield ToolCallEvent(call)
+                yield ToolResultEvent(call, result)
         yield _Next(action)
 
     def tools_done(
@@ -271,7 +275,7 @@ class _Run:
     ) -> Iterator[RunEvent | _Next]:
         """Run events for a finished batch (but those `announced`), then the next action."""
         for call, result in zip(calls, results, strict=True):
-            if not any(result is done for done in announced):
+            if not self.quiet and not any(result is done for done in announced):
                 yield ToolResultEvent(call, result)
         self.finished = []
         action = self.machine.tools_finished(results)
@@ -346,10 +350,21 @@ class _Run:
 
 
 async def drive(
-    setup: RunSetup, client: AsyncClient, machine: RunMachine, action: Action, deps: Any
+    setup: RunSetup,
+    client: AsyncClient,
+    machine: RunMachine,
+    action: Action,
+    deps: Any,
+    *,
+    quiet: bool = False,
 ) -> AsyncGenerator[RunEvent, None]:
-    """Carry out the machine's actions until the run ends, yielding run events."""
-    run = _Run(setup, machine, _context(machine, deps))
+    """Carry out the machine's actions until the run ends, yielding run events.
+
+    Args:
+        quiet: Yield only the events of the run's end (`RunCompleteEvent`...), for a caller
+            that reads nothing else.
+    """
+    run = _Run(setup, machine, _context(machine, deps), quiet=quiet)
     if setup.timeout is not None:
         run.deadline = anyio.current_time() + setup.timeout
     with run.scope():
@@ -430,10 +445,11 @@ def _step(
 
 
 async def _tools(run: _Run, action: RunTools) -> AsyncGenerator[RunEvent | _Next, None]:
-    for call in action.calls:
-        yield ToolCallEvent(call)
+    if not run.quiet:
+        for call in action.calls:
+            yield ToolCallEvent(call)
     announcer = _Announcer(action.calls)
-    if len(action.calls) == 1:  # a lone result is announced at the batch's end anyway
+    if run.quiet or len(action.calls) == 1:  # a lone result is announced at the end anyway
         results = await _batch(run, action)
     else:
         outcome: list[Results | Exception] = []
@@ -550,14 +566,20 @@ async def _cancel_quietly(client: AsyncClient, interaction_id: str) -> None:
 
 
 def drive_sync(
-    setup: RunSetup, client: Client, machine: RunMachine, action: Action, deps: Any
+    setup: RunSetup,
+    client: Client,
+    machine: RunMachine,
+    action: Action,
+    deps: Any,
+    *,
+    quiet: bool = False,
 ) -> Generator[RunEvent, None, None]:
     """Synchronous `drive`: blocking HTTP on the caller's thread, tool batches in a portal.
 
     The portal (an event loop in a worker thread) is opened only when tools run, so the
     sync API never touches the caller's event loop and works inside one (Jupyter).
     """
-    run = _Run(setup, machine, _context(machine, deps))
+    run = _Run(setup, machine, _context(machine, deps), quiet=quiet)
     if setup.timeout is not None:
         run.deadline = time.monotonic() + setup.timeout
     with run.scope():
@@ -625,10 +647,11 @@ def _step_sync(
 def _tools_sync(
     run: _Run, action: RunTools, portal: Callable[[], BlockingPortal]
 ) -> Generator[RunEvent | _Next, None, None]:
-    for call in action.calls:
-        yield ToolCallEvent(call)
+    if not run.quiet:
+        for call in action.calls:
+            yield ToolCallEvent(call)
     in_threads = run.tools_sync(action)
-    announcer = _Announcer(action.calls)
+    announcer = None if run.quiet else _Announcer(action.calls)
     try:
         if in_threads is not None:  # sync tools only: no event loop needed
             results = yield from _each_announced(in_threads(), announcer)
@@ -637,13 +660,13 @@ def _tools_sync(
     except ToolOutcomeUnknown as error:
         yield _Next(run.failed(error))
         return
-    yield from run.tools_done(action.calls, results, announcer.announced)
+    yield from run.tools_done(action.calls, results, announcer.announced if announcer else ())
 
 
 def _each_announced(
-    batch: Generator[FunctionResultStep, None, Results], announcer: _Announcer
+    batch: Generator[FunctionResultStep, None, Results], announcer: _Announcer | None
 ) -> Generator[RunEvent, None, Results]:
-    """Run a batch of sync tools, announcing each result as its tool ends."""
+    """Run a batch of sync tools, announcing each result as its tool ends (if `announcer`)."""
     with closing(batch):  # the reader left: stop waiting for the tools
         while True:
             try:
@@ -651,21 +674,21 @@ def _each_announced(
             except StopIteration as done:
                 results: Results = done.value
                 return results
-            if (event := announcer.event(result)) is not None:
+            if announcer is not None and (event := announcer.event(result)) is not None:
                 yield event
 
 
 def _in_portal(
-    run: _Run, action: RunTools, portal: BlockingPortal, announcer: _Announcer
+    run: _Run, action: RunTools, portal: BlockingPortal, announcer: _Announcer | None
 ) -> Generator[RunEvent, None, Results]:
-    """Run the batch in the portal, announcing each result as its tool ends."""
+    """Run the batch in the portal, announcing each result as its tool ends (if `announcer`)."""
     ended: queue.Queue[FunctionResultStep | None] = queue.Queue()
     run.reporting(ended.put)
     future = portal.start_task_soon(run.tools(action))
     future.add_done_callback(lambda _: ended.put(None))
     try:
         while (result := _next_ended(ended, run.deadline)) is not None:
-            if (event := announcer.event(result)) is not None:
+            if announcer is not None and (event := announcer.event(result)) is not None:
                 yield event
         return future.result()
     except BaseException:
