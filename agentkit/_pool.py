@@ -308,8 +308,9 @@ class _PooledStream:
         if self._closed:
             return
         self._closed = True
-        with anyio.CancelScope(shield=True):
-            aclose = getattr(self._stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            await self._pool._release(self._connection)
+        # No shield of its own: the only waits in here, closing a socket, are shielded where
+        # they happen, so even a cancelled task gives its connection back.
+        aclose = getattr(self._stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await self._pool._release(self._connection)

@@ -184,6 +184,15 @@ async def test_a_cancelled_waiter_leaves_the_line_and_the_connection_serves_the_
         assert server.connections == 1
 
 
+async def test_a_response_closed_in_a_cancelled_task_still_gives_its_connection_back() -> None:
+    async with serving(Server()) as server, client(1, pool_timeout=5) as http:
+        with anyio.CancelScope() as scope:
+            async with http.stream("GET", server.url):
+                scope.cancel()  # the body is left unread: closing it closes its connection
+        assert (await http.get(server.url)).status_code == 200  # the one connection is free
+        assert server.connections == 2
+
+
 async def test_a_connection_the_server_closed_is_replaced() -> None:
     async with serving(Server(close_after_reply=True)) as server, client(10) as http:
         for _ in range(3):
