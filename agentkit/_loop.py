@@ -297,6 +297,8 @@ class RunMachine:
         self._last_body: dict[str, Any] | None = None
         self._polls = 0
         self._waited = 0.0
+        self._tools_text: tuple[tuple[dict[str, Any], ...] | None, str] = (None, "")
+        """The tool declarations of `_canonical`, and their text."""
         # Stateless: the calls and results of earlier turns live only in the history.
         known = [*steps, *self.state.history]
         self._answered: set[str] = {
@@ -825,8 +827,25 @@ class RunMachine:
         run_id = self.state.run_id
         if not run_id or not self.config.store:
             return None
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode())
+        digest = hashlib.sha256(self._canonical(body).encode())
         return f"{run_id}/request/{self.state.turns}/{digest.hexdigest()[:16]}"
+
+    def _canonical(self, body: dict[str, Any]) -> str:
+        """`json.dumps(body, sort_keys=True, default=str)`, the tool declarations written once.
+
+        They are most of a request's text and the same in every request of the run.
+        """
+        declared = self.config.tools
+        if not declared or not _the_same(body.get("tools"), declared):
+            return _canonical_json(body)
+        if self._tools_text[0] is not declared:
+            self._tools_text = (declared, _canonical_json(list(declared)))
+        fields = (
+            f"{json.dumps(key)}: "
+            f"{self._tools_text[1] if key == 'tools' else _canonical_json(body[key])}"
+            for key in sorted(body)
+        )
+        return "{" + ", ".join(fields) + "}"
 
     def _base_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -966,6 +985,18 @@ class RunMachine:
             pending_calls=state.pending_calls,
             step_interaction_ids=list(state.step_interactions),
         )
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _the_same(value: Any, items: tuple[Any, ...]) -> bool:
+    """Whether `value` is a list of exactly these objects (not equal ones: the same)."""
+    if not isinstance(value, list):
+        return False
+    listed: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
+    return len(listed) == len(items) and all(a is b for a, b in zip(listed, items, strict=True))
 
 
 def _describe_invalid_output(exc: Exception) -> str:

@@ -1,5 +1,6 @@
 """What an agent run produces: `RunResult`, and `RunState`, which lets a paused run resume."""
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal
 
@@ -231,13 +232,10 @@ def isolated(state: RunState) -> RunState:
     never changes a wire dict once stored. Copying those containers isolates a state as a deep
     copy would, many times cheaper.
     """
-    return state.model_copy(
-        update={
-            "steps": list(state.steps),
-            "step_interactions": list(state.step_interactions),
-            "history": list(state.history),
-            "timeline": list(state.timeline),
-            "call_counts": dict(state.call_counts),
-            "invalid_calls": dict(state.invalid_calls),
-        }
-    )
+    copied = copy.copy(state)  # pydantic's shallow copy, without `model_copy`'s bookkeeping
+    fields = copied.__dict__
+    for name in ("steps", "step_interactions", "history", "timeline"):
+        fields[name] = list(fields[name])
+    for name in ("call_counts", "invalid_calls"):
+        fields[name] = dict(fields[name])
+    return copied

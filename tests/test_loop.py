@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import random
 from pathlib import Path
 from types import ModuleType
@@ -72,6 +74,7 @@ FIELDS = {
 PURE_IMPORTS = {
     "__future__",
     "collections.abc",
+    "copy",
     "dataclasses",
     "hashlib",
     "json",
@@ -1191,3 +1194,28 @@ def test_a_state_with_steps_but_no_interaction_ids_keeps_its_steps() -> None:
     result = machine.snapshot("completed")
     assert [step.type for step in result.steps] == ["user_input"]
     assert result.step_interaction_ids == [None]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    text=st.text(max_size=40),
+    values=st.lists(st.one_of(st.integers(), st.text(max_size=10), st.none()), max_size=4),
+    fields=st.booleans(),
+)
+def test_a_requests_key_is_its_run_turn_and_the_digest_of_its_sorted_json(
+    text: str, values: list[Any], fields: bool
+) -> None:
+    # Journals keep these keys across processes and versions: a resume finds the request it
+    # made before only if the same request gives the same key.
+    machine = RunMachine(config(request_fields=FIELDS if fields else {}), RunState(run_id="r1"))
+    first = expect(machine.start(text), Send)
+    calls = [call(f"c{n}", "get_weather", city=f"city {n}") for n in range(len(values))]
+    sends = [first]
+    if calls:
+        tools = expect(machine.received(interaction("i1", "requires_action", calls)), RunTools)
+        results = [ok(c.id or "", c.name, v) for c, v in zip(tools.calls, values, strict=True)]
+        sends.append(expect(machine.tools_finished(results), Send))
+    for turn, send in enumerate(sends, start=1):
+        text_form = json.dumps(send.body, sort_keys=True, default=str)
+        digest = hashlib.sha256(text_form.encode()).hexdigest()[:16]
+        assert send.key == f"r1/request/{turn}/{digest}"
