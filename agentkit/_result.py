@@ -233,7 +233,7 @@ def isolated(state: RunState) -> RunState:
     copy would, many times cheaper.
     """
     copied = copy.copy(state)  # pydantic's shallow copy, without `model_copy`'s bookkeeping
-    fields = copied.__dict__
+    fields = vars(copied)
     for name in ("steps", "step_interactions", "history", "timeline"):
         fields[name] = list(fields[name])
     for name in ("call_counts", "invalid_calls"):
