@@ -3,7 +3,7 @@
 An async run is stopped by a cancel scope; a blocking call cannot be, so the sync driver
 sets this deadline around each call of the client, which caps the request's timeouts at the
 time left and gives up retrying when the next attempt would start too late; agentkit's own
-HTTP/1.1 connections cut each read of a response body to it as well.
+HTTP/1.1 connections cut each read of a response to it as well.
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ class AsyncHTTP11Connection(httpcore.AsyncConnectionInterface):
         """Read more into the buffer; False at the end of the connection."""
         if self._stream is None:  # the client was closed meanwhile
             raise httpcore.ReadError("The connection is closed.")
-        data = await self._stream.read(_READ_SIZE, within)
+        data = await self._stream.read(_READ_SIZE, _read_within(within))
         if not data:
             return False
         self._buffer += data
@@ -327,7 +327,7 @@ class _AsyncBody:
         if self._closed:
             raise StopAsyncIteration
         try:
-            piece = await self._connection.next_piece(self._framing, _read_within(self._timeout))
+            piece = await self._connection.next_piece(self._framing, self._timeout)
         except BaseException:
             await self.aclose()
             raise
@@ -510,7 +510,7 @@ class HTTP11Connection(httpcore.ConnectionInterface):
         """Read more into the buffer; False at the end of the connection."""
         if self._stream is None:  # the client was closed meanwhile
             raise httpcore.ReadError("The connection is closed.")
-        data = self._stream.read(_READ_SIZE, within)
+        data = self._stream.read(_READ_SIZE, _read_within(within))
         if not data:
             return False
         self._buffer += data
@@ -622,7 +622,7 @@ class _Body:
         if self._closed:
             raise StopIteration
         try:
-            piece = self._connection.next_piece(self._framing, _read_within(self._timeout))
+            piece = self._connection.next_piece(self._framing, self._timeout)
         except BaseException:
             self.close()
             raise
@@ -826,12 +826,13 @@ def _keeps_alive(version: bytes, connection: list[bytes]) -> bool:
 
 
 def _read_within(timeout: float | None) -> float | None:
-    """A body read's timeout: `timeout`, cut to the time a sync run has left.
+    """A socket read's timeout: `timeout`, cut to the time a sync run has left.
 
-    The request's timeouts were cut to it when the request was sent; a stream's body is read
-    long after, so each read of it is cut again, and a silent server cannot keep the run past
-    its deadline. A read past the deadline still gets a millisecond: it then fails as a read
-    timeout rather than reading a non-blocking socket.
+    The request's timeouts were cut to it when the request was sent, but a response is read
+    in many reads, a stream's body long after: each read is cut again, so neither a silent
+    server nor one that trickles bytes can keep the run past its deadline. A read past the
+    deadline still gets a millisecond: it then fails as a read timeout rather than reading a
+    non-blocking socket.
     """
     deadline = DEADLINE.get()
     if deadline is None:

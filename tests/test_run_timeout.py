@@ -7,6 +7,7 @@ one by a deadline that its requests, poll waits and tool waits respect.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -441,3 +442,52 @@ def test_a_sync_stream_over_a_socket_ends_at_the_deadline_even_while_the_server_
     assert elapsed < timeout + latency / 2
     assert resumed.output_text == "Hello there."
     assert len(emulator.interactions) == 1  # the resume fetched the interaction, made no other
+
+
+@contextmanager
+def trickling_server(pieces: int, every: float) -> Generator[str]:
+    """A server that answers the first request with a head it sends a byte at a time."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(30)  # a test that fails before connecting must not hang here
+    stop = threading.Event()
+
+    def serve() -> None:
+        with listener:
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                return
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * pieces:
+                if stop.wait(every):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:  # the client left
+                    return
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        server.join()
+
+
+def test_a_sync_run_ends_at_the_deadline_even_while_the_server_trickles_its_answer() -> None:
+    # Each byte comes well within a read timeout, so only cutting every read to the time the
+    # run has left ends the wait (the trickle itself lasts 5 s).
+    timeout = 0.5
+    with (
+        trickling_server(pieces=100, every=0.05) as base_url,
+        Client(api_key="k", base_url=base_url) as client,
+    ):
+        agent = Agent(MODEL, client=client)
+        start = time.monotonic()
+        with pytest.raises(RunTimeout):
+            agent.run_sync("Hi.", timeout=timeout)
+        elapsed = time.monotonic() - start
+
+    assert elapsed < timeout + 2.0
