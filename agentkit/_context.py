@@ -27,7 +27,7 @@ class RunContext(Generic[DepsT]):
 
     Annotate one parameter of a tool with `RunContext[MyDeps]` (any name, any position) and
     agentkit passes the context of the current run there; the parameter never appears in the
-    tool's schema. The agent builds one per run and a copy per call (`dataclasses.replace`).
+    tool's schema. The agent builds one per run and a copy per call.
 
     Example:
         ```python
@@ -59,11 +59,15 @@ class RunContext(Generic[DepsT]):
 
 
 def changed(context: RunContext[DepsT], **changes: Any) -> RunContext[DepsT]:
-    """`dataclasses.replace()` of a context with these fields, without calling `__init__`.
+    """`dataclasses.replace()` of a context with these fields.
 
     The run makes a copy per tool call: `replace()` costs many times more, as it looks up the
-    dataclass's fields and passes every value through `__init__` again.
+    dataclass's fields and passes every value through `__init__` again, so agentkit's own
+    `RunContext` is copied without it. A subclass may keep fields in slots or check them in
+    `__post_init__`: it is replaced.
     """
+    if type(context) is not RunContext:
+        return dataclasses.replace(context, **changes)
     copy = object.__new__(type(context))
     copy.__dict__.update(context.__dict__, **changes)
     return copy

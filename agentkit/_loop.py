@@ -478,11 +478,11 @@ class RunMachine:
         ordered = [self._ready[call_id] for call_id in ids]
         self._ready = {}
         self.state.calls = []
-        wire = [step.to_wire() for step in ordered]
-        for step, raw in zip(ordered, wire, strict=True):
+        for step in ordered:
             if step.call_id not in self._answered:  # else recorded before an interruption
                 self._answered.add(step.call_id)
-                self._record(step, interaction_id=None, wire=raw)
+                self._record(step, interaction_id=None)
+        wire = [step.to_wire() for step in ordered]
         self._hand_over()
         if self.config.store:
             return self._send(wire, previous=self.state.interaction_id)
@@ -897,10 +897,9 @@ class RunMachine:
             self.state.step_interactions[index] = interaction.id
         self._unassigned = []
         for step in self._new_steps(interaction):
-            wire = step.to_wire()
-            self._record(step, interaction_id=interaction.id, wire=wire)
+            self._record(step, interaction_id=interaction.id)
             if not self.config.store:
-                self.state.history.append(wire)
+                self.state.history.append(step.to_wire())
 
     def _new_steps(self, interaction: Interaction) -> list[Step]:
         """The steps of a response minus echoes of what we sent or already have."""
@@ -920,13 +919,12 @@ class RunMachine:
             and not (isinstance(step, FunctionResultStep) and step.call_id in self._answered)
         ]
 
-    def _record(
-        self, step: Step, *, interaction_id: str | None, wire: dict[str, Any] | None = None
-    ) -> None:
-        """Add `step` (whose wire form is `wire`, when known) to the run's steps."""
+    def _record(self, step: Step, *, interaction_id: str | None) -> None:
+        # A wire form of its own: the same dict in a request's body (which a before_request
+        # hook may edit) or in the history would change the run's steps with it.
         if interaction_id is None:
             self._unassigned.append(len(self.state.steps))
-        self.state.steps.append(step.to_wire() if wire is None else wire)
+        self.state.steps.append(step.to_wire())
         self.state.step_interactions.append(interaction_id)
         if isinstance(step, FunctionCallStep) and step.id:
             self._seen_calls.add(step.id)

@@ -234,8 +234,14 @@ def isolated(state: RunState) -> RunState:
     """
     copied = copy.copy(state)  # pydantic's shallow copy, without `model_copy`'s bookkeeping
     fields = vars(copied)
-    for name in ("steps", "step_interactions", "history", "timeline"):
+    for name in _APPENDED:
         fields[name] = list(fields[name])
-    for name in ("call_counts", "invalid_calls"):
+    for name in _SET_BY_KEY:
         fields[name] = dict(fields[name])
+    # Set, as model_copy(update=...) marks them: a dump with exclude_unset keeps them.
+    copied.__pydantic_fields_set__.update(_APPENDED, _SET_BY_KEY)
     return copied
+
+
+_APPENDED = ("steps", "step_interactions", "history", "timeline")
+_SET_BY_KEY = ("call_counts", "invalid_calls")

@@ -375,6 +375,20 @@ async def test_next_turn_stateless_carries_the_history(run: Driver, via: str) ->
     assert second.output_text == "Bye."
 
 
+async def test_a_runs_state_saved_without_its_unset_fields_still_holds_the_whole_run(
+    run: Driver,
+) -> None:
+    script = Script([function_call("get_weather", {"city": "Paris"}), "Sunny."])
+    emulator = Emulator(script)
+    agent = Agent(MODEL, tools=[Weather().tool], store=False, client=emulator.async_client())
+
+    result = await run(agent, "Weather in Paris?")
+
+    saved = RunState.model_validate_json(result.state.model_dump_json(exclude_unset=True))
+    assert saved == result.state
+    assert len(saved.steps) == len(saved.history) == 4
+
+
 # --- tool errors -------------------------------------------------------------------------------
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
 import pytest
-from _agent_helpers import MODEL, Driver
+from _agent_helpers import MODEL, Driver, bodies
 
 from agentkit import Agent, PollPolicy, UsageError
 from agentkit._hooks import install, uninstall
@@ -278,3 +279,34 @@ def test_a_hook_that_is_not_a_function_is_refused() -> None:
 def test_hooks_must_be_a_hooks_object() -> None:
     with pytest.raises(UsageError, match=r"hooks= takes a Hooks\(...\)"):
         Agent(MODEL, hooks={"before_tool": print})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("store", [True, False])
+async def test_a_hook_that_edits_a_request_leaves_the_runs_steps_as_they_were(
+    run: Driver, store: bool
+) -> None:
+    def edit(body: dict[str, Any]) -> None:
+        if isinstance(body["input"], str):  # the prompt
+            return
+        steps: list[dict[str, Any]] = body["input"]
+        for step in steps:
+            if step.get("type") == "function_result":
+                step["result"] = "[edited]"
+            elif step.get("type") == "function_call":
+                step["arguments"] = {"city": "[edited]"}
+
+    emulator = Emulator(Script([function_call("get_weather", {"city": "Oslo"}), "Sunny."]))
+    agent = Agent(
+        MODEL,
+        tools=[get_weather],
+        client=emulator.async_client(),
+        hooks=Hooks(before_request=edit),
+        store=store,
+    )
+
+    result = await run(agent, "Weather?")
+
+    assert "[edited]" in json.dumps(bodies(emulator)[1])  # the request went out as edited
+    assert "[edited]" not in json.dumps(result.state.steps)
+    assert "[edited]" not in json.dumps([step.to_wire() for step in result.steps])
+    assert "Sunny in Oslo" in json.dumps(result.state.steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import AsyncIterator, Iterator
@@ -12,7 +13,7 @@ import pytest
 from agentkit._context import RunContext
 from agentkit._exceptions import UsageError
 from agentkit._tool import FunctionTool, tool
-from agentkit.types import FunctionCallStep
+from agentkit.types import FunctionCallStep, TextContent
 
 
 @tool
@@ -395,6 +396,24 @@ def test_run_context_is_injected_not_declared() -> None:
 
     assert greet.parameters["properties"] == {"name": {"type": "string"}}
     assert greet(RunContext(deps="Hello"), "Ada") == "Hello Ada"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TenantContext(RunContext[None]):
+    tenant: str = "nobody"
+
+
+@pytest.mark.anyio
+async def test_a_subclass_of_run_context_reaches_the_tool_whole() -> None:
+    @tool
+    def whoami(ctx: RunContext[None]) -> str:
+        assert isinstance(ctx, TenantContext)
+        return f"{ctx.tenant} {ctx.call_id}"
+
+    call = FunctionCallStep(id="c1", name="whoami", arguments={})
+    step = await whoami.invoke(call, TenantContext(deps=None, tenant="acme"))
+
+    assert step.result == [TextContent(text="acme c1")]
 
 
 def test_a_class_is_refused_with_what_to_do_instead() -> None:
