@@ -7,6 +7,7 @@ events as they happen and, last, a `_Next` holding the machine's next action.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import queue
@@ -156,8 +157,15 @@ class _Run:
         }
 
     def before_request(self, body: dict[str, Any]) -> None:
-        if self.setup.hooks.before_request:
-            self.setup.hooks.before_request(body)
+        hook = self.setup.hooks.before_request
+        if hook is None:
+            return
+        # The tool declarations and request fields are the agent's own, shared by its runs: a
+        # hook's edit of them in place belongs to this request, not to every later one.
+        for key in ("tools", *self.machine.config.request_fields):
+            if key in body:
+                body[key] = copy.deepcopy(body[key])
+        hook(body)
 
     def scope(self) -> AbstractContextManager[object]:
         """The driving of the run, inside its `around_run` hook; a no-op without hooks."""

@@ -119,6 +119,8 @@ class Hooks:
     """
 
     before_request: Callable[[dict[str, Any]], None] | None = None
+    """Receives the body of each request before it is sent; an edit in place goes out with
+    that request only (the agent's tool declarations and fields stay as they were)."""
     after_request: Callable[[Interaction], None] | None = None
     """Receives each interaction created or polled."""
     before_tool: Callable[[FunctionCallStep], None] | None = None

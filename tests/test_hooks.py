@@ -310,3 +310,32 @@ async def test_a_hook_that_edits_a_request_leaves_the_runs_steps_as_they_were(
     assert "[edited]" not in json.dumps(result.state.steps)
     assert "[edited]" not in json.dumps([step.to_wire() for step in result.steps])
     assert "Sunny in Oslo" in json.dumps(result.state.steps)
+
+
+async def test_a_hook_that_edits_a_request_in_place_leaves_the_agents_own_fields_be(
+    run: Driver,
+) -> None:
+    edits = iter([True])
+
+    def vandal(body: dict[str, Any]) -> None:
+        if next(edits, False):
+            body["tools"][0]["description"] = "Changed by a hook"
+            body["generation_config"]["temperature"] = 2.0
+
+    emulator = Emulator(Script(["One.", "Two."]))
+    agent = Agent(
+        MODEL,
+        tools=[get_weather],
+        generation_config={"temperature": 0.1},
+        client=emulator.async_client(),
+        hooks=Hooks(before_request=vandal),
+    )
+
+    await run(agent, "First")
+    await run(agent, "Second")
+
+    first, second = bodies(emulator)
+    assert first["tools"][0]["description"] == "Changed by a hook"  # the edit went out
+    assert first["generation_config"] == {"temperature": 2.0}
+    assert second["tools"][0]["description"] == "Get the weather in a city."
+    assert second["generation_config"] == {"temperature": 0.1}
