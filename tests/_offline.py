@@ -11,9 +11,10 @@ import ipaddress
 import socket
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn, cast
 
-__all__ = ["OfflineError", "check_fence", "loopback_only"]
+__all__ = ["OfflineError", "check_fence", "fenced", "loopback_only"]
 
 
 class OfflineError(OSError):
@@ -121,3 +122,21 @@ def check_fence() -> None:
     finally:
         for (holder, attribute), function in zip(_SOCKET_FUNCTIONS, installed, strict=True):
             setattr(holder, attribute, function)
+
+
+def fenced(code: str) -> str:
+    """A `python -c` program that runs `code` behind the fence, once `check_fence()` proved it.
+
+    For a child process given a (fake) key, which would otherwise aim at the real API: the
+    suite's own fence stops at the process's edge.
+    """
+    return (
+        f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        "from _offline import check_fence, loopback_only\n"
+        "with loopback_only():\n"
+        "    try:\n"
+        "        check_fence()\n"
+        "    except AssertionError as down:\n"
+        "        raise SystemExit(str(down)) from None\n"
+        f"    exec({code!r})\n"
+    )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _offline import fenced
 
 from agentkit import _cli
 from agentkit._cli import main
@@ -82,8 +83,12 @@ def cli_env(*, key: str | None = None) -> dict[str, str]:
 def agentkit(
     *args: str, cwd: Path = ROOT, key: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "agentkit", *args]
+    if key is not None:  # the CLI would aim at the real API: the child runs behind the fence
+        main = "import runpy; runpy.run_module('agentkit', run_name='__main__', alter_sys=True)"
+        command = [sys.executable, "-c", fenced(f"sys.argv[1:] = {list(args)!r}; {main}")]
     return subprocess.run(
-        [sys.executable, "-m", "agentkit", *args],
+        command,
         cwd=cwd,
         env=cli_env(key=key),
         capture_output=True,

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _offline import fenced
 
 from agentkit.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-TESTS = ROOT / "tests"
 OFFLINE_LINE = "Backend: built-in emulator (offline; set GEMINI_API_KEY to use the real API)"
 TIMEOUT = 120  # seconds; generous for slow CI machines, never reached when all is well
 
@@ -113,18 +113,8 @@ def with_a_key(variable: str, code: str) -> subprocess.CompletedProcess[str]:
     With a key, the examples aim at the real API; the child runs behind the suite's network
     fence, so whatever it builds cannot reach it.
     """
-    fenced = (
-        f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
-        "from _offline import check_fence, loopback_only\n"
-        "with loopback_only():\n"
-        "    try:\n"
-        "        check_fence()\n"
-        "    except AssertionError as down:\n"
-        "        raise SystemExit(str(down)) from None\n"
-        f"    exec({code!r})\n"
-    )
     return subprocess.run(
-        [sys.executable, "-c", fenced],
+        [sys.executable, "-c", fenced(code)],
         cwd=EXAMPLES,
         env={**offline_env(), variable: "not-a-real-key"},
         capture_output=True,
