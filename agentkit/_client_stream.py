@@ -19,6 +19,7 @@ again), is never re-sent blindly: the stream reconnects with
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
@@ -33,6 +34,7 @@ from agentkit._deadline import DEADLINE, left
 from agentkit._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     ResponseLostError,
     StreamError,
@@ -47,15 +49,23 @@ from agentkit._http import (
     scrub,
 )
 from agentkit._retry import RetryPolicy, should_retry
-from agentkit._streaming import EventDeduper, ServerSentEvent, SSEDecoder, is_done
+from agentkit._streaming import (
+    UNPARSED_EVENTS,
+    EventDeduper,
+    Json,
+    ServerSentEvent,
+    SSEDecoder,
+    StreamAccumulator,
+    is_done,
+)
 from agentkit._timeline import resumed
 from agentkit.types import (
     ErrorEvent,
     Event,
+    Interaction,
     InteractionCompletedEvent,
     InteractionCreatedEvent,
     InteractionStatusUpdateEvent,
-    UnknownEvent,
     parse_event,
 )
 
@@ -92,6 +102,7 @@ class StreamCore:
         "interaction_id",
         "last_event_id",
         "reconnects",
+        "unparsed",
     )
 
     def __init__(
@@ -115,6 +126,8 @@ class StreamCore:
         """Reconnections since the last new event; capped by `max_retries`."""
         self.delivered: int = 0
         """Events let through so far, across connections."""
+        self.unparsed: bool = False
+        """Deliver the events that `StreamAccumulator.apply_wire` folds as JSON objects."""
         self._sent: httpx.Request | None = None  # redacted only if an exception needs it
         self._redacted: httpx.Request | None = None
         self._decoder = SSEDecoder()
@@ -122,7 +135,7 @@ class StreamCore:
         self._deduper = EventDeduper()
         if last_event_id is not None:
             # The caller has seen it: a server that resumes inclusively must not repeat it.
-            self._deduper.admit(UnknownEvent(event_id=last_event_id))
+            self._deduper.admit_id(last_event_id)
         self._secrets = secrets  # the credentials, to scrub from server text
         self._creates = creates  # the stream of a stored create (see RequestSpec.creates)
         self._stateless = stateless  # nothing stored: a GET would answer 404
@@ -140,8 +153,11 @@ class StreamCore:
         self._decoder = SSEDecoder()
         self._cut = False
 
-    def feed(self, chunk: bytes) -> list[Event]:
-        """Decode a chunk of the body; return the events to deliver, in order."""
+    def feed(self, chunk: bytes) -> list[Event | Json]:
+        """Decode a chunk of the body; return the events to deliver, in order.
+
+        They are parsed, but those left as JSON objects when `unparsed` is set.
+        """
         return self._events(self._decoder.feed(chunk))
 
     def ended(self) -> None:
@@ -153,8 +169,33 @@ class StreamCore:
         """
         self._cut = self._decoder.end()
 
-    def _events(self, sses: list[ServerSentEvent]) -> list[Event]:
-        events: list[Event] = []
+    def parse(self, data: str | Json) -> Event:
+        """Parse one event from its JSON text or object.
+
+        Raises:
+            APIResponseValidationError: It does not fit the wire models.
+        """
+        try:
+            return parse_event(data)
+        except pydantic.ValidationError as exc:
+            error = self.invalid(exc, "stream event")
+        # Raised outside the handler: the key-holding original must not be its context.
+        raise error
+
+    def invalid(self, exc: pydantic.ValidationError, what: str) -> APIResponseValidationError:
+        """The error for a `what` of this stream that does not fit, the credentials scrubbed."""
+        request = self.request or httpx.Request("GET", "/")
+        return response_validation_error(exc, request, what=what, secrets=self._secrets)
+
+    def _read(self, data: str) -> tuple[Event | Json, str | None, str | None]:
+        """An event (unparsed if it may be), its `event_id` and the interaction it names."""
+        if self.unparsed and (unparsed := _unparsed(data)) is not None:
+            return unparsed
+        event = self.parse(data)
+        return event, event.event_id, _interaction_id(event)
+
+    def _events(self, sses: list[ServerSentEvent]) -> list[Event | Json]:
+        events: list[Event | Json] = []
         for sse in sses:
             if self.finished:
                 break  # Nothing after a terminal event belongs to this interaction's stream.
@@ -164,26 +205,23 @@ class StreamCore:
             if not sse.data:
                 continue  # e.g. a keep-alive `event: ping` with no data
             try:
-                event = parse_event(sse.data)
-            except pydantic.ValidationError as exc:
-                request = self.request or httpx.Request("GET", "/")
-                self.error = response_validation_error(
-                    exc, request, what="stream event", secrets=self._secrets
-                )
+                event, event_id, interaction_id = self._read(sse.data)
+            except APIResponseValidationError as error:
+                self.error = error
                 self.finished = True
                 break
-            if not self._deduper.admit(event):
+            if not self._deduper.admit_id(event_id):
                 continue  # replayed by the server after a reconnection
             self.reconnects = 0
             self.delivered += 1
-            self.last_event_id = event.event_id or sse.id or self.last_event_id
+            self.last_event_id = event_id or sse.id or self.last_event_id
             if self.interaction_id is None:
-                self.interaction_id = _interaction_id(event)
+                self.interaction_id = interaction_id
             if isinstance(event, ErrorEvent):
                 self.error = _stream_error(event, self.request, self._secrets)
                 self.finished = True
                 break
-            if isinstance(event, InteractionCompletedEvent):
+            if _completes(event):
                 self.finished = True
             events.append(event)
         return events
@@ -251,6 +289,44 @@ class StreamCore:
         error = connection_error(exc, request, secrets=self._secrets)
         error.__cause__ = exc
         return error
+
+
+def _unparsed(data: str) -> tuple[Json, str | None, str | None] | None:
+    """An event `StreamAccumulator.apply_wire` folds, unparsed, with its two ids.
+
+    None when it must be parsed: another kind of event, or an id of the wrong type.
+    """
+    try:
+        event = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    wire = cast("Json", event)
+    kind, event_id = wire.get("event_type"), wire.get("event_id")
+    if not isinstance(kind, str) or kind not in UNPARSED_EVENTS:
+        return None
+    if not (event_id is None or isinstance(event_id, str)):
+        return None
+    if kind == "interaction.status_update":
+        interaction_id = wire.get("interaction_id")
+    elif kind in ("interaction.created", "interaction.completed"):
+        interaction = wire.get("interaction")
+        if not isinstance(interaction, dict):
+            return None
+        interaction_id = cast("Json", interaction).get("id")
+    else:
+        return wire, event_id, None
+    if not (interaction_id is None or isinstance(interaction_id, str)):
+        return None
+    return wire, event_id, interaction_id or None
+
+
+def _completes(event: Event | Json) -> bool:
+    if isinstance(event, dict):
+        kind: object = event["event_type"]
+        return kind == "interaction.completed"
+    return isinstance(event, InteractionCompletedEvent)
 
 
 def _interaction_id(event: Event) -> str | None:
@@ -331,7 +407,7 @@ class _StreamShell(Generic[ClientT, ChunksT]):
     def __init__(self, client: ClientT, core: StreamCore) -> None:
         self._client = client
         self._core = core
-        self._ready: deque[Event] = deque()
+        self._ready: deque[Event | Json] = deque()
         self._response: httpx.Response | None = None
         self._chunks: ChunksT | None = None
 
@@ -368,6 +444,25 @@ class _StreamShell(Generic[ClientT, ChunksT]):
         chunks, response = self._chunks, self._response
         self._chunks = self._response = None
         return None if chunks is None or response is None else (chunks, response)
+
+    def _parse(self, event: Json) -> Event:
+        """An event this stream delivered unparsed, parsed (see `StreamCore.parse`)."""
+        return self._core.parse(event)
+
+    def _result(self, accumulator: StreamAccumulator) -> Interaction:
+        """The interaction `accumulator` rebuilt from this stream's events.
+
+        Raises:
+            APIResponseValidationError: It does not fit the wire models; reported, as an
+                invalid event is, without the credentials.
+        """
+        try:
+            return accumulator.result()
+        except APIResponseValidationError as exc:
+            if not isinstance(exc.__cause__, pydantic.ValidationError):
+                raise
+            error = self._core.invalid(exc.__cause__, "streamed interaction")
+        raise error
 
     def _stop(self) -> None:
         self._core.finished = True
@@ -442,6 +537,15 @@ class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], Asy
     async def __aenter__(self) -> Self:
         return self
 
+    def _unparsed(self) -> AsyncIterator[Event | Json]:
+        """This stream, delivering the events `StreamAccumulator.apply_wire` folds unparsed.
+
+        Such an event comes as its JSON object; one that `apply_wire` then declines is
+        parsed with `_parse`.
+        """
+        self._core.unparsed = True
+        return cast("AsyncIterator[Event | Json]", self)
+
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
@@ -458,7 +562,7 @@ class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], Asy
             except httpx.TransportError as exc:
                 broken = exc
             await self._resume(self._core.broken(broken))
-        return self._ready.popleft()
+        return cast("Event", self._ready.popleft())  # JSON objects only when `_unparsed()`
 
     async def _resume(self, error: APIError) -> None:
         await self._release()
@@ -512,6 +616,15 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
     def __enter__(self) -> Self:
         return self
 
+    def _unparsed(self) -> Iterator[Event | Json]:
+        """This stream, delivering the events `StreamAccumulator.apply_wire` folds unparsed.
+
+        Such an event comes as its JSON object; one that `apply_wire` then declines is
+        parsed with `_parse`.
+        """
+        self._core.unparsed = True
+        return cast("Iterator[Event | Json]", self)
+
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
@@ -528,7 +641,7 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
             except httpx.TransportError as exc:
                 broken = exc
             self._resume(self._core.broken(broken))
-        return self._ready.popleft()
+        return cast("Event", self._ready.popleft())  # JSON objects only when `_unparsed()`
 
     def _resume(self, error: APIError) -> None:
         self._release()

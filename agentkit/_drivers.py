@@ -51,6 +51,7 @@ from agentkit.types import FunctionCallStep, FunctionResultStep, Interaction
 
 if TYPE_CHECKING:
     from agentkit._run_stream import RunStream
+    from agentkit._streaming import Json
     from agentkit.types import Event
 
 __all__ = ["RunSetup", "drive", "drive_sync", "send_first", "send_first_sync"]
@@ -246,13 +247,26 @@ class _Run:
             self.setup.journal.finish(action.key, {"interaction_id": interaction_id})
         self.checkpoint()
 
-    def streamed(self, event: Event, accumulator: RunStream, action: Send) -> Iterator[RunEvent]:
-        """Apply one wire event of a stream; the run events it makes."""
+    def streamed(
+        self,
+        event: Event | Json,
+        accumulator: RunStream,
+        action: Send,
+        parse: Callable[[Json], Event],
+    ) -> Iterator[RunEvent]:
+        """Apply one wire event of a stream; the run events it makes.
+
+        A quiet run reads its stream unparsed: an event delivered as its JSON object that the
+        accumulator declines is parsed with `parse`.
+        """
         known = accumulator.interaction_id
-        accumulator.apply(event)
+        if not isinstance(event, dict):
+            accumulator.apply(event)
+        elif not accumulator.apply_wire(event):
+            accumulator.apply(parse(event))
         if known is None and accumulator.interaction_id is not None:
             self.created(accumulator.interaction_id, action)
-        if not self.quiet:
+        if not self.quiet and not isinstance(event, dict):
             yield from self._status(accumulator.interaction_id, accumulator.status)
             yield from accumulator.run_events(event)
 
@@ -425,7 +439,7 @@ async def _within(run: _Run, awaitable: Awaitable[T]) -> T:
     raise Expired  # the scope stopped the wait
 
 
-async def _events_within(run: _Run, stream: AsyncIterator[Event]) -> AsyncGenerator[Event, None]:
+async def _events_within(run: _Run, stream: AsyncIterator[T]) -> AsyncGenerator[T, None]:
     """The events of a stream, each awaited within the run's deadline."""
     while (event := await _within(run, anext(stream, None))) is not None:
         yield event
@@ -523,11 +537,14 @@ async def _request(
             accumulator = _accumulator()
             opened = client.interactions.create(**action.body, stream=True)
             async with await _within(run, opened) as stream:
-                events = stream if run.deadline is None else _events_within(run, stream)
+                # A quiet run reads no event: each is folded without its parse when it may be.
+                read = stream._unparsed() if run.quiet else stream  # pyright: ignore[reportPrivateUsage]
+                events = read if run.deadline is None else _events_within(run, read)
+                parse = stream._parse  # pyright: ignore[reportPrivateUsage]
                 async for event in events:
-                    for run_event in run.streamed(event, accumulator, action):
+                    for run_event in run.streamed(event, accumulator, action, parse):
                         yield run_event
-            interaction = accumulator.result()
+            interaction = stream._result(accumulator)  # pyright: ignore[reportPrivateUsage]
             if run.machine.lacks_environment(interaction):
                 interaction = await _with_environment(run, client, interaction)
         else:
@@ -618,6 +635,8 @@ def drive_sync(
 def _fail_sync(client: Client, action: Fail, cause: BaseException | None = None) -> NoReturn:
     if action.cancel is not None:
         _cancel_quietly_sync(client, action.cancel)
+    if cause is None:  # `from None` would erase the error's own cause
+        raise action.error
     raise action.error from cause
 
 
@@ -731,9 +750,11 @@ def _request_sync(
             accumulator = _accumulator()
             body = action.body
             with run.bounded(lambda: client.interactions.create(**body, stream=True)) as stream:
-                for event in _until_deadline(run, stream):
-                    yield from run.streamed(event, accumulator, action)
-            interaction = accumulator.result()
+                read = stream._unparsed() if run.quiet else stream  # pyright: ignore[reportPrivateUsage]
+                parse = stream._parse  # pyright: ignore[reportPrivateUsage]
+                for event in _until_deadline(run, read):
+                    yield from run.streamed(event, accumulator, action, parse)
+            interaction = stream._result(accumulator)  # pyright: ignore[reportPrivateUsage]
             if run.machine.lacks_environment(interaction):
                 interaction = _with_environment_sync(run, client, interaction)
         else:
@@ -749,7 +770,7 @@ def _request_sync(
     yield from run.settled(interaction)
 
 
-def _until_deadline(run: _Run, stream: Iterator[Event]) -> Iterator[Event]:
+def _until_deadline(run: _Run, stream: Iterator[T]) -> Iterator[T]:
     """The events of a sync run's stream, until the run's deadline."""
     if run.deadline is None:
         yield from stream

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard, cast
 
@@ -43,7 +44,15 @@ from agentkit.types import (
     parse_step,
 )
 
-__all__ = ["EventDeduper", "SSEDecoder", "ServerSentEvent", "StreamAccumulator", "is_done"]
+__all__ = [
+    "UNPARSED_EVENTS",
+    "EventDeduper",
+    "Json",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "StreamAccumulator",
+    "is_done",
+]
 
 # The three line terminators of the event-stream grammar; CRLF first so it counts as one break.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -231,8 +240,8 @@ class StreamAccumulator:
         self._text: dict[int, list[str]] = {}  # open text block of a step -> its pieces
         self._arguments: dict[int, list[str]] = {}  # arguments_delta fragments per step
         self._unknown_deltas: list[tuple[int, UnknownDelta]] = []
-        self._created: Interaction | None = None
-        self._completed: Interaction | None = None
+        self._created: Json | None = None  # the snapshots' wire forms
+        self._completed: Json | None = None
         self._interaction_id: str | None = None
         self._status: str | None = None
         self._usage: Usage | Json | None = None  # a delta's raw total_usage is parsed lazily
@@ -315,23 +324,69 @@ class StreamAccumulator:
             self._apply_delta(event)
         elif isinstance(event, StepStartEvent):
             # to_wire() builds new containers, so the step never aliases the event.
-            self._steps[event.index] = event.step.to_wire()
-            self._text.pop(event.index, None)
-            self._arguments.pop(event.index, None)
+            self._start(event.index, event.step.to_wire())
         elif isinstance(event, StepStopEvent):
-            self._stop(event)
+            self._stop(event.index, event.usage)
         elif isinstance(event, InteractionStatusUpdateEvent):
-            self._interaction_id = event.interaction_id or self._interaction_id
-            self._status = event.status or self._status
-            if event.continuation_token is not None:
-                self._continuation_token = event.continuation_token
-            if event.usage is not None:
-                self._usage = event.usage
-        elif isinstance(event, (InteractionCreatedEvent, InteractionCompletedEvent)):
-            self._snapshot(event)
+            self._update(event.interaction_id, event.status, event.continuation_token, event.usage)
+        elif isinstance(event, InteractionCreatedEvent):
+            self._snapshot(event.interaction.to_wire(), completed=False)
+        elif isinstance(event, InteractionCompletedEvent):
+            self._snapshot(event.interaction.to_wire(), completed=True)
         elif isinstance(event, ErrorEvent):
             self._error = event
         # Unknown event types carry nothing to rebuild.
+
+    def apply_wire(self, event: Json) -> bool:
+        """Apply one common event from its JSON object, unparsed; False: `apply` it parsed.
+
+        Snapshots, status updates, step starts and stops, and text and arguments deltas are
+        folded as they are, when the fields read here have their JSON types: their values
+        are validated once, by `result()`, instead of event by event. Any other event, or
+        one whose fields do not fit, is left untouched: parse it and `apply` it, which also
+        reports what is wrong with it.
+        """
+        kind = event.get("event_type")
+        fold = _WIRE_FOLDS.get(kind) if isinstance(kind, str) else None
+        return fold is not None and fold(self, event)
+
+    def _wire_start(self, event: Json) -> bool:
+        index, step = event.get("index"), event.get("step")
+        if type(index) is not int or not isinstance(step, dict):
+            return False
+        if not isinstance(cast("Json", step).get("type"), str):
+            return False
+        self._start(index, _copy(step))
+        return True
+
+    def _wire_stop(self, event: Json) -> bool:
+        index, usage = event.get("index"), event.get("usage")
+        if type(index) is not int or not _object_or_none(usage):
+            return False
+        self._stop(index, usage)
+        return True
+
+    def _wire_update(self, event: Json) -> bool:
+        interaction_id, status = event.get("interaction_id"), event.get("status")
+        token, usage = event.get("continuation_token"), event.get("usage")
+        if not (_str_or_none(interaction_id) and _str_or_none(status) and _str_or_none(token)):
+            return False
+        if not _object_or_none(usage):
+            return False
+        self._update(interaction_id, status, token, usage)
+        return True
+
+    def _wire_snapshot(self, event: Json) -> bool:
+        interaction = event.get("interaction")
+        if not isinstance(interaction, dict):
+            return False
+        wire = cast("Json", interaction)
+        if not all(_str_or_none(wire.get(key)) for key in _SNAPSHOT_STRINGS):
+            return False
+        if not _object_or_none(wire.get("usage")):
+            return False
+        self._snapshot(_copy(wire), completed=event["event_type"] == "interaction.completed")
+        return True
 
     def result(self) -> Interaction:
         """Return the interaction as the stream left it.
@@ -343,22 +398,17 @@ class StreamAccumulator:
         Raises:
             APIResponseValidationError: The result does not fit the wire models.
         """
-        wire: Json = {}
-        if self._created is not None:
-            wire.update(self._created.to_wire())
-            for key in ("steps", "continuation_token"):
-                wire.pop(key, None)  # start-of-stream state, superseded by what followed
-        if self._completed is not None:
-            wire.update(self._completed.to_wire())
+        wire = self._snapshots()
         if self._interaction_id is not None:
             wire["id"] = self._interaction_id
         if self._status is not None:
             wire["status"] = self._status
         if not wire.get("steps") and self._steps:
             wire["steps"] = [_copy(step) for step in self._step_dicts()]
-        usage = self.usage
-        if usage is not None:
-            wire["usage"] = usage.to_wire()
+        if isinstance(self._usage, dict):
+            wire["usage"] = _copy(self._usage)  # validated with the interaction
+        elif self._usage is not None:
+            wire["usage"] = self._usage.to_wire()
         if self._continuation_token is not None:
             wire["continuation_token"] = self._continuation_token
         try:
@@ -366,37 +416,92 @@ class StreamAccumulator:
         except ValidationError as exc:
             raise APIResponseValidationError(f"The streamed interaction is invalid: {exc}") from exc
 
-    def _snapshot(self, event: InteractionCreatedEvent | InteractionCompletedEvent) -> None:
-        interaction = event.interaction
-        self._interaction_id = interaction.id or self._interaction_id
-        self._status = interaction.status or self._status
-        if interaction.usage is not None:
-            self._usage = interaction.usage
-        if isinstance(event, InteractionCreatedEvent):
-            self._created = interaction
-            if interaction.continuation_token is not None:
-                self._continuation_token = interaction.continuation_token
-        else:
+    def _snapshots(self) -> Json:
+        """The completion snapshot over the created one, in a copy of their wire forms."""
+        wire: Json = {}
+        if self._created is not None:
+            wire.update(_copy(self._created))
+            for key in ("steps", "continuation_token"):
+                wire.pop(key, None)  # start-of-stream state, superseded by what followed
+        if self._completed is not None:
+            wire.update(_copy(self._completed))
+        return wire
+
+    def _start(self, index: int, step: Json) -> None:
+        self._steps[index] = step
+        self._text.pop(index, None)
+        self._arguments.pop(index, None)
+
+    def _update(
+        self,
+        interaction_id: str | None,
+        status: str | None,
+        continuation_token: str | None,
+        usage: Usage | Json | None,
+    ) -> None:
+        self._interaction_id = interaction_id or self._interaction_id
+        self._status = status or self._status
+        if continuation_token is not None:
+            self._continuation_token = continuation_token
+        if usage is not None:
+            self._usage = usage
+
+    def _snapshot(self, interaction: Json, *, completed: bool) -> None:
+        self._interaction_id = interaction.get("id") or self._interaction_id
+        self._status = interaction.get("status") or self._status
+        if interaction.get("usage") is not None:
+            self._usage = interaction["usage"]
+        token = interaction.get("continuation_token")
+        if completed:
             self._completed = interaction
             # Authoritative: without a token here, earlier checkpoints are void.
-            self._continuation_token = interaction.continuation_token
+            self._continuation_token = token
+        else:
+            self._created = interaction
+            if token is not None:
+                self._continuation_token = token
 
     def _apply_delta(self, event: StepDeltaEvent) -> None:
         index, delta = event.index, event.delta
-        if event.metadata and isinstance(event.metadata.get("total_usage"), dict):
-            self._usage = event.metadata["total_usage"]
+        self._delta_usage(event.metadata)
         if isinstance(delta, UnknownDelta):
             # Kept aside: the step may be sent back, so it must hold wire fields only.
             self._unknown_deltas.append((index, delta))
             return
-        step = self._steps.get(index)
-        if step is None:  # a delta without its step.start: infer the skeleton
-            step = self._steps[index] = {"type": _STEP_TYPE_OF_DELTA.get(delta.type, delta.type)}
+        step = self._step(index, delta.type)
         if isinstance(delta, TextDelta):
             self._append_text(index, step, delta.text)
         else:
             self._close_text(index, step)
             self._apply_to_step(index, step, delta)
+
+    def _wire_delta(self, event: Json) -> bool:
+        index, delta, metadata = event.get("index"), event.get("delta"), event.get("metadata")
+        if type(index) is not int or not isinstance(delta, dict) or not _object_or_none(metadata):
+            return False
+        kind = cast("Json", delta).get("type")
+        value = cast("Json", delta).get("text" if kind == "text" else "arguments")
+        if kind not in ("text", "arguments_delta") or type(value) is not str:
+            return False
+        self._delta_usage(metadata)
+        step = self._step(index, kind)
+        if kind == "text":
+            self._append_text(index, step, value)
+        else:
+            self._close_text(index, step)
+            self._arguments.setdefault(index, []).append(value)
+        return True
+
+    def _delta_usage(self, metadata: Json | None) -> None:
+        if metadata and isinstance(metadata.get("total_usage"), dict):
+            self._usage = metadata["total_usage"]
+
+    def _step(self, index: int, delta_type: str) -> Json:
+        """The step a delta goes to; for a delta without its step.start, an inferred skeleton."""
+        step = self._steps.get(index)
+        if step is None:
+            step = self._steps[index] = {"type": _STEP_TYPE_OF_DELTA.get(delta_type, delta_type)}
+        return step
 
     def _apply_to_step(self, index: int, step: Json, delta: Delta) -> None:
         if isinstance(delta, _MEDIA_DELTAS):
@@ -435,10 +540,9 @@ class StreamAccumulator:
         if pieces is not None:
             step["content"][-1]["text"] = "".join(pieces)
 
-    def _stop(self, event: StepStopEvent) -> None:
-        index = event.index
-        if event.usage is not None:
-            self._usage = event.usage
+    def _stop(self, index: int, usage: Usage | Json | None) -> None:
+        if usage is not None:
+            self._usage = usage
         step = self._steps.get(index)
         if step is None:
             return
@@ -461,6 +565,32 @@ class StreamAccumulator:
         for index in self._text:
             self._sync_text(index)
         return [self._steps[index] for index in sorted(self._steps)]
+
+
+_WIRE_FOLDS: dict[str, Callable[[StreamAccumulator, Json], bool]] = {
+    "step.delta": StreamAccumulator._wire_delta,  # pyright: ignore[reportPrivateUsage]
+    "step.start": StreamAccumulator._wire_start,  # pyright: ignore[reportPrivateUsage]
+    "step.stop": StreamAccumulator._wire_stop,  # pyright: ignore[reportPrivateUsage]
+    "interaction.status_update": StreamAccumulator._wire_update,  # pyright: ignore[reportPrivateUsage]
+    "interaction.created": StreamAccumulator._wire_snapshot,  # pyright: ignore[reportPrivateUsage]
+    "interaction.completed": StreamAccumulator._wire_snapshot,  # pyright: ignore[reportPrivateUsage]
+}
+"""The events `apply_wire` folds unparsed, by `event_type`."""
+
+UNPARSED_EVENTS: frozenset[str] = frozenset(_WIRE_FOLDS)
+"""The `event_type`s of the events that `StreamAccumulator.apply_wire` may fold unparsed."""
+
+
+def _str_or_none(value: Any) -> TypeGuard[str | None]:
+    return value is None or isinstance(value, str)
+
+
+def _object_or_none(value: Any) -> TypeGuard[Json | None]:
+    return value is None or isinstance(value, dict)
+
+
+_SNAPSHOT_STRINGS = ("id", "status", "continuation_token")
+"""The snapshot fields the accumulator reads before `result()` validates them."""
 
 
 def _content(step: Json) -> list[Any]:
@@ -548,7 +678,10 @@ class EventDeduper:
 
     def admit(self, event: Event) -> bool:
         """Return True the first time an event id is seen (and remember it), else False."""
-        event_id = event.event_id
+        return self.admit_id(event.event_id)
+
+    def admit_id(self, event_id: str | None) -> bool:
+        """`admit` for an event by its `event_id`."""
         if event_id is None:
             return True
         if event_id in self._seen:

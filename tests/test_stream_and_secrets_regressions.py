@@ -26,7 +26,7 @@ import pydantic
 import pytest
 from _sse_helpers import Body, sse
 
-from agentkit import APIError, AsyncClient, Client
+from agentkit import Agent, APIError, AsyncClient, Client
 from agentkit._http import scrub, scrub_bytes
 from agentkit.exceptions import (
     APIConnectionError,
@@ -480,6 +480,58 @@ async def test_an_invalid_body_holding_the_key_shows_it_nowhere(kind: str, conte
     assert_key_free(error)
     # The cause is kept for debugging, only without the key.
     assert isinstance(error.__cause__, pydantic.ValidationError)
+
+
+async def run_failure(kind: str, clients: Callable[[str], Client | AsyncClient]) -> APIError:
+    """The error that ends an agent's run (its stored creates are streamed) over `clients`."""
+    client = clients(kind)
+    if isinstance(client, AsyncClient):
+        async with client:
+            with pytest.raises(APIError) as info:
+                await Agent(MODEL, client=client).run("hi")
+        return info.value
+
+    def run() -> APIError:
+        assert isinstance(client, Client)
+        with client, pytest.raises(APIError) as info:
+            Agent(MODEL, client=client).run_sync("hi")
+        return info.value
+
+    return await anyio.to_thread.run_sync(run)
+
+
+# A step whose fields have their JSON types but not the models' (a run folds it unparsed and
+# validates it with the interaction), and events a run parses as they come.
+INVALID_RUN_EVENTS = [
+    pytest.param(
+        {
+            "event_type": "step.start",
+            "index": 0,
+            "step": {"type": "function_call", "id": "c", "name": 3, "arguments": KEY},
+        },
+        id="invalid-step",
+    ),
+    pytest.param({"event_type": "step.start", "index": KEY, "step": {"type": KEY}}, id="bad-index"),
+    pytest.param(
+        {"event_type": "step.delta", "index": 0, "delta": {"type": "text", "text": [KEY]}},
+        id="bad-delta",
+    ),
+    pytest.param({"event_type": "interaction.status_update", "status": [KEY]}, id="bad-status"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("bad", INVALID_RUN_EVENTS)
+async def test_a_run_over_an_invalid_stream_event_holding_the_key_shows_it_nowhere(
+    kind: str, bad: dict[str, Any]
+) -> None:
+    events = [EVENTS[0], {**bad, "event_id": "e1"}, *EVENTS[2:]]
+    clients = mock_clients(replies(sse_reply([*map(sse, events)])), [])
+    error = await run_failure(kind, clients)
+    assert isinstance(error, APIResponseValidationError)
+    assert isinstance(error.__cause__, pydantic.ValidationError)
+    assert "not a valid stream" in str(error)
+    assert_key_free(error)
 
 
 @pytest.mark.anyio

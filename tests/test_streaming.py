@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import re
@@ -886,3 +887,177 @@ def test_a_resumed_stream_rebuilds_the_same_interaction_exactly_once() -> None:
     assert deduper.last_event_id == f"ev{len(events) - 1}"
     assert accumulator.result() == reference.result()
     assert accumulator.result().output_text == "Hello, you"
+
+
+# --- Folding events unparsed -------------------------------------------------------------------
+
+Wire = dict[str, Any]
+
+_ids = st.sampled_from(["v1_a", "v1_b"])
+_statuses = st.sampled_from(["in_progress", "requires_action", "completed"])
+_tokens = st.text(max_size=3)
+_usages: st.SearchStrategy[Wire] = st.fixed_dictionaries(
+    {"total_tokens": st.integers(0, 99)}, optional={"future_counter": st.integers(0, 9)}
+)
+_indexes = st.integers(0, 2)
+_SKELETONS: list[Wire] = [
+    {"type": "model_output"},
+    {"type": "model_output", "content": [text("so ")]},
+    {"type": "function_call", "id": "fc", "name": "f"},
+    {"type": "function_call", "id": "fc", "name": "f", "arguments": {"a": 1}},
+    {"type": "thought"},
+    {"type": "future_step", "detail": 7},
+]
+_snapshots: st.SearchStrategy[Wire] = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": _ids,
+        "status": _statuses,
+        "continuation_token": _tokens,
+        "usage": _usages,
+        "model": st.just("gemini-3-flash-preview"),
+        "object": st.just("interaction"),
+    },
+)
+_updates: st.SearchStrategy[Wire] = st.fixed_dictionaries(
+    {"event_type": st.just("interaction.status_update")},
+    optional={
+        "interaction_id": _ids,
+        "status": _statuses,
+        "continuation_token": _tokens,
+        "usage": _usages,
+    },
+)
+_metadata: st.SearchStrategy[Wire] = st.fixed_dictionaries(
+    {}, optional={"metadata": st.fixed_dictionaries({"total_usage": _usages})}
+)
+_stop_usage: st.SearchStrategy[Wire] = st.fixed_dictionaries({}, optional={"usage": _usages})
+_PARSED_DELTAS: list[Wire] = [  # deltas parsed first, whichever way the stream is folded
+    {"type": "thought_signature", "signature": "c2ln"},
+    {"type": "future_delta", "x": 1},
+    {"type": "image", "data": "aW1n", "mime_type": "image/png"},
+]
+_events: st.SearchStrategy[Wire] = st.one_of(
+    _snapshots.map(
+        lambda interaction: {"event_type": "interaction.created", "interaction": interaction}
+    ),
+    _snapshots.map(completed),
+    _updates,
+    st.tuples(_indexes, st.sampled_from(_SKELETONS), _tokens).map(
+        lambda args: start(args[0], copy.deepcopy(args[1]), event_id=args[2])
+    ),
+    st.tuples(_indexes, _stop_usage).map(lambda args: stop(args[0], **args[1])),
+    st.tuples(_indexes, st.text(max_size=4), _metadata).map(
+        lambda args: delta(args[0], text(args[1]), **args[2])
+    ),
+    st.tuples(_indexes, st.text(alphabet="ab{}\"': ,1", max_size=6)).map(
+        lambda args: delta(args[0], {"type": "arguments_delta", "arguments": args[1]})
+    ),
+    st.tuples(_indexes, st.sampled_from(_PARSED_DELTAS)).map(
+        lambda args: delta(args[0], copy.deepcopy(args[1]))
+    ),
+    st.just({"event_type": "future.event", "index": 0}),
+    _indexes.map(lambda index: {"event_type": "step.stop", "index": str(index)}),
+)
+
+
+def _outcome(fold: Any, events: list[dict[str, Any]]) -> Any:
+    """What a stream folded this way gives: its state and result, or the error it raised."""
+    accumulator = StreamAccumulator()
+    try:
+        for event in events:
+            fold(accumulator, event)
+        result = accumulator.result().to_wire()
+    except APIResponseValidationError as exc:
+        return type(exc)
+    unknown = [(index, delta.to_wire()) for index, delta in accumulator.unknown_deltas]
+    usage = accumulator.usage
+    return (
+        result,
+        accumulator.interaction_id,
+        accumulator.status,
+        accumulator.continuation_token,
+        None if usage is None else usage.to_wire(),
+        unknown,
+        wire_steps(accumulator),
+    )
+
+
+def _parsed(accumulator: StreamAccumulator, event: dict[str, Any]) -> None:
+    accumulator.apply(parse_event(event))
+
+
+def _unparsed(accumulator: StreamAccumulator, event: dict[str, Any]) -> None:
+    if not accumulator.apply_wire(json.loads(json.dumps(event))):
+        accumulator.apply(parse_event(event))
+
+
+@given(events=st.lists(_events, max_size=12))
+def test_a_stream_folded_unparsed_rebuilds_what_the_parsed_events_do(
+    events: list[dict[str, Any]],
+) -> None:
+    assert _outcome(_unparsed, events) == _outcome(_parsed, events)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        delta(0, {"type": "text", "text": 5}),
+        delta(0, {"type": "arguments_delta"}),
+        {**delta(0, text("a")), "index": "0"},
+        delta(0, text("a"), metadata=[1]),
+        start(0, {"name": "f"}),
+        {**start(0, {}), "step": "function_call"},
+        stop(0, usage=3),
+        {"event_type": "interaction.status_update", "status": 1},
+        {"event_type": "interaction.status_update", "usage": [1]},
+        completed({"id": ["v1_a"]}),
+        {"event_type": "interaction.created", "interaction": None},
+        {"event_type": ["step.stop"], "index": 0},
+        {"event_type": "error", "error": {"code": "x", "message": "y"}},
+        delta(0, {"type": "thought_summary", "content": text("a")}),
+    ],
+)
+def test_an_event_folded_unparsed_only_when_the_fields_it_reads_have_their_json_types(
+    event: dict[str, Any],
+) -> None:
+    accumulator = StreamAccumulator()
+    assert not accumulator.apply_wire(event)
+    assert (accumulator.interaction_id, accumulator.status, accumulator.steps) == (None, None, [])
+    assert accumulator.result().to_wire() == StreamAccumulator().result().to_wire()
+
+
+def test_a_step_folded_unparsed_is_validated_with_the_result() -> None:
+    accumulator = StreamAccumulator()
+    assert accumulator.apply_wire(start(0, {"type": "function_call", "id": "fc", "name": 5}))
+    assert accumulator.apply_wire(completed({"id": "v1_a", "status": "completed"}))
+    with pytest.raises(APIResponseValidationError, match="streamed interaction is invalid"):
+        accumulator.result()
+
+
+def test_results_of_a_stream_folded_unparsed_share_nothing_with_its_events() -> None:
+    event = start(0, {"type": "model_output", "content": [text("a")]})
+    snapshot = completed({"id": "v1_a", "status": "completed", "usage": {"total_tokens": 1}})
+    accumulator = StreamAccumulator()
+    assert accumulator.apply_wire(event)
+    assert accumulator.apply_wire(snapshot)
+    event["step"]["content"][0]["text"] = "changed"
+    snapshot["interaction"]["usage"]["total_tokens"] = 2
+    first = accumulator.result()
+    assert first.steps is not None
+    first.steps[0].to_wire()  # a parsed copy: changing it leaves the accumulator be
+    first.steps.clear()
+    second = accumulator.result()
+    assert second.output_text == "a"
+    assert second.usage == Usage(total_tokens=1)
+
+
+def test_an_invalid_usage_of_a_delta_fails_the_result() -> None:
+    accumulator = StreamAccumulator()
+    assert accumulator.apply_wire(
+        delta(0, text("a"), metadata={"total_usage": {"total_tokens": "x"}})
+    )
+    with pytest.raises(APIResponseValidationError, match="usage"):
+        accumulator.result()
+    with pytest.raises(APIResponseValidationError, match="streamed usage is invalid"):
+        _ = accumulator.usage
