@@ -288,8 +288,11 @@ class ToolSet:
             await run_one(0, calls[0])
             return batch.results()
         async with anyio.create_task_group() as group:
-            for index, call in enumerate(calls):
+            for index, call in enumerate(calls[1:], start=1):
                 group.start_soon(run_in_group, index, call)
+            # The first call in this task, as a lone call runs: one task fewer to pay for, and
+            # it still starts first.
+            await run_in_group(0, calls[0])
         if failures:
             raise failures[0]
         return batch.results()
