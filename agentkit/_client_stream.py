@@ -121,7 +121,10 @@ class StreamCore:
         self.finished: bool = False
         """A terminal event (`interaction.completed`, `error`, `[DONE]`) arrived."""
         self.error: APIError | None = None
-        """Set by an `error` event or an invalid one; the shell raises it after earlier events."""
+        """Set by an `error` event or an invalid one; the shell raises it after earlier events.
+
+        An event delivered unparsed is checked by its reader instead (see `unparsed`).
+        """
         self.reconnects: int = 0
         """Reconnections since the last new event; capped by `max_retries`."""
         self.delivered: int = 0
@@ -296,9 +299,11 @@ def _unparsed(data: str) -> tuple[Json, str | None, str | None] | None:
 
     None when it must be parsed: another kind of event, or an id of the wrong type.
     """
+    if "\\ud" in data or "\\uD" in data:
+        return None  # a surrogate escape, which may be unpaired: parsing rejects those
     try:
-        event = json.loads(data)
-    except ValueError:
+        event = json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # parsing reports what is wrong
         return None
     if not isinstance(event, dict):
         return None
@@ -320,6 +325,10 @@ def _unparsed(data: str) -> tuple[Json, str | None, str | None] | None:
     if not (interaction_id is None or isinstance(interaction_id, str)):
         return None
     return wire, event_id, interaction_id or None
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")  # json.loads takes NaN and Infinity; parsing doesn't
 
 
 def _completes(event: Event | Json) -> bool:

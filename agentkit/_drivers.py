@@ -266,7 +266,7 @@ class _Run:
             accumulator.apply(parse(event))
         if known is None and accumulator.interaction_id is not None:
             self.created(accumulator.interaction_id, action)
-        if not self.quiet and not isinstance(event, dict):
+        if not self.quiet and not isinstance(event, dict):  # only a quiet run reads JSON
             yield from self._status(accumulator.interaction_id, accumulator.status)
             yield from accumulator.run_events(event)
 

@@ -3,7 +3,8 @@
 Three pieces, each fed by the client's stream loop:
 
 - `SSEDecoder` turns body bytes into `ServerSentEvent`s (WHATWG event-stream rules).
-- `StreamAccumulator` folds typed events into steps and the final `Interaction`.
+- `StreamAccumulator` folds events (parsed, or common ones as their JSON objects) into steps
+  and the final `Interaction`.
 - `EventDeduper` drops events a resumed stream replays, so callers see each event once.
 """
 
@@ -58,7 +59,7 @@ __all__ = [
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs four times more to make
 class ServerSentEvent:
     """One dispatched Server-Sent Event."""
 
@@ -227,7 +228,7 @@ Json = dict[str, Any]  # a JSON object as received; values are arbitrary JSON
 
 
 class StreamAccumulator:
-    """Fold the typed events of one streamed interaction into its steps and final state.
+    """Fold the events of one streamed interaction into its steps and final state.
 
     Steps are kept as the plain JSON objects the server sent (every unknown key of the
     `step.start` skeleton included) and hold wire fields only, since stateless callers send
@@ -340,30 +341,23 @@ class StreamAccumulator:
     def apply_wire(self, event: Json) -> bool:
         """Apply one common event from its JSON object, unparsed; False: `apply` it parsed.
 
-        Snapshots, status updates, step starts and stops, and text and arguments deltas are
-        folded as they are, when the fields read here have their JSON types: their values
-        are validated once, by `result()`, instead of event by event. Any other event, or
-        one whose fields do not fit, is left untouched: parse it and `apply` it, which also
-        reports what is wrong with it.
+        Snapshots, status updates, step stops, and text and arguments deltas are folded as
+        they are when the fields read here have their JSON types. What they give the
+        interaction is validated once, by `result()`; what the fold drops unread (a usage a
+        later one replaces, the created snapshot's steps, a stop's `step_usage`) is not.
+        Any other event, or one whose fields do not fit, is left untouched: parse it and
+        `apply` it, which also reports what is wrong with it. The event's objects are
+        copied, never kept.
         """
         kind = event.get("event_type")
         fold = _WIRE_FOLDS.get(kind) if isinstance(kind, str) else None
         return fold is not None and fold(self, event)
 
-    def _wire_start(self, event: Json) -> bool:
-        index, step = event.get("index"), event.get("step")
-        if type(index) is not int or not isinstance(step, dict):
-            return False
-        if not isinstance(cast("Json", step).get("type"), str):
-            return False
-        self._start(index, _copy(step))
-        return True
-
     def _wire_stop(self, event: Json) -> bool:
         index, usage = event.get("index"), event.get("usage")
         if type(index) is not int or not _object_or_none(usage):
             return False
-        self._stop(index, usage)
+        self._stop(index, None if usage is None else _copy(usage))
         return True
 
     def _wire_update(self, event: Json) -> bool:
@@ -373,7 +367,7 @@ class StreamAccumulator:
             return False
         if not _object_or_none(usage):
             return False
-        self._update(interaction_id, status, token, usage)
+        self._update(interaction_id, status, token, None if usage is None else _copy(usage))
         return True
 
     def _wire_snapshot(self, event: Json) -> bool:
@@ -383,9 +377,14 @@ class StreamAccumulator:
         wire = cast("Json", interaction)
         if not all(_str_or_none(wire.get(key)) for key in _SNAPSHOT_STRINGS):
             return False
-        if not _object_or_none(wire.get("usage")):
+        # `outputs` (Lyria's steps) becomes a step as each snapshot is parsed, not merged.
+        if not _object_or_none(wire.get("usage")) or "outputs" in wire:
             return False
-        self._snapshot(_copy(wire), completed=event["event_type"] == "interaction.completed")
+        try:
+            wire = _copy(wire)
+        except RecursionError:  # nested deeper than parsing allows: parsing reports it
+            return False
+        self._snapshot(wire, completed=event["event_type"] == "interaction.completed")
         return True
 
     def result(self) -> Interaction:
@@ -494,7 +493,7 @@ class StreamAccumulator:
 
     def _delta_usage(self, metadata: Json | None) -> None:
         if metadata and isinstance(metadata.get("total_usage"), dict):
-            self._usage = metadata["total_usage"]
+            self._usage = _copy(metadata["total_usage"])
 
     def _step(self, index: int, delta_type: str) -> Json:
         """The step a delta goes to; for a delta without its step.start, an inferred skeleton."""
@@ -569,7 +568,6 @@ class StreamAccumulator:
 
 _WIRE_FOLDS: dict[str, Callable[[StreamAccumulator, Json], bool]] = {
     "step.delta": StreamAccumulator._wire_delta,  # pyright: ignore[reportPrivateUsage]
-    "step.start": StreamAccumulator._wire_start,  # pyright: ignore[reportPrivateUsage]
     "step.stop": StreamAccumulator._wire_stop,  # pyright: ignore[reportPrivateUsage]
     "interaction.status_update": StreamAccumulator._wire_update,  # pyright: ignore[reportPrivateUsage]
     "interaction.created": StreamAccumulator._wire_snapshot,  # pyright: ignore[reportPrivateUsage]
@@ -619,19 +617,25 @@ def _last_text_block(step: Json) -> Json:
 
 
 def _parse_arguments(index: int, raw: str) -> Json:
+    # The messages leave the arguments out: they may quote anything, a credential included.
+    what = f"Step {index}: the streamed function call arguments"
     try:
         arguments = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise APIResponseValidationError(
-            f"Step {index}: the streamed function call arguments are not valid JSON ({exc}): "
-            f"{raw[:200]!r}"
-        ) from exc
-    if not isinstance(arguments, dict):
-        raise APIResponseValidationError(
-            f"Step {index}: the streamed function call arguments are not a JSON object: "
-            f"{raw[:200]!r}"
+        error = APIResponseValidationError(
+            f"{what} are not valid JSON ({exc.msg} at character {exc.pos} of {len(raw)})."
         )
-    return arguments  # pyright: ignore[reportUnknownVariableType]
+    except RecursionError:
+        error = APIResponseValidationError(f"{what} are nested too deeply.")
+    else:
+        if isinstance(arguments, dict):
+            return arguments  # pyright: ignore[reportUnknownVariableType]
+        kind = _JSON_TYPES.get(type(arguments), "number")  # pyright: ignore[reportUnknownArgumentType]
+        error = APIResponseValidationError(f"{what} are a JSON {kind}, not an object.")
+    raise error  # outside the handler: the decoder's error, which quotes them, is no context
+
+
+_JSON_TYPES: dict[type, str] = {list: "array", str: "string", bool: "boolean", type(None): "null"}
 
 
 def _copy(value: Any) -> Any:
@@ -662,9 +666,9 @@ class EventDeduper:
     replay reaching further back than that would pass again. A resume replays from the last
     event seen, so the window only has to cover a few events.
 
-    Use one deduper for the whole logical stream, across reconnections: pass every parsed
-    event through `admit`, yield and apply only the admitted ones, and reconnect with
-    `last_event_id`.
+    Use one deduper for the whole logical stream, across reconnections: pass every event
+    through `admit` (or its `event_id` through `admit_id`), yield and apply only the
+    admitted ones, and reconnect with `last_event_id`.
     """
 
     def __init__(self, *, max_ids: int = 10_000) -> None:

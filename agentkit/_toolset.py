@@ -262,7 +262,12 @@ class ToolSet:
 
         async def run_one(index: int, call: FunctionCallStep) -> None:
             batch.before(index)
-            async with slots or contextlib.nullcontext():
+            # A slot borrowed by the call, not by its task: a tool may run this agent again,
+            # whose lone call then takes a slot of its own in the same task.
+            borrower = object()
+            if slots is not None:
+                await slots.acquire_on_behalf_of(borrower)
+            try:
                 with batch.scope(index):
                     result = await self._once(
                         call,
@@ -273,6 +278,9 @@ class ToolSet:
                         unknown_outcome=unknown_outcome,
                     )
                     batch.ended(index, result)
+            finally:
+                if slots is not None:
+                    slots.release_on_behalf_of(borrower)
             batch.done(index, result)
 
         async def run_in_group(index: int, call: FunctionCallStep) -> None:
@@ -288,11 +296,8 @@ class ToolSet:
             await run_one(0, calls[0])
             return batch.results()
         async with anyio.create_task_group() as group:
-            for index, call in enumerate(calls[1:], start=1):
+            for index, call in enumerate(calls):
                 group.start_soon(run_in_group, index, call)
-            # The first call in this task, as a lone call runs: one task fewer to pay for, and
-            # it still starts first.
-            await run_in_group(0, calls[0])
         if failures:
             raise failures[0]
         return batch.results()

@@ -534,6 +534,54 @@ async def test_a_run_over_an_invalid_stream_event_holding_the_key_shows_it_nowhe
     assert_key_free(error)
 
 
+# Event data that json.loads takes and the wire models refuse, or that json.loads cannot
+# take: a run reports each as the invalid event it is, never with another exception.
+MALFORMED_DATA = [
+    pytest.param(
+        '{"event_type": "step.delta", "event_id": "e2", "index": 0, '
+        '"delta": {"type": "text", "text": "\\ud800' + KEY + '"}}',
+        id="lone-surrogate",
+    ),
+    pytest.param(
+        '{"event_type": "interaction.status_update", "event_id": "e2", "usage": '
+        '{"total_tokens": NaN}, "status": "' + KEY + '"}',
+        id="nan",
+    ),
+    pytest.param("[" * 100_000, id="nested-too-deeply"),
+    pytest.param(
+        '{"event_type": "interaction.completed", "event_id": "e2", '
+        '"interaction": {"id": "v1_X", "status": "completed", "x": '
+        + "[" * 5_000
+        + json.dumps(KEY)
+        + "]" * 5_000
+        + "}}",
+        id="snapshot-nested-too-deeply",
+    ),
+    pytest.param(
+        json.dumps(
+            {
+                "event_type": "step.start",
+                "event_id": "e2",
+                "index": 0,
+                "step": {"type": "model_output", "content": [{"type": "text", "text": 5}]},
+            }
+        ),
+        id="invalid-step-content",
+    ),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("data", MALFORMED_DATA)
+async def test_a_run_over_malformed_event_data_fails_as_over_an_invalid_event(
+    kind: str, data: str
+) -> None:
+    body = [sse(EVENTS[0]), f"data: {data}\n\n".encode(), *map(sse, EVENTS[1:])]
+    error = await run_failure(kind, mock_clients(replies(sse_reply(body)), []))
+    assert isinstance(error, APIResponseValidationError)
+    assert_key_free(error)
+
+
 @pytest.mark.anyio
 async def test_an_invalid_stream_event_holding_the_key_shows_it_nowhere(kind: str) -> None:
     bad = {"event_type": "step.start", "event_id": "e1", "index": KEY, "step": {"type": KEY}}

@@ -440,14 +440,28 @@ def test_arguments_without_fragments_keep_the_start_object_or_default_to_empty()
     assert [step.to_wire()["arguments"] for step in accumulator.steps] == [{"x": 1}, {}]
 
 
-@pytest.mark.parametrize("raw", ['{"sku": ', "[1, 2]"])
-def test_arguments_that_are_not_a_json_object_raise_a_validation_error(raw: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ('{"key": "AIza-secret', "not valid JSON"),
+        ("[1, 2]", "a JSON array, not an object"),
+        ('"AIza-secret"', "a JSON string, not an object"),
+        ("[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_arguments_that_are_not_a_json_object_raise_a_validation_error_that_quotes_none(
+    raw: str, problem: str
+) -> None:
     accumulator = accumulate(
         start(3, {"type": "function_call", "id": "fc", "name": "f"}),
         delta(3, {"type": "arguments_delta", "arguments": raw}),
     )
-    with pytest.raises(APIResponseValidationError, match="Step 3"):
+    with pytest.raises(APIResponseValidationError, match=f"Step 3: .* {problem}") as info:
         accumulator.apply(parse_event(stop(3)))
+    # The arguments may hold anything, a credential too: no message or chained error shows them.
+    assert "AIza" not in str(info.value)
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
 
 
 def test_thought_summaries_are_appended() -> None:
@@ -1006,8 +1020,10 @@ def test_a_stream_folded_unparsed_rebuilds_what_the_parsed_events_do(
         delta(0, {"type": "arguments_delta"}),
         {**delta(0, text("a")), "index": "0"},
         delta(0, text("a"), metadata=[1]),
-        start(0, {"name": "f"}),
-        {**start(0, {}), "step": "function_call"},
+        start(0, {"type": "model_output"}),  # a step is parsed as it starts
+        completed({"id": "v1_a", "outputs": [text("a")]}),  # Lyria's outputs, as parsed
+        completed({"id": "v1_a", "usage": [1]}),
+        stop(0, usage={"total_tokens": 1}, step_usage=3) | {"index": True},
         stop(0, usage=3),
         {"event_type": "interaction.status_update", "status": 1},
         {"event_type": "interaction.status_update", "usage": [1]},
@@ -1027,29 +1043,42 @@ def test_an_event_folded_unparsed_only_when_the_fields_it_reads_have_their_json_
     assert accumulator.result().to_wire() == StreamAccumulator().result().to_wire()
 
 
-def test_a_step_folded_unparsed_is_validated_with_the_result() -> None:
+def test_a_snapshot_folded_unparsed_is_validated_with_the_result() -> None:
     accumulator = StreamAccumulator()
-    assert accumulator.apply_wire(start(0, {"type": "function_call", "id": "fc", "name": 5}))
-    assert accumulator.apply_wire(completed({"id": "v1_a", "status": "completed"}))
+    invalid_call = {"type": "function_call", "id": "fc", "name": 5}
+    assert accumulator.apply_wire(completed({"id": "v1_a", "steps": [invalid_call]}))
+    assert accumulator.interaction_id == "v1_a"
     with pytest.raises(APIResponseValidationError, match="streamed interaction is invalid"):
         accumulator.result()
 
 
 def test_results_of_a_stream_folded_unparsed_share_nothing_with_its_events() -> None:
-    event = start(0, {"type": "model_output", "content": [text("a")]})
-    snapshot = completed({"id": "v1_a", "status": "completed", "usage": {"total_tokens": 1}})
+    by_modality = [{"modality": "text", "tokens": 1}]
+    usage: dict[str, Any] = {"total_tokens": 1, "input_tokens_by_modality": by_modality}
+    events = [
+        completed(
+            {
+                "id": "v1_a",
+                "status": "completed",
+                "steps": [{"type": "model_output", "content": [text("a")]}],
+            }
+        ),
+        delta(1, text("b"), metadata={"total_usage": usage}),
+    ]
     accumulator = StreamAccumulator()
-    assert accumulator.apply_wire(event)
-    assert accumulator.apply_wire(snapshot)
-    event["step"]["content"][0]["text"] = "changed"
-    snapshot["interaction"]["usage"]["total_tokens"] = 2
+    for event in events:
+        assert accumulator.apply_wire(event)
+    events[0]["interaction"]["steps"][0]["content"][0]["text"] = "changed"
+    by_modality[0]["tokens"] = 2
     first = accumulator.result()
     assert first.steps is not None
-    first.steps[0].to_wire()  # a parsed copy: changing it leaves the accumulator be
     first.steps.clear()
     second = accumulator.result()
     assert second.output_text == "a"
-    assert second.usage == Usage(total_tokens=1)
+    assert second.to_wire()["usage"] == {
+        "total_tokens": 1,
+        "input_tokens_by_modality": [{"modality": "text", "tokens": 1}],
+    }
 
 
 def test_an_invalid_usage_of_a_delta_fails_the_result() -> None:

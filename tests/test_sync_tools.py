@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from _agent_helpers import MODEL, results_json
+from _agent_helpers import MODEL, result_text, results_json
 
 import agentkit._drivers
 from agentkit import Agent, Hooks, RunResult, tool
@@ -273,6 +273,29 @@ async def test_max_concurrent_tools_caps_the_async_calls_of_every_run_of_the_age
         for _ in range(3):
             group.start_soon(agent.run, "Go.")
     assert peak.most == 3
+
+
+@pytest.mark.anyio
+async def test_a_capped_tool_may_run_its_own_agent_again() -> None:
+    async def ask(question: str) -> str:
+        """Ask the agent itself."""
+        return (await agent.run(question)).output_text or ""
+
+    async def echo(text: str) -> str:
+        """Echo the text."""
+        return text
+
+    script = [
+        function_call("ask", {"question": "Inner?"}),
+        function_call("echo", {"text": "echoed"}),  # the inner run's lone call, in the same task
+        "Inner.",
+        "Outer.",
+    ]
+    emulator = Emulator(Script(script))
+    agent = Agent(MODEL, tools=[ask, echo], client=emulator.async_client(), max_concurrent_tools=2)
+
+    assert (await agent.run("Go.")).output_text == "Outer."
+    assert [result_text(step) for step in emulator.function_results] == ["echoed", "Inner."]
 
 
 @pytest.mark.parametrize("cap", [0, -1, 1.5, "2"])
