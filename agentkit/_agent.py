@@ -136,7 +136,9 @@ class Agent(Generic[DepsT, OutputT]):
                 send as its result.
             max_concurrent_tools: Most tool calls of this agent running at once, over all its
                 runs (on each event loop, and over its sync runs); the others wait their turn.
-                Default: no cap beyond the worker threads that sync tools share.
+                A run that one of its tools starts (the agent inside its own tool) runs its
+                calls within that tool's slot. Default: no cap beyond the worker threads that
+                sync tools share.
             tool_retries: How many calls in a row with invalid arguments a tool's model is
                 told about (the fields at fault) and may correct, for tools without their own
                 `@tool(retries=...)`; one more stops the run with `ToolRetriesExceeded`.

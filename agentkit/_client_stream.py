@@ -299,15 +299,9 @@ def _unparsed(data: str) -> tuple[Json, str | None, str | None] | None:
 
     None when it must be parsed: another kind of event, or an id of the wrong type.
     """
-    if "\\ud" in data or "\\uD" in data:
-        return None  # a surrogate escape, which may be unpaired: parsing rejects those
-    try:
-        event = json.loads(data, parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # parsing reports what is wrong
+    wire = _loaded(data)
+    if wire is None:
         return None
-    if not isinstance(event, dict):
-        return None
-    wire = cast("Json", event)
     kind, event_id = wire.get("event_type"), wire.get("event_id")
     if not isinstance(kind, str) or kind not in UNPARSED_EVENTS:
         return None
@@ -327,8 +321,26 @@ def _unparsed(data: str) -> tuple[Json, str | None, str | None] | None:
     return wire, event_id, interaction_id or None
 
 
+def _loaded(data: str) -> Json | None:
+    """The JSON object of `data`, unless parsing may judge it otherwise than json.loads."""
+    if "\\ud" in data or "\\uD" in data:
+        return None  # a surrogate escape, which may be unpaired: parsing rejects those
+    if data.count("{") + data.count("[") > _MAX_UNPARSED_OPENINGS:
+        return None  # possibly nested deeper than parsing allows
+    try:
+        event = json.loads(data, parse_constant=_no_constant)
+    except ValueError:
+        return None
+    return cast("Json", event) if isinstance(event, dict) else None
+
+
+_MAX_UNPARSED_OPENINGS: Final = 100
+"""Most `{` and `[` in an event delivered unparsed; the wire models' parser stops at a depth
+of 200 (the fold's copies and the serializer go no deeper either)."""
+
+
 def _no_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")  # json.loads takes NaN and Infinity; parsing doesn't
+    raise ValueError(f"{name} is not JSON")  # nor is it an int or a str the fold reads
 
 
 def _completes(event: Event | Json) -> bool:

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeGuard, cast
+from typing import Any, Final, TypeGuard, cast
 
 from pydantic import ValidationError
 
@@ -380,11 +380,7 @@ class StreamAccumulator:
         # `outputs` (Lyria's steps) becomes a step as each snapshot is parsed, not merged.
         if not _object_or_none(wire.get("usage")) or "outputs" in wire:
             return False
-        try:
-            wire = _copy(wire)
-        except RecursionError:  # nested deeper than parsing allows: parsing reports it
-            return False
-        self._snapshot(wire, completed=event["event_type"] == "interaction.completed")
+        self._snapshot(_copy(wire), completed=event["event_type"] == "interaction.completed")
         return True
 
     def result(self) -> Interaction:
@@ -527,7 +523,13 @@ class StreamAccumulator:
         if pieces is None:
             content = _content(step)
             if content and _is_text(content[-1]):
-                pieces = [content[-1].get("text") or ""]
+                last = content[-1].get("text") or ""
+                if not isinstance(last, str):  # the skeleton of a step of an unknown type
+                    raise APIResponseValidationError(
+                        f"Step {index}: the text block its text delta continues has a "
+                        f"{type(last).__name__} for text."
+                    )
+                pieces = [last]
             else:
                 content.append({"type": "text", "text": ""})
                 pieces = []
@@ -628,14 +630,35 @@ def _parse_arguments(index: int, raw: str) -> Json:
     except RecursionError:
         error = APIResponseValidationError(f"{what} are nested too deeply.")
     else:
-        if isinstance(arguments, dict):
+        if isinstance(arguments, dict) and not _deeper(arguments, _MAX_DEPTH):
             return arguments  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(arguments, dict):
+            raise APIResponseValidationError(f"{what} are nested too deeply.")
         kind = _JSON_TYPES.get(type(arguments), "number")  # pyright: ignore[reportUnknownArgumentType]
         error = APIResponseValidationError(f"{what} are a JSON {kind}, not an object.")
     raise error  # outside the handler: the decoder's error, which quotes them, is no context
 
 
 _JSON_TYPES: dict[type, str] = {list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+_MAX_DEPTH: Final = 200
+"""The deepest nesting of the wire models' parser, and of what a run sends back."""
+
+
+def _deeper(value: Any, depth: int) -> bool:
+    """Whether JSON `value` nests containers more than `depth` deep (no recursion)."""
+    level: list[Any] = [value]
+    for _ in range(depth + 1):
+        inner: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                inner.extend(cast("Json", item).values())
+            elif isinstance(item, list):
+                inner.extend(item)  # pyright: ignore[reportUnknownArgumentType]
+        if not inner:
+            return False
+        level = inner
+    return True
 
 
 def _copy(value: Any) -> Any:

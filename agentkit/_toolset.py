@@ -60,11 +60,22 @@ class ToolHooks:
 
 
 class _Limits:
-    """The cap on the concurrent calls of an agent's tools, shared by its runs' tool sets."""
+    """The cap on the concurrent calls of an agent's tools, shared by its runs' tool sets.
+
+    A call holding a slot marks the context it runs in (`_HOLDING`): the calls of a run that
+    it starts there (the agent used inside its own tool) run within its slot. Taking slots of
+    their own, nested calls would wait for the very slots their callers hold.
+    """
 
     def __init__(self, max_concurrent: int | None) -> None:
         self.max_concurrent = max_concurrent
         self.sync_slots = None if max_concurrent is None else threading.Semaphore(max_concurrent)
+
+
+_HOLDING: contextvars.ContextVar[frozenset[_Limits]] = contextvars.ContextVar(
+    "agentkit_tool_slots_held", default=frozenset()
+)
+"""The caps whose slot a call running in this context (or one that started it) holds."""
 
 
 class ToolSet:
@@ -216,15 +227,19 @@ class ToolSet:
     ) -> FunctionResultStep | SyncCall:
         """Start a claimed call once a slot is free; its thread frees the slot when it ends."""
         slots = self._limits.sync_slots
-        if slots is None:
+        if slots is None or self._limits in _HOLDING.get():
             return claim.start_sync(context, deadline)
         if not slots.acquire(timeout=None if deadline is None else left(deadline)):
             raise Expired
+        # Set while the call starts: its worker thread copies the context, marker included.
+        holding = _HOLDING.set(_HOLDING.get() | {self._limits})
         try:
             started = claim.start_sync(context, deadline)
         except BaseException:
             slots.release()
             raise
+        finally:
+            _HOLDING.reset(holding)
         if isinstance(started, SyncCall):
             started.future.add_done_callback(lambda _: slots.release())
         else:
@@ -258,15 +273,14 @@ class ToolSet:
         """
         batch = _Batch(calls, hooks or ToolHooks(), finished)
         failures: list[Exception] = []
-        slots = self._async_slots()
+        slots = None if self._limits in _HOLDING.get() else self._async_slots()
 
         async def run_one(index: int, call: FunctionCallStep) -> None:
             batch.before(index)
-            # A slot borrowed by the call, not by its task: a tool may run this agent again,
-            # whose lone call then takes a slot of its own in the same task.
-            borrower = object()
+            borrower = object()  # the call's, not its task's: one task may run nested calls
             if slots is not None:
                 await slots.acquire_on_behalf_of(borrower)
+            holding = None if slots is None else _HOLDING.set(_HOLDING.get() | {self._limits})
             try:
                 with batch.scope(index):
                     result = await self._once(
@@ -279,6 +293,8 @@ class ToolSet:
                     )
                     batch.ended(index, result)
             finally:
+                if holding is not None:
+                    _HOLDING.reset(holding)
                 if slots is not None:
                     slots.release_on_behalf_of(borrower)
             batch.done(index, result)

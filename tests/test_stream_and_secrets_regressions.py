@@ -549,6 +549,11 @@ MALFORMED_DATA = [
     ),
     pytest.param("[" * 100_000, id="nested-too-deeply"),
     pytest.param(
+        '{"event_type": "interaction.status_update", "event_id": "e2", "usage": '
+        '{"total_tokens": 1, "x": ' + "[" * 300 + "]" * 300 + "}}",
+        id="usage-nested-past-the-parser",
+    ),
+    pytest.param(
         '{"event_type": "interaction.completed", "event_id": "e2", '
         '"interaction": {"id": "v1_X", "status": "completed", "x": '
         + "[" * 5_000

@@ -447,6 +447,7 @@ def test_arguments_without_fragments_keep_the_start_object_or_default_to_empty()
         ("[1, 2]", "a JSON array, not an object"),
         ('"AIza-secret"', "a JSON string, not an object"),
         ("[" * 100_000, "nested too deeply"),
+        ('{"a": ' + "[" * 300 + "]" * 300 + "}", "nested too deeply"),
     ],
 )
 def test_arguments_that_are_not_a_json_object_raise_a_validation_error_that_quotes_none(
@@ -462,6 +463,17 @@ def test_arguments_that_are_not_a_json_object_raise_a_validation_error_that_quot
     assert "AIza" not in str(info.value)
     assert info.value.__cause__ is None
     assert info.value.__context__ is None
+
+
+@pytest.mark.parametrize(
+    "skeleton", [[{"type": "text", "text": 5}], [{"type": "text", "text": [1]}]]
+)
+def test_text_continuing_a_block_whose_text_is_not_a_string_raises_a_validation_error(
+    skeleton: list[Any],
+) -> None:
+    accumulator = accumulate(start(0, {"type": "future_step", "content": skeleton}))
+    with pytest.raises(APIResponseValidationError, match="Step 0: the text block"):
+        accumulator.apply(parse_event(delta(0, text("a"))))
 
 
 def test_thought_summaries_are_appended() -> None:

@@ -275,27 +275,54 @@ async def test_max_concurrent_tools_caps_the_async_calls_of_every_run_of_the_age
     assert peak.most == 3
 
 
+def nested_script() -> Script:
+    """An outer call of `ask`, whose inner run calls `echo` (alone, then with `ask` again)."""
+    return Script(
+        [
+            function_call("ask", {"question": "Inner?"}),
+            function_call("echo", {"text": "first"}),
+            [function_call("echo", {"text": "second"}), function_call("echo", {"text": "third"})],
+            "Inner.",
+            "Outer.",
+        ]
+    )
+
+
+NESTED_RESULTS = ["first", "second", "third", "Inner."]
+
+
 @pytest.mark.anyio
 async def test_a_capped_tool_may_run_its_own_agent_again() -> None:
     async def ask(question: str) -> str:
         """Ask the agent itself."""
-        return (await agent.run(question)).output_text or ""
+        return (await agent.run(question, timeout=30)).output_text or ""
 
     async def echo(text: str) -> str:
         """Echo the text."""
         return text
 
-    script = [
-        function_call("ask", {"question": "Inner?"}),
-        function_call("echo", {"text": "echoed"}),  # the inner run's lone call, in the same task
-        "Inner.",
-        "Outer.",
-    ]
-    emulator = Emulator(Script(script))
-    agent = Agent(MODEL, tools=[ask, echo], client=emulator.async_client(), max_concurrent_tools=2)
+    emulator = Emulator(nested_script())
+    # One slot, held by the outer call: the inner run's calls go on within it.
+    agent = Agent(MODEL, tools=[ask, echo], client=emulator.async_client(), max_concurrent_tools=1)
 
-    assert (await agent.run("Go.")).output_text == "Outer."
-    assert [result_text(step) for step in emulator.function_results] == ["echoed", "Inner."]
+    assert (await agent.run("Go.", timeout=30)).output_text == "Outer."  # no wait on itself
+    assert [result_text(step) for step in emulator.function_results] == NESTED_RESULTS
+
+
+def test_a_capped_sync_tool_may_run_its_own_agent_again() -> None:
+    def ask(question: str) -> str:
+        """Ask the agent itself."""
+        return agent.run_sync(question, timeout=30).output_text or ""
+
+    def echo(text: str) -> str:
+        """Echo the text."""
+        return text
+
+    emulator = Emulator(nested_script())
+    agent = Agent(MODEL, tools=[ask, echo], client=emulator.client(), max_concurrent_tools=1)
+
+    assert agent.run_sync("Go.", timeout=30).output_text == "Outer."  # no wait on itself
+    assert [result_text(step) for step in emulator.function_results] == NESTED_RESULTS
 
 
 @pytest.mark.parametrize("cap", [0, -1, 1.5, "2"])
