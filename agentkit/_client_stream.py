@@ -323,12 +323,12 @@ def _unparsed(data: str) -> tuple[Json, str | None, str | None] | None:
 
 def _loaded(data: str) -> Json | None:
     """The JSON object of `data`, unless parsing may judge it otherwise than json.loads."""
-    if "\\ud" in data or "\\uD" in data:
+    if "\\u" in data and ("\\ud" in data or "\\uD" in data):
         return None  # a surrogate escape, which may be unpaired: parsing rejects those
     if data.count("{") + data.count("[") > _MAX_UNPARSED_OPENINGS:
         return None  # possibly nested deeper than parsing allows
     try:
-        event = json.loads(data, parse_constant=_no_constant)
+        event = _DECODER.decode(data)
     except ValueError:
         return None
     return cast("Json", event) if isinstance(event, dict) else None
@@ -341,6 +341,10 @@ of 200 (the fold's copies and the serializer go no deeper either)."""
 
 def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")  # nor is it an int or a str the fold reads
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_no_constant)
+"""Made once: json.loads makes a decoder per call when given any option."""
 
 
 def _completes(event: Event | Json) -> bool:

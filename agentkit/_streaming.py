@@ -341,10 +341,11 @@ class StreamAccumulator:
     def apply_wire(self, event: Json) -> bool:
         """Apply one common event from its JSON object, unparsed; False: `apply` it parsed.
 
-        Snapshots, status updates, step stops, and text and arguments deltas are folded as
-        they are when the fields read here have their JSON types. What they give the
-        interaction is validated once, by `result()`; what the fold drops unread (a usage a
-        later one replaces, the created snapshot's steps, a stop's `step_usage`) is not.
+        Snapshots, status updates, step starts (of a skeleton without content or summary)
+        and stops, and text and arguments deltas are folded as they are when the fields read
+        here have their JSON types. What they give the interaction is validated once, by
+        `result()`; what the fold drops unread (a usage a later one replaces, the created
+        snapshot's steps, a stop's `step_usage`, a delta's other fields) is not.
         Any other event, or one whose fields do not fit, is left untouched: parse it and
         `apply` it, which also reports what is wrong with it. The event's objects are
         copied, never kept.
@@ -352,6 +353,17 @@ class StreamAccumulator:
         kind = event.get("event_type")
         fold = _WIRE_FOLDS.get(kind) if isinstance(kind, str) else None
         return fold is not None and fold(self, event)
+
+    def _wire_start(self, event: Json) -> bool:
+        index, step = event.get("index"), event.get("step")
+        if type(index) is not int or not isinstance(step, dict):
+            return False
+        skeleton = cast("Json", step)
+        # Deltas extend a skeleton's content and summary: only one without them goes unparsed.
+        if not isinstance(skeleton.get("type"), str) or not _EXTENDED.isdisjoint(skeleton):
+            return False
+        self._start(index, _copy(skeleton))
+        return True
 
     def _wire_stop(self, event: Json) -> bool:
         index, usage = event.get("index"), event.get("usage")
@@ -570,6 +582,7 @@ class StreamAccumulator:
 
 _WIRE_FOLDS: dict[str, Callable[[StreamAccumulator, Json], bool]] = {
     "step.delta": StreamAccumulator._wire_delta,  # pyright: ignore[reportPrivateUsage]
+    "step.start": StreamAccumulator._wire_start,  # pyright: ignore[reportPrivateUsage]
     "step.stop": StreamAccumulator._wire_stop,  # pyright: ignore[reportPrivateUsage]
     "interaction.status_update": StreamAccumulator._wire_update,  # pyright: ignore[reportPrivateUsage]
     "interaction.created": StreamAccumulator._wire_snapshot,  # pyright: ignore[reportPrivateUsage]
@@ -591,6 +604,9 @@ def _object_or_none(value: Any) -> TypeGuard[Json | None]:
 
 _SNAPSHOT_STRINGS = ("id", "status", "continuation_token")
 """The snapshot fields the accumulator reads before `result()` validates them."""
+
+_EXTENDED = frozenset({"content", "summary"})
+"""The fields of a step that deltas extend: a skeleton holding one is parsed first."""
 
 
 def _content(step: Json) -> list[Any]:

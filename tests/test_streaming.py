@@ -1032,7 +1032,10 @@ def test_a_stream_folded_unparsed_rebuilds_what_the_parsed_events_do(
         delta(0, {"type": "arguments_delta"}),
         {**delta(0, text("a")), "index": "0"},
         delta(0, text("a"), metadata=[1]),
-        start(0, {"type": "model_output"}),  # a step is parsed as it starts
+        start(0, {"type": "model_output", "content": []}),  # what deltas extend: parsed
+        start(0, {"type": "thought", "summary": []}),
+        start(0, {"name": "f"}),
+        {**start(0, {}), "step": "function_call"},
         completed({"id": "v1_a", "outputs": [text("a")]}),  # Lyria's outputs, as parsed
         completed({"id": "v1_a", "usage": [1]}),
         stop(0, usage={"total_tokens": 1}, step_usage=3) | {"index": True},
