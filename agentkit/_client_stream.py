@@ -57,6 +57,7 @@ from agentkit._streaming import (
     SSEDecoder,
     StreamAccumulator,
     is_done,
+    str_or_none,
 )
 from agentkit._timeline import resumed
 from agentkit.types import (
@@ -305,7 +306,7 @@ def _unparsed(data: str) -> tuple[Json, str | None, str | None] | None:
     kind, event_id = wire.get("event_type"), wire.get("event_id")
     if not isinstance(kind, str) or kind not in UNPARSED_EVENTS:
         return None
-    if not (event_id is None or isinstance(event_id, str)):
+    if not str_or_none(event_id):
         return None
     if kind == "interaction.status_update":
         interaction_id = wire.get("interaction_id")
@@ -316,7 +317,7 @@ def _unparsed(data: str) -> tuple[Json, str | None, str | None] | None:
         interaction_id = cast("Json", interaction).get("id")
     else:
         return wire, event_id, None
-    if not (interaction_id is None or isinstance(interaction_id, str)):
+    if not str_or_none(interaction_id):
         return None
     return wire, event_id, interaction_id or None
 

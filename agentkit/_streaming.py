@@ -53,6 +53,7 @@ __all__ = [
     "ServerSentEvent",
     "StreamAccumulator",
     "is_done",
+    "str_or_none",
 ]
 
 # The three line terminators of the event-stream grammar; CRLF first so it counts as one break.
@@ -375,7 +376,7 @@ class StreamAccumulator:
     def _wire_update(self, event: Json) -> bool:
         interaction_id, status = event.get("interaction_id"), event.get("status")
         token, usage = event.get("continuation_token"), event.get("usage")
-        if not (_str_or_none(interaction_id) and _str_or_none(status) and _str_or_none(token)):
+        if not (str_or_none(interaction_id) and str_or_none(status) and str_or_none(token)):
             return False
         if not _object_or_none(usage):
             return False
@@ -387,7 +388,7 @@ class StreamAccumulator:
         if not isinstance(interaction, dict):
             return False
         wire = cast("Json", interaction)
-        if not all(_str_or_none(wire.get(key)) for key in _SNAPSHOT_STRINGS):
+        if not all(str_or_none(wire.get(key)) for key in _SNAPSHOT_STRINGS):
             return False
         # `outputs` (Lyria's steps) becomes a step as each snapshot is parsed, not merged.
         if not _object_or_none(wire.get("usage")) or "outputs" in wire:
@@ -594,7 +595,8 @@ UNPARSED_EVENTS: frozenset[str] = frozenset(_WIRE_FOLDS)
 """The `event_type`s of the events that `StreamAccumulator.apply_wire` may fold unparsed."""
 
 
-def _str_or_none(value: Any) -> TypeGuard[str | None]:
+def str_or_none(value: Any) -> TypeGuard[str | None]:
+    """Whether a JSON value read before validation is a string or null."""
     return value is None or isinstance(value, str)
 
 
@@ -646,7 +648,9 @@ def _parse_arguments(index: int, raw: str) -> Json:
     except RecursionError:
         error = APIResponseValidationError(f"{what} are nested too deeply.")
     else:
-        if isinstance(arguments, dict) and not _deeper(arguments, _MAX_DEPTH):
+        # Only arguments with that many brackets can nest that deep: the walk is for them.
+        deep = raw.count("{") + raw.count("[") > _MAX_DEPTH and _deeper(arguments, _MAX_DEPTH)
+        if isinstance(arguments, dict) and not deep:
             return arguments  # pyright: ignore[reportUnknownVariableType]
         if isinstance(arguments, dict):
             raise APIResponseValidationError(f"{what} are nested too deeply.")

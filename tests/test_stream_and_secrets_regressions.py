@@ -26,7 +26,7 @@ import pydantic
 import pytest
 from _sse_helpers import Body, sse
 
-from agentkit import Agent, APIError, AsyncClient, Client
+from agentkit import Agent, APIError, AsyncClient, Client, RunResult
 from agentkit._http import scrub, scrub_bytes
 from agentkit.exceptions import (
     APIConnectionError,
@@ -498,6 +498,31 @@ async def run_failure(kind: str, clients: Callable[[str], Client | AsyncClient])
         return info.value
 
     return await anyio.to_thread.run_sync(run)
+
+
+@pytest.mark.anyio
+async def test_a_run_whose_stream_drops_folds_the_replayed_events_once(kind: str) -> None:
+    # The server resumes inclusively: e2, the text delta, comes again after the drop.
+    requests: list[httpx.Request] = []
+    handler = replies(
+        sse_reply([*map(sse, EVENTS[:3])], httpx.ReadError("reset")),
+        sse_reply([*map(sse, EVENTS[2:])]),
+    )
+    client = mock_clients(handler, requests)(kind)
+    if isinstance(client, AsyncClient):
+        async with client:
+            result = await Agent(MODEL, client=client).run("hi")
+    else:
+        sync_client = client
+
+        def run() -> RunResult[Any]:
+            with sync_client:
+                return Agent(MODEL, client=sync_client).run_sync("hi")
+
+        result = await anyio.to_thread.run_sync(run)
+    assert result.output_text == "Hi"
+    assert [request.method for request in requests] == ["POST", "GET"]
+    assert dict(requests[1].url.params) == {"last_event_id": "e2", "stream": "true"}
 
 
 # A step whose fields have their JSON types but not the models' (a run folds it unparsed and
