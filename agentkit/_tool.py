@@ -261,6 +261,7 @@ class FunctionTool(Generic[P, R]):
         ctx: RunContext[Any] | None = None,
         *,
         on_late: Callable[[FunctionResultStep | None], None] | None = None,
+        here: bool = False,
     ) -> FunctionResultStep | SyncCall:
         """Start a sync tool's call in a shared worker thread; no event loop is involved.
 
@@ -269,6 +270,10 @@ class FunctionTool(Generic[P, R]):
         The caller's thread only waits (`SyncCall.result`), so Ctrl-C interrupts the wait,
         never the tool: the call goes on and its outcome goes to `on_late`, as for a
         cancelled `invoke`.
+
+        `here` runs the call in the caller's thread instead, before this returns, unless the
+        tool has a timeout (only a thread can be given up on): that saves two thread switches,
+        but nothing can stop waiting for the call, and Ctrl-C interrupts the tool itself.
 
         Raises:
             UsageError: The tool is async, or a method taken from its class.
@@ -280,10 +285,13 @@ class FunctionTool(Generic[P, R]):
             return bound
         late = None if on_late is None else functools.partial(self._late, call, on_late)
         worker = _Worker(self.function, *bound, late, name=self.name)
+        # In a copy of the caller's context, as anyio's worker threads do for async runs:
+        # what the tool reads there (the current span...) is the same in both worlds.
+        run = functools.partial(contextvars.copy_context().run, worker.run)
+        if here and self.timeout is None:
+            return SyncCall(self, call, worker, _ran(run))
         try:
-            # In a copy of the caller's context, as anyio's worker threads do for async runs:
-            # what the tool reads there (the current span...) is the same in both worlds.
-            future = tool_threads().submit(contextvars.copy_context().run, worker.run)
+            future = tool_threads().submit(run)
         except BaseException:  # Ctrl-C while its thread starts: it runs, or says it never did
             worker.abandon()
             raise
@@ -779,6 +787,16 @@ def tool_threads() -> concurrent.futures.ThreadPoolExecutor:
                     TOOL_THREADS, thread_name_prefix="agentkit-tool"
                 )
     return _threads
+
+
+def _ran(function: Callable[[], _Outcome]) -> concurrent.futures.Future[_Outcome]:
+    """A call made in this thread, as the future of one made in a worker thread."""
+    future: concurrent.futures.Future[_Outcome] = concurrent.futures.Future()
+    try:
+        future.set_result(function())
+    except Exception as exc:  # NeverRan: `SyncCall.result` raises it, as from a thread
+        future.set_exception(exc)
+    return future
 
 
 async def _settled(awaitable: typing.Awaitable[Any]) -> _Outcome:

@@ -55,7 +55,12 @@ class LocalTool(Protocol):
         on_late: Any = None,  # Callable[[FunctionResultStep | None], None]; see FunctionTool
     ) -> FunctionResultStep: ...
     def start_sync(
-        self, call: FunctionCallStep, ctx: RunContext[Any] | None = None, *, on_late: Any = None
+        self,
+        call: FunctionCallStep,
+        ctx: RunContext[Any] | None = None,
+        *,
+        on_late: Any = None,
+        here: bool = False,
     ) -> FunctionResultStep | SyncCall: ...
 
 

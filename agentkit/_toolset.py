@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
+import sniffio
 from anyio.lowlevel import RunVar
 
 from agentkit._content import result_content
@@ -223,18 +224,18 @@ class ToolSet:
         return limiter
 
     def _start_sync(
-        self, claim: _Claim, context: RunContext[Any], deadline: float | None
+        self, claim: _Claim, context: RunContext[Any], deadline: float | None, here: bool
     ) -> FunctionResultStep | SyncCall:
         """Start a claimed call once a slot is free; its thread frees the slot when it ends."""
         slots = self._limits.sync_slots
         if slots is None or self._limits in _HOLDING.get():
-            return claim.start_sync(context, deadline)
+            return claim.start_sync(context, deadline, here=here)
         if not slots.acquire(timeout=None if deadline is None else left(deadline)):
             raise Expired
         # Set while the call starts: its worker thread copies the context, marker included.
         holding = _HOLDING.set(_HOLDING.get() | {self._limits})
         try:
-            started = claim.start_sync(context, deadline)
+            started = claim.start_sync(context, deadline, here=here)
         except BaseException:
             slots.release()
             raise
@@ -376,17 +377,23 @@ class ToolSet:
         each result as its call ends and returns them all, in call order. Ctrl-C, closing the
         generator, or the run's `deadline` (`time.monotonic()`: then `Expired` is raised)
         stops the wait, not the tools: each one still records its outcome when it ends.
+
+        A batch's only call runs in the caller's thread when nothing would stop waiting for
+        it (see `_here`).
         """
         batch = _Batch(calls, hooks or ToolHooks(), finished)
         running: dict[concurrent.futures.Future[Any], tuple[int, _Claim, SyncCall]] = {}
+        alone = len(calls) == 1 and deadline is None
         try:
             for index, call in enumerate(calls):
                 batch.before(index)
+                function = self.functions[call.name]
                 claim = _Claim(
-                    call, keys[index], journal, self.functions[call.name], unknown_outcome,
+                    call, keys[index], journal, function, unknown_outcome,
                     raise_errors=raise_errors,
                 )  # fmt: skip
-                start = partial(self._start_sync, claim, context, deadline)
+                here = alone and _here(function)
+                start = partial(self._start_sync, claim, context, deadline, here)
                 started = batch.start(index, start)
                 if isinstance(started, SyncCall):
                     running[started.future] = (index, claim, started)
@@ -481,6 +488,23 @@ class _Batch:
         return [result for result in self._results if result is not None]
 
 
+def _here(function: LocalTool) -> bool:
+    """Whether a sync call may run in the caller's thread instead of a worker thread.
+
+    A worker thread is what lets a run stop waiting for a tool. Ctrl-C reaches only the main
+    thread, where it would stop the tool midway: there only an idempotent tool (which a resume
+    runs again) runs in the caller. An event loop running in the thread would keep the tool
+    from running one of its own (`asyncio.run`), so none may run.
+    """
+    if threading.current_thread() is threading.main_thread() and not function.idempotent:
+        return False
+    try:
+        sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return True
+    return False
+
+
 def _ready(
     running: Mapping[concurrent.futures.Future[Any], tuple[int, _Claim, SyncCall]],
     run_deadline: float | None = None,
@@ -570,11 +594,12 @@ class _Claim:
         self._running.set()
 
     def start_sync(
-        self, context: RunContext[Any], deadline: float | None = None
+        self, context: RunContext[Any], deadline: float | None = None, *, here: bool = False
     ) -> FunctionResultStep | SyncCall:
         """Start the call of a sync tool in a worker thread (see `result`), or answer it now.
 
         The answer comes from the journal, or is the recorded error of invalid arguments.
+        `here`: the tool may run in this thread (see `FunctionTool.start_sync`).
 
         Raises:
             Expired: The run's `deadline` passed while this process's abandoned thread of the
@@ -586,7 +611,13 @@ class _Claim:
             self.again()
         if self.answer is not None:
             return self.answer
-        started = self._function.start_sync(self._call, self.context(context), on_late=self.record)
+        try:
+            started = self._function.start_sync(
+                self._call, self.context(context), on_late=self.record, here=here
+            )
+        except BaseException:  # Ctrl-C in a call run here: its outcome is unknown
+            self.record(None)
+            raise
         if isinstance(started, FunctionResultStep):
             self.record(started)
         return started

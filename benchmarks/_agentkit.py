@@ -1,7 +1,9 @@
 """The agentkit contenders: an `Agent` with tools `tool_00`..., run as a user would run it.
 
 The async side gives the agent async tools and uses `Agent.run` / `Agent.stream`; the sync
-side gives it sync tools and uses `Agent.run_sync`. The clients are agentkit's defaults
+side gives it sync tools and uses `Agent.run_sync`. The tools look a stock level up, so they
+are declared idempotent, as a read-only tool should be (a sync run may then call a lone one in
+its own thread, as the raw loop does). The clients are agentkit's defaults
 (`AsyncClient` / `Client` with a base URL), or the same over an `httpx.MockTransport`. Only
 public API is used, except `StreamAccumulator` to rebuild a streamed create for the extra
 "stored create" row, as a stream-first run does.
@@ -51,7 +53,7 @@ def _tools(count: int, delay: float, *, asynchronous: bool) -> list[Any]:
 
             function = lookup_sync
         function.__doc__ = _DOC
-        tools.append(tool(name=f"tool_{index:02d}")(function))
+        tools.append(tool(name=f"tool_{index:02d}", idempotent=True)(function))
     return tools
 
 

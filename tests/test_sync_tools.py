@@ -1,13 +1,16 @@
 """Sync tools in sync runs: they run in the process's shared worker threads, with no event
-loop, concurrently within a response; timeouts, Ctrl-C and raised errors keep every outcome.
+loop, concurrently within a response, or in the caller's thread when nothing would stop
+waiting for them; timeouts, Ctrl-C and raised errors keep every outcome.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import signal
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -329,3 +332,114 @@ def test_a_capped_sync_tool_may_run_its_own_agent_again() -> None:
 def test_max_concurrent_tools_must_be_a_positive_int(cap: Any) -> None:
     with pytest.raises(UsageError, match="max_concurrent_tools must be an int >= 1"):
         Agent(MODEL, max_concurrent_tools=cap)
+
+
+T = TypeVar("T")
+
+
+def elsewhere(work: Callable[[], T]) -> T:
+    """`work()` in a thread other than the main one (where Ctrl-C cannot reach)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(work).result(timeout=30)
+
+
+def thread_names(*names: str, idempotent: bool = False, timeout: float | None = None) -> list[Any]:
+    """Tools that each answer with the name of the thread that ran them."""
+
+    def named(name: str) -> Any:
+        def where() -> str:
+            return threading.current_thread().name
+
+        where.__doc__ = "Say where."
+        return tool(name=name, idempotent=idempotent, timeout=timeout)(where)
+
+    return [named(name) for name in names]
+
+
+def ran_in(emulator: Emulator) -> list[str]:
+    return [result_text(step) for step in emulator.function_results]
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_a_lone_call_of_an_idempotent_tool_runs_in_the_main_thread_that_called() -> None:
+    tools = [*thread_names("lookup", idempotent=True), *thread_names("pay")]
+    script = Script([[function_call("lookup")], [function_call("pay")], "Done."])
+    emulator = Emulator(script)
+    agent = Agent(MODEL, tools=tools, client=emulator.client())
+
+    assert agent.run_sync("Go.").output_text == "Done."
+
+    # Ctrl-C would stop `pay` midway in the main thread: it runs in a worker thread.
+    lookup, pay = ran_in(emulator)
+    assert lookup == threading.main_thread().name
+    assert pay.startswith("agentkit-tool")
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_outside_the_main_thread_a_lone_call_runs_in_the_callers_thread() -> None:
+    emulator = Emulator(Script([[function_call("pay")], [function_call("pay")], "Done."]))
+    agent = Agent(MODEL, tools=thread_names("pay"), client=emulator.client())
+
+    caller = elsewhere(lambda: (agent.run_sync("Go."), threading.current_thread().name)[1])
+
+    assert ran_in(emulator) == [caller, caller]
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_calls_a_run_may_have_to_stop_waiting_for_run_in_worker_threads() -> None:
+    cases = [
+        (2, thread_names("pay"), None),  # concurrent calls
+        (1, thread_names("pay", timeout=30), None),  # the tool's timeout may end first
+        (1, thread_names("pay"), 30),  # the run's
+    ]
+    for calls, tools, timeout in cases:
+        emulator = Emulator(Script([[function_call("pay")] * calls, "Done."]))
+        agent = Agent(MODEL, tools=tools, client=emulator.client())
+
+        elsewhere(lambda: agent.run_sync("Go.", timeout=timeout))  # noqa: B023
+
+        assert all(name.startswith("agentkit-tool") for name in ran_in(emulator))
+
+
+def test_a_sync_run_called_inside_an_event_loop_runs_a_lone_call_in_a_worker_thread() -> None:
+    # The tool could not start an event loop of its own (asyncio.run) in the caller's thread.
+    emulator = Emulator(Script([[function_call("pay")], "Done."]))
+    agent = Agent(MODEL, tools=thread_names("pay"), client=emulator.client())
+
+    async def blocking_caller() -> str | None:
+        return agent.run_sync("Go.").output_text
+
+    assert elsewhere(lambda: anyio.run(blocking_caller)) == "Done."
+    (name,) = ran_in(emulator)
+    assert name.startswith("agentkit-tool")
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_ctrl_c_in_an_idempotent_tool_run_by_the_caller_leaves_the_call_to_run_on_resume() -> None:
+    attempts: list[int] = []
+
+    @tool(idempotent=True)
+    def refresh() -> str:
+        """Refresh the cache."""
+        attempts.append(len(attempts))
+        if len(attempts) == 1:
+            raise KeyboardInterrupt  # Ctrl-C while the tool runs in the caller's thread
+        return "refreshed"
+
+    cancelled: list[RunResult[Any]] = []
+    journal = RecordingJournal()
+    emulator = Emulator(Script([[function_call("refresh")], "Done."]))
+    hooks = Hooks(on_cancel=cancelled.append)
+    agent = Agent(MODEL, tools=[refresh], client=emulator.client(), journal=journal, hooks=hooks)
+
+    with pytest.raises(KeyboardInterrupt):
+        agent.run_sync("Go.")
+    assert journal.outcomes == []  # the outcome is unknown: nothing is recorded
+
+    (partial,) = cancelled
+    result = agent.resume_sync(partial)  # an idempotent call runs again, without waiting
+
+    assert result.output_text == "Done."
+    assert attempts == [0, 1]
+    assert [text(outcome) for outcome in journal.outcomes] == ["refreshed"]
+    assert ran_in(emulator) == ["refreshed"]

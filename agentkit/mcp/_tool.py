@@ -91,7 +91,12 @@ class MCPTool:
         return function_result(call, result)
 
     def start_sync(
-        self, call: FunctionCallStep, ctx: RunContext[Any] | None = None, *, on_late: Any = None
+        self,
+        call: FunctionCallStep,
+        ctx: RunContext[Any] | None = None,
+        *,
+        on_late: Any = None,
+        here: bool = False,
     ) -> NoReturn:
         """Not for MCP tools: their calls are awaited (`is_async`), sync runs included."""
         raise UsageError(f"MCP tool {self.name!r} is async: run it with invoke().")
