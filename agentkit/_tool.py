@@ -273,7 +273,8 @@ class FunctionTool(Generic[P, R]):
 
         `here` runs the call in the caller's thread instead, before this returns, unless the
         tool has a timeout (only a thread can be given up on): that saves two thread switches,
-        but nothing can stop waiting for the call, and Ctrl-C interrupts the tool itself.
+        but nothing can stop waiting for the call, and Ctrl-C interrupts the tool itself. Then
+        `on_late(None)` says that its outcome is unknown, and the interruption is raised.
 
         Raises:
             UsageError: The tool is async, or a method taken from its class.
@@ -289,7 +290,12 @@ class FunctionTool(Generic[P, R]):
         # what the tool reads there (the current span...) is the same in both worlds.
         run = functools.partial(contextvars.copy_context().run, worker.run)
         if here and self.timeout is None:
-            return SyncCall(self, call, worker, _ran(run))
+            try:
+                return SyncCall(self, call, worker, _ran(run))
+            except BaseException:  # Ctrl-C stopped the tool midway: its outcome is unknown
+                if on_late is not None:
+                    on_late(None)
+                raise
         try:
             future = tool_threads().submit(run)
         except BaseException:  # Ctrl-C while its thread starts: it runs, or says it never did
@@ -723,7 +729,10 @@ class _Worker:
 
 
 class SyncCall:
-    """A sync tool's call running in a worker thread, for a caller without an event loop."""
+    """A sync tool's call for a caller without an event loop, running in a worker thread.
+
+    A call run in the caller's thread (`start_sync(here=True)`) is one that ended already.
+    """
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ import contextvars
 import copy
 import dataclasses
 import logging
+import sys
 import threading
 import time
 import weakref
@@ -378,8 +379,8 @@ class ToolSet:
         generator, or the run's `deadline` (`time.monotonic()`: then `Expired` is raised)
         stops the wait, not the tools: each one still records its outcome when it ends.
 
-        A batch's only call runs in the caller's thread when nothing would stop waiting for
-        it (see `_here`).
+        A batch's only call runs in the caller's thread instead when nothing would stop
+        waiting for it (see `_here`); Ctrl-C then stops the tool, and its outcome is unknown.
         """
         batch = _Batch(calls, hooks or ToolHooks(), finished)
         running: dict[concurrent.futures.Future[Any], tuple[int, _Claim, SyncCall]] = {}
@@ -498,8 +499,11 @@ def _here(function: LocalTool) -> bool:
     """
     if threading.current_thread() is threading.main_thread() and not function.idempotent:
         return False
+    asyncio = sys.modules.get("asyncio")  # not imported: no asyncio loop runs anywhere
+    if asyncio is not None and asyncio.events._get_running_loop() is not None:
+        return False  # also outside a task (a loop's callback), where sniffio sees no asyncio
     try:
-        sniffio.current_async_library()
+        sniffio.current_async_library()  # trio, or another library's loop in this thread
     except sniffio.AsyncLibraryNotFoundError:
         return True
     return False
@@ -599,7 +603,7 @@ class _Claim:
         """Start the call of a sync tool in a worker thread (see `result`), or answer it now.
 
         The answer comes from the journal, or is the recorded error of invalid arguments.
-        `here`: the tool may run in this thread (see `FunctionTool.start_sync`).
+        `here`: the tool may run in this thread instead (see `FunctionTool.start_sync`).
 
         Raises:
             Expired: The run's `deadline` passed while this process's abandoned thread of the
@@ -611,13 +615,9 @@ class _Claim:
             self.again()
         if self.answer is not None:
             return self.answer
-        try:
-            started = self._function.start_sync(
-                self._call, self.context(context), on_late=self.record, here=here
-            )
-        except BaseException:  # Ctrl-C in a call run here: its outcome is unknown
-            self.record(None)
-            raise
+        started = self._function.start_sync(
+            self._call, self.context(context), on_late=self.record, here=here
+        )
         if isinstance(started, FunctionResultStep):
             self.record(started)
         return started

@@ -5,6 +5,7 @@ waiting for them; timeouts, Ctrl-C and raised errors keep every outcome.
 
 from __future__ import annotations
 
+import asyncio  # noqa: TID251 (a loop's callback, outside any task, is asyncio's own)
 import concurrent.futures
 import os
 import signal
@@ -18,6 +19,7 @@ import pytest
 from _agent_helpers import MODEL, result_text, results_json
 
 import agentkit._drivers
+import agentkit._tool
 from agentkit import Agent, Hooks, RunResult, tool
 from agentkit._exceptions import UsageError
 from agentkit._tool import TOOL_THREADS, SyncCall, tool_threads
@@ -403,15 +405,21 @@ def test_calls_a_run_may_have_to_stop_waiting_for_run_in_worker_threads() -> Non
 
 def test_a_sync_run_called_inside_an_event_loop_runs_a_lone_call_in_a_worker_thread() -> None:
     # The tool could not start an event loop of its own (asyncio.run) in the caller's thread.
-    emulator = Emulator(Script([[function_call("pay")], "Done."]))
+    emulator = Emulator(Script([[function_call("pay")], "Done."] * 2))
     agent = Agent(MODEL, tools=thread_names("pay"), client=emulator.client())
 
-    async def blocking_caller() -> str | None:
+    async def blocking_caller() -> str | None:  # in a task
         return agent.run_sync("Go.").output_text
 
+    async def blocking_callback() -> str | None:  # in a callback of the loop, outside any task
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str | None] = loop.create_future()
+        loop.call_soon(lambda: answer.set_result(agent.run_sync("Go.").output_text))
+        return await answer
+
     assert elsewhere(lambda: anyio.run(blocking_caller)) == "Done."
-    (name,) = ran_in(emulator)
-    assert name.startswith("agentkit-tool")
+    assert elsewhere(lambda: asyncio.run(blocking_callback())) == "Done."
+    assert all(name.startswith("agentkit-tool") for name in ran_in(emulator))
 
 
 @pytest.mark.usefixtures("no_event_loop")
@@ -437,9 +445,52 @@ def test_ctrl_c_in_an_idempotent_tool_run_by_the_caller_leaves_the_call_to_run_o
     assert journal.outcomes == []  # the outcome is unknown: nothing is recorded
 
     (partial,) = cancelled
-    result = agent.resume_sync(partial)  # an idempotent call runs again, without waiting
+    result = agent.resume_sync(partial, timeout=30)  # it runs again, without waiting
 
     assert result.output_text == "Done."
     assert attempts == [0, 1]
     assert [text(outcome) for outcome in journal.outcomes] == ["refreshed"]
     assert ran_in(emulator) == ["refreshed"]
+
+
+def test_ctrl_c_as_a_worker_thread_takes_a_call_leaves_the_thread_to_record_its_outcome(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started, release, resumed = threading.Event(), threading.Event(), threading.Event()
+    attempts: list[int] = []
+
+    def pay() -> str:
+        """Pay."""
+        attempts.append(len(attempts))
+        started.set()
+        release.wait(10)
+        return "paid"
+
+    threads = tool_threads()
+
+    class InterruptedSubmit:
+        def submit(self, function: Callable[[], Any]) -> Any:
+            threads.submit(function)
+            assert started.wait(10)
+            raise KeyboardInterrupt  # Ctrl-C just as the worker thread took the call
+
+    cancelled: list[RunResult[Any]] = []
+    hooks = Hooks(on_cancel=cancelled.append, before_tool=lambda call: resumed.set())
+    emulator = Emulator(Script([[function_call("pay")], "Done."]))
+    agent = Agent(MODEL, tools=[pay], client=emulator.client(), hooks=hooks)
+    monkeypatch.setattr(agentkit._tool, "tool_threads", InterruptedSubmit)
+    with pytest.raises(KeyboardInterrupt):
+        agent.run_sync("Go.")
+    monkeypatch.undo()
+    resumed.clear()
+
+    (partial,) = cancelled
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        resume = thread.submit(agent.resume_sync, partial)  # it waits for the running thread
+        assert resumed.wait(10)
+        release.set()
+        result = resume.result(timeout=30)
+
+    assert result.output_text == "Done."
+    assert attempts == [0]
+    assert ran_in(emulator) == ["paid"]
