@@ -8,12 +8,13 @@ HTTP/1.1 connections cut each read of a response to it as well.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["DEADLINE", "Expired", "check", "left", "until"]
+__all__ = ["DEADLINE", "Expired", "check", "left", "patiently", "until"]
 
 DEADLINE: ContextVar[float | None] = ContextVar("agentkit_deadline", default=None)
 """When the run must end (`time.monotonic()`), or None without a timeout."""
@@ -42,3 +43,24 @@ def check(deadline: float | None) -> None:
     """Raise `Expired` when `deadline` has passed."""
     if deadline is not None and time.monotonic() >= deadline:
         raise Expired
+
+
+_SLICE = 0.2
+"""Seconds the main thread blocks at most in one wait for a sync run's tools."""
+
+
+def patiently(wait: Callable[[float | None], bool], deadline: float | None) -> bool:
+    """`wait(timeout)` until it returns True, or False once `deadline` passed (None: never).
+
+    In the main thread the wait goes in slices: Python runs a signal handler (Ctrl-C's) only
+    there, once its wait returns, and the kernel may hand SIGINT to a tool's thread, which
+    does not end the main thread's wait. Without slices, Ctrl-C would wait for the tools.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return wait(None if deadline is None else left(deadline))
+    while True:
+        remaining = None if deadline is None else left(deadline)
+        if remaining is not None and remaining <= _SLICE:
+            return wait(remaining)
+        if wait(_SLICE):
+            return True

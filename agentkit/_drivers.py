@@ -32,7 +32,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from agentkit._client import AsyncClient, Client
 from agentkit._context import RunContext
-from agentkit._deadline import Expired, check, left, until
+from agentkit._deadline import Expired, check, left, patiently, until
 from agentkit._events import (
     RunCompleteEvent,
     RunEvent,
@@ -727,10 +727,18 @@ def _next_ended(
     ended: queue.Queue[FunctionResultStep | None], deadline: float | None
 ) -> FunctionResultStep | None:
     """The next result of a batch (None: it ended), waiting until `deadline` at most."""
-    try:
-        return ended.get(timeout=None if deadline is None else left(deadline))
-    except queue.Empty:
-        raise Expired from None
+    got: list[FunctionResultStep | None] = []
+
+    def one_ends(timeout: float | None) -> bool:
+        try:
+            got.append(ended.get(timeout=timeout))
+        except queue.Empty:
+            return False
+        return True
+
+    if not patiently(one_ends, deadline):
+        raise Expired
+    return got[0]
 
 
 def _request_sync(

@@ -22,7 +22,7 @@ from anyio.lowlevel import RunVar
 
 from agentkit._content import result_content
 from agentkit._context import RunContext, changed
-from agentkit._deadline import Expired, check, left
+from agentkit._deadline import Expired, check, patiently
 from agentkit._exceptions import ToolOutcomeUnknown, UsageError
 from agentkit._hooks import NULL, Around, Entered, ToolScope, entered
 from agentkit._tool import FunctionTool, NeverRan, SyncCall, describe_exception, tool
@@ -231,7 +231,7 @@ class ToolSet:
         slots = self._limits.sync_slots
         if slots is None or self._limits in _HOLDING.get():
             return claim.start_sync(context, deadline, here=here)
-        if not slots.acquire(timeout=None if deadline is None else left(deadline)):
+        if not patiently(lambda timeout: slots.acquire(timeout=timeout), deadline):
             raise Expired
         # Set while the call starts: its worker thread copies the context, marker included.
         holding = _HOLDING.set(_HOLDING.get() | {self._limits})
@@ -521,9 +521,12 @@ def _ready(
     deadlines = [started.deadline for _, _, started in running.values() if started.deadline]
     if run_deadline is not None:
         deadlines.append(run_deadline)
-    wait = max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
-    done, _ = concurrent.futures.wait(running, wait, return_when=concurrent.futures.FIRST_COMPLETED)
-    if not done:
+
+    def one_ends(timeout: float | None) -> bool:
+        first = concurrent.futures.FIRST_COMPLETED
+        return bool(concurrent.futures.wait(running, timeout, return_when=first).done)
+
+    if not patiently(one_ends, min(deadlines) if deadlines else None):
         check(run_deadline)
     now = time.monotonic()
     return [
@@ -610,7 +613,7 @@ class _Claim:
                 same call still ran.
         """
         if self.still_running is not None:
-            if not self.still_running.wait(None if deadline is None else left(deadline)):
+            if not patiently(self.still_running.wait, deadline):
                 raise Expired
             self.again()
         if self.answer is not None:

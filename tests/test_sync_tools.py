@@ -494,3 +494,57 @@ def test_ctrl_c_as_a_worker_thread_takes_a_call_leaves_the_thread_to_record_its_
     assert result.output_text == "Done."
     assert attempts == [0]
     assert ran_in(emulator) == ["paid"]
+
+
+def test_ctrl_c_that_a_tools_thread_receives_stops_the_run_without_waiting_for_the_tool() -> None:
+    release, quick_done, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def pay() -> str:
+        """Pay."""
+        quick_done.wait(10)  # the run waits for this call alone now
+        # The kernel may hand a process's SIGINT to any of its threads: here, the tool's.
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        release.wait(10)
+        ended.set()
+        return "paid"
+
+    def quick() -> str:
+        """Answer at once."""
+        return "quick"
+
+    def after_tool(call: FunctionCallStep, result: FunctionResultStep) -> None:
+        quick_done.set()
+
+    journal = RecordingJournal()
+    emulator = Emulator(Script([[function_call("pay"), function_call("quick")], "Done."]))
+    hooks = Hooks(after_tool=after_tool)
+    agent = Agent(MODEL, tools=[pay, quick], client=emulator.client(), journal=journal, hooks=hooks)
+
+    with pytest.raises(KeyboardInterrupt):
+        agent.run_sync("Go.")
+
+    assert not ended.is_set()  # the run stopped while the tool still ran
+    release.set()
+    for _ in range(2):  # quick, then pay's outcome, recorded late
+        assert journal.recorded.acquire(timeout=10)
+    assert text(journal.outcomes[-1]) == "paid"
+
+
+def test_ctrl_c_that_the_event_loop_of_async_tools_receives_stops_a_sync_run() -> None:
+    ended = threading.Event()
+
+    async def pay() -> str:
+        """Pay."""
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # the portal's thread
+        with anyio.move_on_after(10):
+            await anyio.Event().wait()
+        ended.set()  # the run waited for the tool instead of cancelling it
+        return "paid"
+
+    emulator = Emulator(Script([[function_call("pay")], "Done."]))
+    agent = Agent(MODEL, tools=[pay], client=emulator.client())
+
+    with pytest.raises(KeyboardInterrupt):
+        agent.run_sync("Go.")
+
+    assert not ended.is_set()
