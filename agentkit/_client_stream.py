@@ -105,6 +105,7 @@ class StreamCore:
         "reconnects",
         "unparsed",
     )
+    _decoder: SSEDecoder
 
     def __init__(
         self,
@@ -134,7 +135,7 @@ class StreamCore:
         """Deliver the events that `StreamAccumulator.apply_wire` folds as JSON objects."""
         self._sent: httpx.Request | None = None  # redacted only if an exception needs it
         self._redacted: httpx.Request | None = None
-        self._decoder = SSEDecoder()
+        # `_decoder` is set by `connected`, with the response: none waits with the request.
         self._cut = False  # the last body ended cleanly, but inside an event
         self._deduper = EventDeduper()
         if last_event_id is not None:
@@ -543,7 +544,8 @@ class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], Asy
     ) -> Self:
         """Send `spec` (with retries) and return the stream over its open response."""
         stream = cls._for(client, spec, interaction_id)
-        stream._attach(*await client._send(spec))
+        sent = await client._send(spec)  # not `stream._attach(*await ...)`: no bound method waits
+        stream._attach(*sent)
         return stream
 
     def _attach(self, request: httpx.Request, response: httpx.Response) -> None:
@@ -622,7 +624,8 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
     def open(cls, client: Client, spec: RequestSpec, *, interaction_id: str | None) -> Self:
         """Send `spec` (with retries) and return the stream over its open response."""
         stream = cls._for(client, spec, interaction_id)
-        stream._attach(*client._send(spec))
+        sent = client._send(spec)  # not `stream._attach(*...)`: no bound method waits
+        stream._attach(*sent)
         return stream
 
     def _attach(self, request: httpx.Request, response: httpx.Response) -> None:

@@ -423,18 +423,22 @@ async def _fail(client: AsyncClient, action: Fail) -> NoReturn:
     raise action.error
 
 
-async def _within(run: _Run, awaitable: Awaitable[T]) -> T:
-    """Await within the run's deadline.
+def _within(run: _Run, awaitable: Awaitable[T]) -> Awaitable[T]:
+    """`awaitable`, bounded by the run's deadline if it has one (else as it is: no frame more).
 
     Each wait has a scope of its own: a scope spanning the yields of `drive` would cancel
     what the consumer of a stream awaits between two events.
+    """
+    return awaitable if run.deadline is None else _until(run.deadline, awaitable)
+
+
+async def _until(deadline: float, awaitable: Awaitable[T]) -> T:
+    """Await until `deadline`.
 
     Raises:
         Expired: The deadline passed first.
     """
-    if run.deadline is None:
-        return await awaitable
-    with anyio.CancelScope(deadline=run.deadline):
+    with anyio.CancelScope(deadline=deadline):
         return await awaitable
     raise Expired  # the scope stopped the wait
 

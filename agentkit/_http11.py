@@ -19,7 +19,7 @@ import re
 import ssl
 import time
 from collections.abc import AsyncIterable, Iterable
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import anyio
 import httpcore
@@ -150,16 +150,12 @@ class AsyncHTTP11Connection(httpcore.AsyncConnectionInterface):
             await self.aclose()
             raise
         body = _AsyncBody(self, framing, keep_alive, timeouts.get("read"))
-        return httpcore.Response(
-            status,
-            headers=headers,
-            content=body,
-            extensions={
-                "http_version": version,
-                "reason_phrase": reason,
-                "network_stream": self._stream,
-            },
-        )
+        extensions = {
+            "http_version": version,
+            "reason_phrase": reason,
+            "network_stream": self._stream,
+        }
+        return _response(status, headers, body, extensions)
 
     async def _connect(
         self, request: httpcore.Request, within: float | None
@@ -347,6 +343,26 @@ class _AsyncBody:
             await self._connection.aclose()
 
 
+def _response(
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: _AsyncBody | _Body,
+    extensions: dict[str, Any],
+) -> httpcore.Response:
+    """The response for httpx, made without httpcore's checks: `_parse_head` made the headers.
+
+    httpcore's constructor checks each header again, through `typing` aliases whose isinstance
+    checks cost more than reading the head did.
+    """
+    response = object.__new__(httpcore.Response)
+    response.status = status
+    response.headers = headers
+    response.stream = body
+    response.extensions = extensions
+    response._stream_consumed = False  # pyright: ignore[reportPrivateUsage]
+    return response
+
+
 async def _aclose_stream(stream: httpcore.AsyncNetworkStream) -> None:
     with anyio.CancelScope(shield=True):  # even in a cancelled task: no socket left open
         await stream.aclose()
@@ -447,16 +463,12 @@ class HTTP11Connection(httpcore.ConnectionInterface):
             self.close()
             raise
         body = _Body(self, framing, keep_alive, timeouts.get("read"))
-        return httpcore.Response(
-            status,
-            headers=headers,
-            content=body,
-            extensions={
-                "http_version": version,
-                "reason_phrase": reason,
-                "network_stream": self._stream,
-            },
-        )
+        extensions = {
+            "http_version": version,
+            "reason_phrase": reason,
+            "network_stream": self._stream,
+        }
+        return _response(status, headers, body, extensions)
 
     def _connect(self, request: httpcore.Request, within: float | None) -> httpcore.NetworkStream:
         host = self._origin.host.decode("ascii")

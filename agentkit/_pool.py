@@ -23,6 +23,11 @@ from typing import Final, TypeVar
 import anyio
 import httpcore
 import httpx
+from httpx._transports.default import (  # how httpx maps its pool's responses and errors
+    AsyncResponseStream,
+    ResponseStream,
+    map_httpcore_exceptions,
+)
 
 from agentkit._asyncio_net import AsyncioBackend
 from agentkit._http11 import AsyncHTTP11Connection, HTTP11Connection
@@ -39,7 +44,7 @@ def async_transport(max_connections: int) -> httpx.AsyncHTTPTransport:
     On asyncio, its connections use asyncio's sockets directly (`AsyncioBackend`).
     """
     ssl_context = httpx.create_ssl_context()
-    transport = httpx.AsyncHTTPTransport(verify=ssl_context)
+    transport = _AsyncTransport(verify=ssl_context)
     transport._pool = AsyncPool(
         ssl_context=ssl_context, max_connections=max_connections, network_backend=AsyncioBackend()
     )
@@ -53,7 +58,7 @@ def sync_transport(max_connections: int) -> httpx.HTTPTransport:
     thread, never the thousands that make its bookkeeping costly.
     """
     ssl_context = httpx.create_ssl_context()
-    transport = httpx.HTTPTransport(verify=ssl_context)
+    transport = _Transport(verify=ssl_context)
     transport._pool = _SyncPool(
         ssl_context=ssl_context,
         max_connections=max_connections,
@@ -61,6 +66,56 @@ def sync_transport(max_connections: int) -> httpx.HTTPTransport:
         keepalive_expiry=KEEPALIVE_EXPIRY,
     )
     return transport
+
+
+def _core_request(request: httpx.Request) -> httpcore.Request:
+    """The request `request` is for httpcore, mapped as httpx does but not checked again.
+
+    httpcore's constructor checks each header anew (httpx checked them), through `typing`
+    aliases whose isinstance checks cost more than writing the request does.
+    """
+    url = request.url
+    extensions = request.extensions
+    core = object.__new__(httpcore.Request)
+    core.method = request.method.encode("ascii")
+    core.url = httpcore.URL(
+        scheme=url.raw_scheme,
+        host=url.raw_host,
+        port=url.port,
+        target=extensions.get("target", url.raw_path),
+    )
+    core.headers = request.headers.raw
+    core.stream = request.stream
+    core.extensions = extensions
+    return core
+
+
+class _AsyncTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, mapping requests and responses without checking them twice."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        with map_httpcore_exceptions():
+            response = await self._pool.handle_async_request(_core_request(request))
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=AsyncResponseStream(response.stream),  # type: ignore[arg-type]
+            extensions=response.extensions,
+        )
+
+
+class _Transport(httpx.HTTPTransport):
+    """httpx's sync transport, mapping requests and responses without checking them twice."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with map_httpcore_exceptions():
+            response = self._pool.handle_request(_core_request(request))
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=ResponseStream(response.stream),  # type: ignore[arg-type]
+            extensions=response.extensions,
+        )
 
 
 class _SyncPool(httpcore.ConnectionPool):
@@ -174,12 +229,9 @@ class AsyncPool(httpcore.AsyncConnectionPool):
             except BaseException:
                 await self._release(connection)
                 raise
-            return httpcore.Response(
-                status=response.status,
-                headers=response.headers,
-                content=_PooledStream(response.stream, connection, self),
-                extensions=response.extensions,
-            )
+            # The same response, its body now giving the connection back when closed.
+            response.stream = _PooledStream(response.stream, connection, self)
+            return response
 
     async def _acquire(
         self, origin: httpcore.Origin, wait_at_most: float | None
@@ -262,7 +314,9 @@ class AsyncPool(httpcore.AsyncConnectionPool):
         elif connection is not None:
             idle = self._idle.setdefault(self._origins[connection], deque())
             idle.append(connection)
-            while idle and idle[0].has_expired():  # the cold end outlived its keep-alive
+            # The cold end outlived its keep-alive: closed. The connection just given back is
+            # checked when taken, not twice (a check of a socket costs a system call).
+            while idle[0] is not connection and idle[0].has_expired():
                 await self._discard(idle.popleft())
 
     async def aclose(self) -> None:
