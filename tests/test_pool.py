@@ -213,6 +213,24 @@ async def test_an_idle_connection_past_its_keep_alive_is_closed_and_replaced() -
         await until(lambda: server.open_now <= 1)
 
 
+async def test_a_connection_given_back_closes_the_idle_ones_past_their_keep_alive_not_itself() -> (
+    None
+):
+    pool = AsyncPool(max_connections=10, keepalive_expiry=0.0)
+    transport = httpx.AsyncHTTPTransport()
+    transport._pool = pool  # pyright: ignore[reportPrivateUsage]
+    gate = anyio.Event()
+    async with serving(Server(gate=gate)) as server, httpx.AsyncClient(transport=transport) as http:
+        async with anyio.create_task_group() as group:
+            for _ in range(2):
+                group.start_soon(http.get, server.url)
+            await until(lambda: server.waiting == 2)
+            gate.set()
+        # The first given back outlived its keep-alive when the second came back: closed.
+        assert len(pool.connections) == 1
+        await until(lambda: server.open_now == 1)
+
+
 async def test_a_full_pool_closes_an_idle_connection_to_another_origin_to_make_room() -> None:
     async with (
         serving(Server()) as first,
