@@ -310,12 +310,18 @@ class ToolSet:
                 failures.append(exc)
                 group.cancel_scope.cancel()
 
-        if len(calls) == 1:  # nothing to run alongside: no task group to pay for
-            await run_one(0, calls[0])
+        *others, last = range(len(calls))
+        if not others:  # nothing to run alongside: no task group to pay for
+            await run_one(last, calls[last])
             return batch.results()
         async with anyio.create_task_group() as group:
-            for index, call in enumerate(calls):
-                group.start_soon(run_in_group, index, call)
+            for index in others:
+                group.start_soon(run_in_group, index, calls[index])
+            # The last call runs in this task, inside the group: one task fewer to pay for,
+            # and a failure of any call still cancels the others. It starts after the
+            # others have (their `before_tool` hooks run in call order).
+            await anyio.lowlevel.checkpoint()
+            await run_in_group(last, calls[last])
         if failures:
             raise failures[0]
         return batch.results()

@@ -127,6 +127,30 @@ async def test_around_hooks_and_callbacks_run_in_order(run: Driver) -> None:
     ]
 
 
+async def test_the_calls_of_a_batch_all_run_and_their_results_go_back_in_call_order(
+    run: Driver, anyio_backend_name: str
+) -> None:
+    order: list[str] = []
+    hooks = Hooks(
+        before_tool=lambda call: order.append(f"start {call.arguments['city']}"),
+        after_tool=lambda call, result: order.append(f"end {call.arguments['city']}"),
+    )
+    cities = ["Oslo", "Rome", "Lima"]
+    calls = [function_call("get_weather", {"city": city}) for city in cities]
+    emulator = Emulator(Script([calls, "Mixed."]))
+    agent = Agent(MODEL, tools=[get_weather], client=emulator.async_client(), hooks=hooks)
+
+    result = await run(agent, "Weather?")
+
+    assert result.output_text == "Mixed."
+    starts = [f"start {city}" for city in cities]
+    if anyio_backend_name == "asyncio" or run.mode == "sync":  # trio picks its own order
+        assert order[:3] == starts
+    assert sorted(order) == sorted([*starts, *(f"end {city}" for city in cities)])
+    sent = bodies(emulator)[-1]["input"]
+    assert [step["result"][0]["text"] for step in sent] == [f"Sunny in {city}" for city in cities]
+
+
 async def test_a_background_turn_is_one_request_scope_over_its_polls(run: Driver) -> None:
     recorder = Recorder()
     emulator = Emulator(Script(["Done."]), background_polls=2)
