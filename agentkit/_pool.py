@@ -4,8 +4,9 @@ httpcore's pool rescans every connection and every queued request each time a re
 or ends, so its cost grows with the number in flight: thousands of concurrent runs on one
 client spend the event loop there and never finish. This pool keeps the idle connections of
 each origin on a stack and the requests waiting for a connection in a queue, so taking and
-giving back a connection touches only those. Its connections are `AsyncHTTP11Connection`s;
-httpx's transport (request mapping and exceptions) is used unchanged.
+giving back a connection touches only those. Its connections are `AsyncHTTP11Connection`s.
+httpx's transports map requests, responses and exceptions to and from it as httpx's own do,
+without checking again what httpx and the response parser checked.
 """
 
 # httpx keeps its transport's pool in `_pool`; it has been there since httpx 0.18.
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator
-from typing import Final, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Final, TypeVar, cast
 
 import anyio
 import httpcore
@@ -69,7 +70,7 @@ def sync_transport(max_connections: int) -> httpx.HTTPTransport:
 
 
 def _core_request(request: httpx.Request) -> httpcore.Request:
-    """The request `request` is for httpcore, mapped as httpx does but not checked again.
+    """Map `request` to httpcore's form as httpx's transports do, without checking it again.
 
     httpcore's constructor checks each header anew (httpx checked them), through `typing`
     aliases whose isinstance checks cost more than writing the request does.
@@ -99,7 +100,7 @@ class _AsyncTransport(httpx.AsyncHTTPTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=AsyncResponseStream(response.stream),  # type: ignore[arg-type]
+            stream=AsyncResponseStream(cast("AsyncIterable[bytes]", response.stream)),
             extensions=response.extensions,
         )
 
@@ -113,7 +114,7 @@ class _Transport(httpx.HTTPTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=ResponseStream(response.stream),  # type: ignore[arg-type]
+            stream=ResponseStream(cast("Iterable[bytes]", response.stream)),
             extensions=response.extensions,
         )
 
