@@ -91,18 +91,25 @@ def _core_request(request: httpx.Request) -> httpcore.Request:
     return core
 
 
+def _httpx_response(
+    response: httpcore.Response, body: httpx.SyncByteStream | httpx.AsyncByteStream
+) -> httpx.Response:
+    return httpx.Response(
+        status_code=response.status,
+        headers=response.headers,
+        stream=body,
+        extensions=response.extensions,
+    )
+
+
 class _AsyncTransport(httpx.AsyncHTTPTransport):
     """httpx's transport, mapping requests and responses without checking them twice."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with map_httpcore_exceptions():
             response = await self._pool.handle_async_request(_core_request(request))
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=AsyncResponseStream(cast("AsyncIterable[bytes]", response.stream)),
-            extensions=response.extensions,
-        )
+        body = cast("AsyncIterable[bytes]", response.stream)
+        return _httpx_response(response, AsyncResponseStream(body))
 
 
 class _Transport(httpx.HTTPTransport):
@@ -111,12 +118,7 @@ class _Transport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with map_httpcore_exceptions():
             response = self._pool.handle_request(_core_request(request))
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=ResponseStream(cast("Iterable[bytes]", response.stream)),
-            extensions=response.extensions,
-        )
+        return _httpx_response(response, ResponseStream(cast("Iterable[bytes]", response.stream)))
 
 
 class _SyncPool(httpcore.ConnectionPool):
