@@ -288,7 +288,7 @@ class AsyncPool(httpcore.AsyncConnectionPool):
         return False
 
     async def _discard(self, connection: httpcore.AsyncConnectionInterface) -> None:
-        del self._origins[connection]
+        self._origins.pop(connection, None)  # gone already if the pool closed meanwhile
         with anyio.CancelScope(shield=True):
             await connection.aclose()
 
@@ -318,9 +318,13 @@ class AsyncPool(httpcore.AsyncConnectionPool):
             idle = self._idle.setdefault(self._origins[connection], deque())
             idle.append(connection)
             # The cold end outlived its keep-alive: closed. The connection just given back is
-            # checked when taken, not twice (a check of a socket costs a system call).
+            # checked when taken, not twice (a check of a socket costs a system call). Taken
+            # off first, then closed: a request starting while one closes may take `connection`.
+            stale: list[httpcore.AsyncConnectionInterface] = []
             while idle[0] is not connection and idle[0].has_expired():
-                await self._discard(idle.popleft())
+                stale.append(idle.popleft())
+            for expired in stale:
+                await self._discard(expired)
 
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail."""

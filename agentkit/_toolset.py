@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -36,6 +36,8 @@ from agentkit.types import (
 )
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from agentkit._journal import CallRecord, Journal
 
 __all__ = ["ToolHooks", "ToolSet"]
@@ -58,7 +60,8 @@ class ToolHooks:
     before: Callable[[FunctionCallStep], None] | None = None
     after: Callable[[FunctionCallStep, FunctionResultStep], None] | None = None
     around: Around[ToolScope] | None = None
-    """Entered where the call runs (its task, or the context its worker thread copies)."""
+    """Entered where the call runs (its own task or the run's, or the context its worker
+    thread copies)."""
 
 
 class _Limits:
@@ -301,7 +304,7 @@ class ToolSet:
                     slots.release_on_behalf_of(borrower)
             batch.done(index, result)
 
-        async def run_in_group(index: int, call: FunctionCallStep) -> None:
+        async def run_in_group(group: TaskGroup, index: int, call: FunctionCallStep) -> None:
             try:
                 await run_one(index, call)
             except Exception as exc:
@@ -310,18 +313,11 @@ class ToolSet:
                 failures.append(exc)
                 group.cancel_scope.cancel()
 
-        *others, last = range(len(calls))
-        if not others:  # nothing to run alongside: no task group to pay for
-            await run_one(last, calls[last])
-            return batch.results()
-        async with anyio.create_task_group() as group:
-            for index in others:
-                group.start_soon(run_in_group, index, calls[index])
-            # The last call runs in this task, inside the group: one task fewer to pay for,
-            # and a failure of any call still cancels the others. It starts after the
-            # others have (their `before_tool` hooks run in call order).
-            await anyio.lowlevel.checkpoint()
-            await run_in_group(last, calls[last])
+        if len(calls) < 2:  # nothing to run alongside: no task group to pay for
+            for index, call in enumerate(calls):
+                await run_one(index, call)
+        else:
+            await _together(calls, run_in_group)
         if failures:
             raise failures[0]
         return batch.results()
@@ -423,6 +419,24 @@ class ToolSet:
         return batch.results()
 
 
+async def _together(
+    calls: Sequence[FunctionCallStep],
+    run: Callable[[TaskGroup, int, FunctionCallStep], Coroutine[Any, Any, None]],
+) -> None:
+    """Run every call concurrently in one task group; the last one in this task.
+
+    That is one task fewer to pay for, and a failure of any call still cancels the others
+    (`run` cancels the group). The last call starts after the others have, so on asyncio
+    their `before_tool` hooks run in call order.
+    """
+    *others, last = range(len(calls))
+    async with anyio.create_task_group() as group:
+        for index in others:
+            group.start_soon(run, group, index, calls[index])
+        await anyio.lowlevel.checkpoint()
+        await run(group, last, calls[last])
+
+
 class _Batch:
     """The results of one batch as its calls end, with the hooks around each call."""
 
@@ -445,7 +459,7 @@ class _Batch:
             self._hooks.before(self._calls[index])
 
     def scope(self, index: int) -> contextlib.AbstractContextManager[object]:
-        """The `around` hook of a call, for a task that runs only that call."""
+        """The `around` hook of a call, entered by the task that runs it."""
         around = self._hooks.around
         if around is None:
             return NULL

@@ -488,6 +488,39 @@ async def test_raise_tool_errors_stops_the_run_before_results_are_sent(run: Driv
     assert emulator.function_results == []
 
 
+@pytest.mark.parametrize("failing", [0, 2], ids=["first", "last"])
+async def test_a_raising_call_cancels_the_calls_running_beside_it(failing: int) -> None:
+    all_started = anyio.Event()
+    started: list[str] = []
+    cancelled: list[str] = []
+
+    async def lookup(item: str) -> str:
+        """Look an item up."""
+        started.append(item)
+        if len(started) == 3:
+            all_started.set()
+        if item == "bad":
+            await all_started.wait()
+            raise LookupError("no such item")
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.append(item)
+        return item
+
+    items = ["one", "two"]
+    items.insert(failing, "bad")
+    calls = [function_call("lookup", {"item": item}) for item in items]
+    emulator = Emulator(Script([calls, "never"]))
+    agent = Agent(MODEL, tools=[lookup], raise_tool_errors=True, client=emulator.async_client())
+
+    with anyio.fail_after(10), pytest.raises(LookupError, match="no such item"):
+        await agent.run("Look them up.")
+
+    assert sorted(cancelled) == ["one", "two"]
+    assert len(bodies(emulator)) == 1
+
+
 # --- server tools ------------------------------------------------------------------------------
 
 

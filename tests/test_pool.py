@@ -7,19 +7,23 @@ request cancelled or timed out while waiting leaves nothing behind.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
+import httpcore
 import httpx
 import pytest
 
 from agentkit import AsyncClient
 from agentkit._client import default_max_connections
-from agentkit._pool import AsyncPool, async_transport
+from agentkit._http11 import _response  # pyright: ignore[reportPrivateUsage]
+from agentkit._pool import AsyncPool, _core_request, async_transport  # pyright: ignore[reportPrivateUsage]
 
 pytestmark = pytest.mark.anyio
 
@@ -231,6 +235,65 @@ async def test_a_connection_given_back_closes_the_idle_ones_past_their_keep_aliv
         await until(lambda: server.open_now == 1)
 
 
+class _Idle(httpcore.AsyncConnectionInterface):
+    """An idle connection whose close lets other tasks run until `may_end` (trio's socket may)."""
+
+    def __init__(self, *, expired: bool, closing: anyio.Event, may_end: anyio.Event) -> None:
+        self.expired = expired
+        self.closing = closing
+        self.may_end = may_end
+        self.closed = False
+
+    def has_expired(self) -> bool:
+        return self.expired
+
+    def is_idle(self) -> bool:
+        return not self.closed
+
+    def is_available(self) -> bool:
+        return not self.closed
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return True
+
+    def info(self) -> str:
+        return "idle"
+
+    async def aclose(self) -> None:
+        self.closing.set()
+        await self.may_end.wait()
+        self.closed = True
+
+
+async def test_a_request_may_take_the_connection_given_back_while_an_expired_one_closes() -> None:
+    origin = httpcore.Origin(b"http", b"example.com", 80)
+    key = (origin.scheme, origin.host, origin.port)
+    pool = AsyncPool(max_connections=10)
+    closing, may_end = anyio.Event(), anyio.Event()
+    stale = _Idle(expired=True, closing=closing, may_end=may_end)
+    given_back = _Idle(expired=False, closing=closing, may_end=may_end)
+    pool._origins.update({stale: key, given_back: key})  # pyright: ignore[reportPrivateUsage]
+    pool._idle[key] = collections.deque([stale])  # pyright: ignore[reportPrivateUsage]
+    taken: list[httpcore.AsyncConnectionInterface] = []
+
+    async def take() -> None:
+        taken.append(await pool._acquire(origin, None))  # pyright: ignore[reportPrivateUsage]
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(pool._release, given_back)  # pyright: ignore[reportPrivateUsage]
+        await closing.wait()  # the expired one is closing
+        group.start_soon(take)
+        await until(lambda: bool(taken))
+        may_end.set()
+
+    assert taken == [given_back]
+    assert stale.closed
+    assert pool.connections == [given_back]
+
+
 async def test_a_full_pool_closes_an_idle_connection_to_another_origin_to_make_room() -> None:
     async with (
         serving(Server()) as first,
@@ -268,3 +331,27 @@ async def test_the_client_pool_allows_as_many_connections_as_the_process_can_spa
         http = api._http  # pyright: ignore[reportPrivateUsage]
         assert pool_of(http)._max_connections == default_max_connections()  # pyright: ignore[reportPrivateUsage]
     assert default_max_connections() >= 10
+
+
+def test_the_requests_and_responses_made_for_httpcore_hold_what_its_constructors_set() -> None:
+    request = httpx.Request(
+        "POST", "http://example.com/v1/x?key=1", headers={"a": "b"}, content=b"{}"
+    )
+    made = _core_request(request)
+    built = httpcore.Request(
+        b"POST",
+        httpcore.URL(scheme=b"http", host=b"example.com", port=None, target=b"/v1/x?key=1"),
+        headers=request.headers.raw,
+        content=request.stream,
+        extensions=request.extensions,
+    )
+    assert vars(made) == vars(built)
+    request.extensions["target"] = b"/elsewhere"
+    assert _core_request(request).url.target == b"/elsewhere"
+
+    headers = [(b"content-type", b"application/json")]
+    answer = _response(200, headers, cast("Any", [b"{}"]), {"http_version": b"HTTP/1.1"})
+    expected = httpcore.Response(
+        200, headers=headers, content=[b"{}"], extensions={"http_version": b"HTTP/1.1"}
+    )
+    assert vars(answer) == vars(expected)
