@@ -543,8 +543,8 @@ class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], Asy
         cls, client: AsyncClient, spec: RequestSpec, *, interaction_id: str | None
     ) -> Self:
         """Send `spec` (with retries) and return the stream over its open response."""
-        stream = cls._for(client, spec, interaction_id)
-        sent = await client._send(spec)  # not `stream._attach(*await ...)`: no bound method waits
+        sent = await client._send(spec)
+        stream = cls._for(client, spec, interaction_id)  # made once answered: none waits
         stream._attach(*sent)
         return stream
 
@@ -623,8 +623,8 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
     @classmethod
     def open(cls, client: Client, spec: RequestSpec, *, interaction_id: str | None) -> Self:
         """Send `spec` (with retries) and return the stream over its open response."""
-        stream = cls._for(client, spec, interaction_id)
-        sent = client._send(spec)  # not `stream._attach(*...)`: no bound method waits
+        sent = client._send(spec)
+        stream = cls._for(client, spec, interaction_id)  # made once answered: none waits
         stream._attach(*sent)
         return stream
 
