@@ -127,6 +127,31 @@ def test_a_sync_tool_past_its_timeout_is_answered_and_its_late_outcome_recorded(
 
 
 @pytest.mark.usefixtures("no_event_loop")
+def _pay_beside_quick(
+    pay: Callable[[], str], quick_done: threading.Event, **hooks: Any
+) -> tuple[Agent, Emulator, RecordingJournal]:
+    """An agent whose one response calls `pay` and a `quick` tool that sets `quick_done`."""
+
+    def quick() -> str:
+        """Answer at once."""
+        return "quick"
+
+    def after_tool(call: FunctionCallStep, result: FunctionResultStep) -> None:
+        if call.name == "quick":
+            quick_done.set()
+
+    journal = RecordingJournal()
+    emulator = Emulator(Script([[function_call("pay"), function_call("quick")], "Done."]))
+    agent = Agent(
+        MODEL,
+        tools=[pay, quick],
+        client=emulator.client(),
+        journal=journal,
+        hooks=Hooks(after_tool=after_tool, **hooks),
+    )
+    return agent, emulator, journal
+
+
 def test_ctrl_c_while_sync_tools_run_keeps_the_finished_and_records_the_rest_late() -> None:
     release = threading.Event()
     cancelled: list[RunResult[Any]] = []
@@ -139,17 +164,7 @@ def test_ctrl_c_while_sync_tools_run_keeps_the_finished_and_records_the_rest_lat
         release.wait(10)
         return "paid"
 
-    def quick() -> str:
-        """Answer at once."""
-        return "quick"
-
-    def after_tool(call: FunctionCallStep, result: FunctionResultStep) -> None:
-        finished.set()
-
-    journal = RecordingJournal()
-    emulator = Emulator(Script([[function_call("pay"), function_call("quick")], "Done."]))
-    hooks = Hooks(after_tool=after_tool, on_cancel=cancelled.append)
-    agent = Agent(MODEL, tools=[pay, quick], client=emulator.client(), journal=journal, hooks=hooks)
+    agent, emulator, journal = _pay_beside_quick(pay, finished, on_cancel=cancelled.append)
 
     with pytest.raises(KeyboardInterrupt):
         agent.run_sync("Go.")
@@ -508,17 +523,7 @@ def test_ctrl_c_that_a_tools_thread_receives_stops_the_run_without_waiting_for_t
         ended.set()
         return "paid"
 
-    def quick() -> str:
-        """Answer at once."""
-        return "quick"
-
-    def after_tool(call: FunctionCallStep, result: FunctionResultStep) -> None:
-        quick_done.set()
-
-    journal = RecordingJournal()
-    emulator = Emulator(Script([[function_call("pay"), function_call("quick")], "Done."]))
-    hooks = Hooks(after_tool=after_tool)
-    agent = Agent(MODEL, tools=[pay, quick], client=emulator.client(), journal=journal, hooks=hooks)
+    agent, _, journal = _pay_beside_quick(pay, quick_done)
 
     with pytest.raises(KeyboardInterrupt):
         agent.run_sync("Go.")
