@@ -39,7 +39,7 @@ def _build(options: argparse.Namespace) -> tuple[Side, str | None]:
         from benchmarks._raw import RawAsync, RawSync
 
         raw = RawAsync if options.mode == "async" else RawSync
-        return raw(plan, options.base_url, many=options.many), None
+        return raw(plan, options.base_url, many=options.many, streamed=options.streamed), None
     import agentkit
     from benchmarks._agentkit import AgentAsync, AgentSync
 
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", help="the fake server; without it, a mock transport")
     parser.add_argument("--tool-delay", type=float, default=0.0, help="seconds each tool takes")
     parser.add_argument("--many", action="store_true", help="raw: no connection limit, 60 s")
+    parser.add_argument(
+        "--streamed", action="store_true", help="raw: stream each create, rebuild its steps"
+    )
     parser.add_argument(
         "--gc-threshold", type=int, help="gc.set_threshold(N): the README's advice for crowds"
     )

@@ -5,6 +5,10 @@ inline for every `function_call` step, and posts their `function_result` steps w
 `previous_interaction_id`, until a response has no call. The stream reads the SSE lines and
 json-parses each `data:` line. The clients keep httpx's defaults, except for the 10,000-run
 row (`many`), where they may open as many connections as there are runs and wait 60 s.
+
+With `streamed`, the loop streams each create and rebuilds the interaction from its events, as
+a client must that learns each interaction's id before its output (agentkit's stored runs do,
+so that a lost response is fetched instead of created twice): the floor of that choice.
 Never imports agentkit.
 """
 
@@ -19,7 +23,7 @@ import httpx
 from benchmarks._plan import API_KEY, ENDPOINT, MODEL, Plan, function_declarations, stock
 from benchmarks._side import AsyncSide, Side, check_answer, mock_transport
 
-__all__ = ["RawAsync", "RawSync", "answer_text", "first_body", "next_body"]
+__all__ = ["RawAsync", "RawSync", "Rebuilt", "answer_text", "first_body", "next_body"]
 
 _HEADERS = {"x-goog-api-key": API_KEY, "Content-Type": "application/json"}
 _STREAM_HEADERS = {**_HEADERS, "Accept": "text/event-stream"}
@@ -75,6 +79,39 @@ def answer_text(interaction: dict[str, Any]) -> str:
     )
 
 
+class Rebuilt:
+    """An interaction rebuilt from the SSE lines of its stream: its fields, steps and texts."""
+
+    def __init__(self) -> None:
+        self.interaction: dict[str, Any] = {}
+        self.steps: dict[int, dict[str, Any]] = {}
+        self.arguments: dict[int, list[str]] = {}
+
+    def line(self, line: str) -> None:
+        """Fold one line of the stream."""
+        if not line.startswith("data:"):
+            return
+        event = json.loads(line[5:])
+        kind = event["event_type"]
+        if kind in ("interaction.created", "interaction.completed"):
+            self.interaction.update(event["interaction"])
+        elif kind == "step.start":
+            self.steps[event["index"]] = dict(event["step"])
+        elif kind == "step.delta":
+            delta, index = event["delta"], event["index"]
+            if delta["type"] == "arguments_delta":
+                self.arguments.setdefault(index, []).append(delta["arguments"])
+            elif delta["type"] == "text":
+                block = {"type": "text", "text": delta["text"]}
+                self.steps[index].setdefault("content", []).append(block)
+
+    def result(self) -> dict[str, Any]:
+        """The interaction, each call's arguments parsed."""
+        for index, pieces in self.arguments.items():
+            self.steps[index]["arguments"] = json.loads("".join(pieces))
+        return {**self.interaction, "steps": [self.steps[i] for i in sorted(self.steps)]}
+
+
 def _text_delta(line: str) -> str | None:
     """The text of an SSE `data:` line holding a text delta."""
     if not line.startswith("data:"):
@@ -89,9 +126,12 @@ def _text_delta(line: str) -> str | None:
 class RawAsync(AsyncSide):
     """`httpx.AsyncClient` with a hand-written loop."""
 
-    def __init__(self, plan: Plan, base_url: str | None, *, many: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, base_url: str | None, *, many: bool = False, streamed: bool = False
+    ) -> None:
         super().__init__(plan)
         self.tools = function_declarations(plan.tool_count)
+        self.streamed = streamed
         self.client = self.drive(self._open(base_url, many))
         self.validate()
 
@@ -99,12 +139,26 @@ class RawAsync(AsyncSide):
         transport = None if base_url else mock_transport()
         return httpx.AsyncClient(transport=transport, **_client_options(base_url, many))
 
+    async def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.streamed:
+            response = await self.client.post(ENDPOINT, content=json.dumps(body), headers=_HEADERS)
+            response.raise_for_status()
+            interaction: dict[str, Any] = response.json()
+            return interaction
+        rebuilt = Rebuilt()
+        content = json.dumps({**body, "stream": True})
+        async with self.client.stream(
+            "POST", ENDPOINT, content=content, headers=_STREAM_HEADERS
+        ) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                rebuilt.line(line)
+        return rebuilt.result()
+
     async def _run(self, plan: Plan) -> None:
         body = first_body(plan, self.tools)
         while True:
-            response = await self.client.post(ENDPOINT, content=json.dumps(body), headers=_HEADERS)
-            response.raise_for_status()
-            interaction = response.json()
+            interaction = await self._create(body)
             follow_up = next_body(interaction, self.tools)
             if follow_up is None:
                 check_answer(answer_text(interaction), plan)
@@ -149,19 +203,36 @@ class RawAsync(AsyncSide):
 class RawSync(Side):
     """`httpx.Client` with a hand-written loop."""
 
-    def __init__(self, plan: Plan, base_url: str | None, *, many: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, base_url: str | None, *, many: bool = False, streamed: bool = False
+    ) -> None:
         super().__init__(plan)
         self.tools = function_declarations(plan.tool_count)
+        self.streamed = streamed
         transport = None if base_url else mock_transport()
         self.client = httpx.Client(transport=transport, **_client_options(base_url, many))
         self.validate()
 
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.streamed:
+            response = self.client.post(ENDPOINT, content=json.dumps(body), headers=_HEADERS)
+            response.raise_for_status()
+            interaction: dict[str, Any] = response.json()
+            return interaction
+        rebuilt = Rebuilt()
+        content = json.dumps({**body, "stream": True})
+        with self.client.stream(
+            "POST", ENDPOINT, content=content, headers=_STREAM_HEADERS
+        ) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                rebuilt.line(line)
+        return rebuilt.result()
+
     def _run(self, plan: Plan) -> None:
         body = first_body(plan, self.tools)
         while True:
-            response = self.client.post(ENDPOINT, content=json.dumps(body), headers=_HEADERS)
-            response.raise_for_status()
-            interaction = response.json()
+            interaction = self._create(body)
             follow_up = next_body(interaction, self.tools)
             if follow_up is None:
                 check_answer(answer_text(interaction), plan)

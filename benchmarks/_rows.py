@@ -74,7 +74,7 @@ class Bench:
         """Start contenders `(side, mode, plan, options)` together; wait until all are ready.
 
         Options: `socket` (default True; False for a mock transport), `tool_delay`, `many`,
-        `gc_threshold`.
+        `streamed`, `gc_threshold`.
         """
         contenders: list[Contender] = []
         try:
@@ -86,6 +86,8 @@ class Bench:
                     args += ["--tool-delay", str(options["tool_delay"])]
                 if options.get("many"):
                     args.append("--many")
+                if options.get("streamed"):
+                    args.append("--streamed")
                 if options.get("gc_threshold"):
                     args += ["--gc-threshold", str(options["gc_threshold"])]
                 contenders.append(Contender(self.env, f"{side} {mode} {plan.key}", args))
@@ -282,29 +284,45 @@ def many_runs(bench: Bench) -> list[Line]:
 # -- rows 3 and 4 --------------------------------------------------------------------------------
 
 
-def _cpu_per_run(bench: Bench, mode: str) -> tuple[list[float], list[float]]:
+def _cpu_per_run(bench: Bench, mode: str, number: str, label: str, limit: float) -> list[Line]:
+    """Client CPU per run of 3 rounds x 2 calls, agentkit over the raw loop.
+
+    A second line, for information, sets it over the raw loop streaming its creates: the floor
+    of exactly-once creates.
+    """
     plan = Plan(rounds=3, calls=2)
-    contenders = bench.start(("agentkit", mode, plan, {}), ("raw", mode, plan, {}))
+    contenders = bench.start(
+        ("agentkit", mode, plan, {}),
+        ("raw", mode, plan, {}),
+        ("raw", mode, plan, {"streamed": True}),
+    )
     count = bench.budget.cpu_runs
     try:
         for contender in contenders:
             contender.call("runs", count=max(count // 4, 5))
-        ours, raw = _interleaved(contenders, bench.budget.cpu_reps, "runs", count=count)
+        ours, raw, streamed = (
+            _per(result, "cpu", count)
+            for result in _interleaved(contenders, bench.budget.cpu_reps, "runs", count=count)
+        )
     finally:
         _close(*contenders)
-    return _per(ours, "cpu", count), _per(raw, "cpu", count)
+    return [
+        compare(number, label, ours, raw, limit),
+        compare(number, _STREAMED, ours, streamed, None),
+    ]
+
+
+_STREAMED = "... vs the raw loop streaming its creates"
 
 
 def sync_cpu(bench: Bench) -> list[Line]:
     """`run_sync`: client CPU per run of 3 rounds x 2 tool calls."""
-    label = "run_sync CPU per run (3 rounds x 2 calls)"
-    return [compare("3", label, *_cpu_per_run(bench, "sync"), 1.3)]
+    return _cpu_per_run(bench, "sync", "3", "run_sync CPU per run (3 rounds x 2 calls)", 1.3)
 
 
 def async_cpu(bench: Bench) -> list[Line]:
     """`run`: client CPU per run of 3 rounds x 2 tool calls."""
-    label = "run CPU per run (3 rounds x 2 calls)"
-    return [compare("4", label, *_cpu_per_run(bench, "async"), 1.1)]
+    return _cpu_per_run(bench, "async", "4", "run CPU per run (3 rounds x 2 calls)", 1.1)
 
 
 # -- row 5 ---------------------------------------------------------------------------------------
@@ -314,11 +332,14 @@ def mock_runs(bench: Bench) -> list[Line]:
     """A 2-turn run in process over `httpx.MockTransport`: absolute time per run."""
     plan = Plan(rounds=1, calls=1)
     mock = {"socket": False}
+    streamed = {"socket": False, "streamed": True}
     contenders = bench.start(
         ("agentkit", "async", plan, mock),
         ("raw", "async", plan, mock),
+        ("raw", "async", plan, streamed),
         ("agentkit", "sync", plan, mock),
         ("raw", "sync", plan, mock),
+        ("raw", "sync", plan, streamed),
     )
     count = bench.budget.mock_runs
     try:
@@ -327,10 +348,14 @@ def mock_runs(bench: Bench) -> list[Line]:
         results = _interleaved(contenders, bench.budget.mock_reps, "runs", count=count)
     finally:
         _close(*contenders)
-    ours_async, raw_async, ours_sync, raw_sync = (_per(r, "wall", count) for r in results)
+    ours_async, raw_async, streamed_async, ours_sync, raw_sync, streamed_sync = (
+        _per(r, "wall", count) for r in results
+    )
     return [
         measured("5", "mock transport 2-turn run, async", ours_async, 350e-6, reference=raw_async),
+        compare("5", _STREAMED, ours_async, streamed_async, None),
         measured("5", "... sync", ours_sync, 450e-6, reference=raw_sync),
+        compare("5", _STREAMED, ours_sync, streamed_sync, None),
     ]
 
 
@@ -507,9 +532,12 @@ ROWS: dict[str, Callable[[Bench], list[Line]]] = {
 
 REFERENCES = """\
 reference column: rows 1-4 and 6, the same requests through a hand-written httpx loop (row 2:
-no connection limit); row 5, that loop over the same mock transport (for information); row 7,
-importing, without agentkit, what agentkit imports (then all it loads); the extra row, a plain
-JSON create through agentkit; row 8, none (ideal: 100 ms).
+no connection limit); row 5, that loop over the same mock transport (for information); "vs the
+raw loop streaming its creates", that loop streaming each create and rebuilding its steps from
+the events, as agentkit's stored runs do to learn each id before the output (for information:
+the floor of exactly-once creates); row 7, importing, without agentkit, what agentkit imports
+(then all it loads); the extra row, a plain JSON create through agentkit; row 8, none (ideal:
+100 ms).
 Ratios are agentkit / reference per interleaved repetition: median [min-max]."""
 
 

@@ -125,7 +125,12 @@ def test_the_benchmarks_run_their_contenders_and_print_their_rows() -> None:
         cwd=ROOT,
     )
     assert completed.returncode == 0, completed.stderr
-    for row in (r"^5  mock transport 2-turn run, async +[\d.]+ [mu]?s", r"^8  20 tools x 0.1 s"):
+    rows = (
+        r"^5  mock transport 2-turn run, async +[\d.]+ [mu]?s",
+        r"^5  \.\.\. vs the raw loop streaming its creates +[\d.]+ [mu]?s +[\d.]+ [mu]?s",
+        r"^8  20 tools x 0.1 s",
+    )
+    for row in rows:
         assert re.search(row, completed.stdout, flags=re.MULTILINE), completed.stdout
 
 
