@@ -28,6 +28,7 @@ import anyio
 import anyio.to_thread
 import pydantic
 import pydantic_core
+import sniffio
 from typing_extensions import ParamSpec, Self, TypeVar
 
 from agentkit._content import result_content
@@ -285,10 +286,14 @@ class FunctionTool(Generic[P, R]):
         if isinstance(bound, FunctionResultStep):
             return bound
         late = None if on_late is None else functools.partial(self._late, call, on_late)
-        worker = _Worker(self.function, *bound, late, name=self.name)
+        worker = _Worker(self.function, *bound, late, name=self.name, settle=True)
         # In a copy of the caller's context, as anyio's worker threads do for async runs:
-        # what the tool reads there (the current span...) is the same in both worlds.
-        run = functools.partial(contextvars.copy_context().run, worker.run)
+        # what the tool reads there (the current span...) is the same in both worlds. Like
+        # them, without the async library of a loop running in the caller's thread: there is
+        # none in the tool's, which may start one.
+        context = contextvars.copy_context()
+        context.run(sniffio.current_async_library_cvar.set, None)
+        run = functools.partial(context.run, worker.run)
         if here and self.timeout is None:
             try:
                 return SyncCall(self, call, worker, _ran(run))
@@ -659,7 +664,9 @@ class _Worker:
 
     The thread cannot be stopped: when the awaiting task is cancelled (Ctrl-C, a timeout), the
     call goes on, and its outcome, whenever it comes, goes to `late` instead of being lost;
-    `late(None)` says the call never started (it was still waiting for a thread).
+    `late(None)` says the call never started (it was still waiting for a thread). With
+    `settle`, a coroutine the function returns is awaited in the thread too, for a caller
+    without an event loop.
     """
 
     def __init__(
@@ -670,10 +677,12 @@ class _Worker:
         late: Callable[[_Outcome | None], None] | None,
         *,
         name: str,
+        settle: bool = False,
     ) -> None:
         self._call = functools.partial(function, *args, **kwargs)
         self._late = late
         self._name = name
+        self._settle = settle
         self._lock = threading.Lock()
         self._outcome: _Outcome | None = None
         self._started = False
@@ -695,6 +704,10 @@ class _Worker:
         outcome: _Outcome
         try:
             outcome = (self._call(),)
+            if self._settle and inspect.isawaitable(outcome[0]):
+                # A sync wrapper around a coroutine function, in a run with no event loop to
+                # await it: it runs to its end here, on a loop of its own.
+                outcome = anyio.run(_settled, outcome[0])
         except BaseException as exc:
             if not _body_ran(exc):
                 self._never_ran()
@@ -768,8 +781,6 @@ class SyncCall:
         except BaseException:
             self.abandon()
             raise
-        if isinstance(outcome, tuple) and inspect.isawaitable(outcome[0]):
-            outcome = anyio.run(_settled, outcome[0])  # a sync wrapper around a coroutine function
         return tool._answer(call, outcome, raise_errors=raise_errors)  # pyright: ignore[reportPrivateUsage]
 
     def abandon(self) -> None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio  # noqa: TID251 (a loop's callback, outside any task, is asyncio's own)
 import concurrent.futures
+import functools
 import os
 import signal
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -26,6 +27,9 @@ from agentkit._tool import TOOL_THREADS, SyncCall, tool_threads
 from agentkit.journal import InMemoryJournal
 from agentkit.testing import Emulator, Script, function_call
 from agentkit.types import FunctionCallStep, FunctionResultStep
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class RecordingJournal(InMemoryJournal):
@@ -122,6 +126,75 @@ def test_a_sync_tool_past_its_timeout_is_answered_and_its_late_outcome_recorded(
     assert text(sent[1]) == "quick"
     release.set()
     for _ in range(3):  # quick, slow's timeout, then slow's late outcome
+        assert journal.recorded.acquire(timeout=10)
+    assert text(journal.outcomes[-1]) == "finally"
+
+
+def coroutine_returning(
+    function: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """A decorator unaware of coroutines: its sync wrapper hands back the coroutine to await."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+@tool
+@coroutine_returning
+async def stock(sku: str) -> str:
+    """Look a stock level up.
+
+    Args:
+        sku: The product.
+    """
+    await anyio.lowlevel.checkpoint()
+    return f"{sku}: 3 left"
+
+
+def test_a_sync_wrapper_around_a_coroutine_function_is_awaited_wherever_the_run_is_called() -> None:
+    a, b = function_call("stock", {"sku": "A"}), function_call("stock", {"sku": "B"})
+    emulator = Emulator(Script([[a], [a, b], "Done."] * 5))  # alone, then beside another
+    agent = Agent(MODEL, tools=[stock], client=emulator.client())
+
+    def run() -> str | None:
+        return agent.run_sync("Go.").output_text
+
+    async def in_a_task() -> str | None:  # blocks its loop, as a notebook cell would
+        return run()
+
+    assert run() == "Done."  # in the main thread
+    assert elsewhere(run) == "Done."  # in another, the lone call in it
+    assert anyio.run(in_a_task) == "Done."  # anyio names its library for the whole loop
+    assert asyncio.run(in_a_task()) == "Done."
+    assert anyio.run(in_a_task, backend="trio") == "Done."
+
+    assert ran_in(emulator) == ["A: 3 left", "A: 3 left", "B: 3 left"] * 5
+
+
+@pytest.mark.usefixtures("no_event_loop")
+def test_the_timeout_of_a_sync_wrapper_around_a_coroutine_function_covers_the_coroutine() -> None:
+    release = threading.Event()
+
+    @tool(timeout=0.05)
+    @coroutine_returning
+    async def slow() -> str:
+        """Take long."""
+        await anyio.to_thread.run_sync(release.wait, 10)
+        return "finally"
+
+    journal = RecordingJournal()
+    emulator = Emulator(Script([[function_call("slow")], "Done."]))
+    agent = Agent(MODEL, tools=[slow], client=emulator.client(), journal=journal)
+
+    assert agent.run_sync("Go.").output_text == "Done."
+
+    (sent,) = emulator.function_results
+    assert text(sent) == "TimeoutError: tool 'slow' did not finish within 0.05 s."
+    release.set()
+    for _ in range(2):  # the timeout, then the coroutine's late outcome
         assert journal.recorded.acquire(timeout=10)
     assert text(journal.outcomes[-1]) == "finally"
 
@@ -349,9 +422,6 @@ def test_a_capped_sync_tool_may_run_its_own_agent_again() -> None:
 def test_max_concurrent_tools_must_be_a_positive_int(cap: Any) -> None:
     with pytest.raises(UsageError, match="max_concurrent_tools must be an int >= 1"):
         Agent(MODEL, max_concurrent_tools=cap)
-
-
-T = TypeVar("T")
 
 
 def elsewhere(work: Callable[[], T]) -> T:
