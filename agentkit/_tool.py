@@ -704,10 +704,8 @@ class _Worker:
         outcome: _Outcome
         try:
             outcome = (self._call(),)
-            if self._settle and inspect.isawaitable(outcome[0]):
-                # A sync wrapper around a coroutine function, in a run with no event loop to
-                # await it: it runs to its end here, on a loop of its own.
-                outcome = anyio.run(_settled, outcome[0])
+            if self._settle:  # the caller has no event loop to await a coroutine on
+                outcome = _awaited(outcome)
         except BaseException as exc:
             if not _body_ran(exc):
                 self._never_ran()
@@ -717,7 +715,7 @@ class _Worker:
             self._outcome = outcome
             abandoned = self._abandoned
         if abandoned and self._late is not None:
-            self._late(outcome)
+            self._late(_awaited(outcome))  # no caller is left to await a coroutine either
         if not isinstance(outcome, tuple | Exception):  # KeyboardInterrupt, SystemExit...
             raise outcome
         return outcome
@@ -738,7 +736,7 @@ class _Worker:
         # started, or refused its arguments (it never ran, `outcome` is None): else the thread
         # hands its outcome on when it ends.
         if self._late is not None and (outcome is not None or not started or refused):
-            self._late(outcome)
+            self._late(_unawaited(outcome))
 
 
 class SyncCall:
@@ -825,6 +823,27 @@ async def _settled(awaitable: typing.Awaitable[Any]) -> _Outcome:
         return (await awaitable,)
     except Exception as exc:  # the tool's failure, for the model; agentkit's own code is outside
         return exc
+
+
+def _awaited(outcome: _Outcome) -> _Outcome:
+    """`outcome`, but a coroutine it holds awaited to its end, on a loop of its own.
+
+    That is what a sync wrapper around a coroutine function returns. Only for a thread where
+    no event loop runs.
+    """
+    if isinstance(outcome, tuple) and inspect.isawaitable(outcome[0]):
+        return anyio.run(_settled, outcome[0])
+    return outcome
+
+
+def _unawaited(outcome: _Outcome | None) -> _Outcome | None:
+    """`outcome`, but None (it never ran) for a coroutine its caller left without awaiting."""
+    if isinstance(outcome, tuple) and inspect.isawaitable(outcome[0]):
+        close = getattr(outcome[0], "close", None)
+        if callable(close):
+            close()  # the coroutine never started: no warning that it was never awaited
+        return None
+    return outcome
 
 
 def _body_ran(exc: BaseException) -> bool:

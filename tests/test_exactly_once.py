@@ -6,6 +6,7 @@ and what the emulator created.
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import threading
@@ -32,6 +33,7 @@ from agentkit import (
     UsageLimits,
     tool,
 )
+from agentkit._tool import _Worker  # pyright: ignore[reportPrivateUsage]
 from agentkit.exceptions import (
     InternalServerError,
     ResponseLostError,
@@ -342,6 +344,54 @@ async def test_a_sync_tool_that_fails_after_its_run_was_cancelled_records_the_fa
     (sent,) = emulator.function_results
     assert sent["is_error"] is True
     assert result_text(sent) == "PermissionError: card declined"
+
+
+async def test_the_coroutine_of_a_sync_tool_whose_run_was_cancelled_runs_in_its_thread() -> None:
+    emulator = Emulator(Script([function_call("pay", {"amount": 5}), "Paid."]))
+    started, release = threading.Event(), threading.Event()
+    paid: list[int] = []
+
+    async def paying(amount: int) -> str:
+        await anyio.lowlevel.checkpoint()
+        paid.append(amount)
+        return f"paid {amount}"
+
+    @tool
+    def pay(amount: int) -> Awaitable[str]:  # a decorator unaware of coroutines makes these
+        """Pay.
+
+        Args:
+            amount: How much.
+        """
+        started.set()
+        release.wait(10)
+        return paying(amount)
+
+    journal = SignallingJournal()
+    agent, cancelled = interruptible([pay], emulator.async_client(), journal=journal)
+    await cancel_once_started(partial(agent.run, "Pay."), in_thread(started.wait))
+    release.set()  # no task is left to await the coroutine: the worker thread runs it
+    assert await anyio.to_thread.run_sync(journal.recorded.wait, 10)
+
+    result = await agent.resume(cancelled[0])
+    assert result.output_text == "Paid."
+    assert paid == [5]
+    assert result_text(emulator.function_results[0]) == "paid 5"
+
+
+def test_a_coroutine_whose_caller_left_before_awaiting_it_never_ran() -> None:
+    late: list[object] = []
+
+    async def paying() -> str:
+        return "paid"
+
+    worker = _Worker(paying, [], {}, late.append, name="pay")  # as a sync tool's wrapper
+    returned = worker.run()  # in a worker thread; the coroutine goes back to the caller...
+    worker.abandon()  # ...whose task is cancelled before it awaits it
+
+    assert late == [None]  # the call never ran
+    assert isinstance(returned, tuple)
+    assert inspect.getcoroutinestate(returned[0]) == inspect.CORO_CLOSED
 
 
 async def test_an_interrupted_call_of_unknown_outcome_is_reported_not_repeated() -> None:
