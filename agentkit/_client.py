@@ -41,6 +41,7 @@ from agentkit._http import (
     RequestSpec,
     connection_error,
     redact,
+    redact_url,
     resolve_api_key,
     status_error,
 )
@@ -277,8 +278,12 @@ def _unread(response: httpx.Response) -> httpx.Response:
     return httpx.Response(response.status_code, headers=response.headers, request=response.request)
 
 
-def _log_response(request: httpx.Request, response: httpx.Response) -> None:
-    logger.debug("%s %s -> %d", request.method, request.url, response.status_code)
+def _log_response(
+    request: httpx.Request, response: httpx.Response, secrets: tuple[str, ...]
+) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        url = redact_url(request.url, secrets)
+        logger.debug("%s %s -> %d", request.method, url, response.status_code)
 
 
 class _AsyncClientShell(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport, _AsyncSleep]):
@@ -323,7 +328,7 @@ class _AsyncClientShell(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport,
             response = await self._transmit(request)
         except httpx.TransportError as exc:
             raise self._connection_error(exc, request) from exc
-        _log_response(request, response)
+        _log_response(request, response, self._builder.secrets)
         if response.is_success:
             if not stream:
                 try:
@@ -405,7 +410,7 @@ class _ClientShell(_BaseClient[httpx.Client, httpx.BaseTransport, _Sleep]):
             response = self._transmit(request)
         except httpx.TransportError as exc:
             raise self._connection_error(exc, request) from exc
-        _log_response(request, response)
+        _log_response(request, response, self._builder.secrets)
         if response.is_success:
             if not stream:
                 try:

@@ -381,17 +381,18 @@ def redact(request: httpx.Request, secrets: tuple[str, ...] = ()) -> httpx.Reque
         if cleaned != content:  # the length changed: let httpx count it again
             content = cleaned
             headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
-    url = request.url
+    return httpx.Request(
+        request.method, redact_url(request.url, secrets), headers=headers, content=content
+    )
+
+
+def redact_url(url: httpx.URL, secrets: tuple[str, ...] = ()) -> httpx.URL:
+    """`url` with a credential query parameter replaced whole and `secrets` scrubbed."""
     for name in _SECRET_PARAMS.intersection(url.params):
         url = url.copy_set_param(name, REDACTED)
     text = str(url)
-    cleaned_url = scrub(text, secrets)
-    return httpx.Request(
-        request.method,
-        url if cleaned_url == text else httpx.URL(cleaned_url),
-        headers=headers,
-        content=content,
-    )
+    cleaned = scrub(text, secrets)
+    return url if cleaned == text else httpx.URL(cleaned)
 
 
 @lru_cache(maxsize=16)

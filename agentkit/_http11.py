@@ -236,6 +236,7 @@ class AsyncHTTP11Connection(httpcore.AsyncConnectionInterface):
         self, within: float | None
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
         """Status, reason, headers and version of the final response (1xx ones skipped)."""
+        informed = False  # an informational head came: the server read the request
         while True:
             start = 0
             while (end := self._buffer.find(b"\r\n\r\n", start)) < 0:
@@ -243,16 +244,14 @@ class AsyncHTTP11Connection(httpcore.AsyncConnectionInterface):
                     raise httpcore.RemoteProtocolError("The response head is too long.")
                 start = max(len(self._buffer) - 3, 0)
                 if not await self._fill(within):
-                    raise httpcore.RemoteProtocolError(
-                        "Server disconnected without sending a response."
-                        if not self._buffer
-                        else "The server disconnected within the response head."
-                    )
+                    answered = informed or bool(self._buffer)
+                    raise httpcore.RemoteProtocolError(_unanswered(answered, self._requests))
             head = bytes(self._buffer[:end])
             del self._buffer[: end + 4]
             status, reason, headers, version = _parse_head(head)
             if not 100 <= status < 200 or status == 101:
                 return status, reason, headers, version
+            informed = True
 
     async def next_piece(self, framing: _Framing, within: float | None) -> bytes | None:
         """The next piece of the body as it arrives, or None at its end."""
@@ -543,6 +542,7 @@ class HTTP11Connection(httpcore.ConnectionInterface):
 
     def _head(self, within: float | None) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
         """Status, reason, headers and version of the final response (1xx ones skipped)."""
+        informed = False  # an informational head came: the server read the request
         while True:
             start = 0
             while (end := self._buffer.find(b"\r\n\r\n", start)) < 0:
@@ -550,16 +550,14 @@ class HTTP11Connection(httpcore.ConnectionInterface):
                     raise httpcore.RemoteProtocolError("The response head is too long.")
                 start = max(len(self._buffer) - 3, 0)
                 if not self._fill(within):
-                    raise httpcore.RemoteProtocolError(
-                        "Server disconnected without sending a response."
-                        if not self._buffer
-                        else "The server disconnected within the response head."
-                    )
+                    answered = informed or bool(self._buffer)
+                    raise httpcore.RemoteProtocolError(_unanswered(answered, self._requests))
             head = bytes(self._buffer[:end])
             del self._buffer[: end + 4]
             status, reason, headers, version = _parse_head(head)
             if not 100 <= status < 200 or status == 101:
                 return status, reason, headers, version
+            informed = True
 
     def next_piece(self, framing: _Framing, within: float | None) -> bytes | None:
         """The next piece of the body as it arrives, or None at its end."""
@@ -690,6 +688,20 @@ class _RequestFraming:
         if self.left:
             raise httpcore.LocalProtocolError("Too little data for declared Content-Length.")
         return b""
+
+
+def _unanswered(answered: bool, requests: int) -> str:
+    """Why no response head came; retries tell a stale connection by these words."""
+    if answered:
+        return "The server disconnected within the response head."
+    if requests > 1:
+        # httpcore's words, said of a kept-alive connection the server closed while idle:
+        # it never read the request, which may be sent again.
+        return "Server disconnected without sending a response."
+    return (
+        "The server closed a new connection without sending a response: it may have read "
+        "the request and acted on it."
+    )
 
 
 def _request_head(request: httpcore.Request) -> tuple[bytes, _RequestFraming, bool]:

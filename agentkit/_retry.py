@@ -48,7 +48,9 @@ _NOT_SENT = (
     httpx.LocalProtocolError,
 )
 # What httpcore says when a kept-alive connection turns out to be closed by the server before
-# it read the request, the usual fate of a connection reused after an idle spell.
+# it read the request, the usual fate of a connection reused after an idle spell. agentkit's
+# own connections say it only of a reused one: a new one that the server closed unanswered
+# may have had its request read and acted on.
 _STALE_CONNECTION = "Server disconnected without sending a response"
 
 

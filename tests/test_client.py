@@ -905,6 +905,20 @@ async def test_debug_log_records_requests_and_retries(
     assert all(KEY not in m for m in messages)
 
 
+@pytest.mark.anyio
+async def test_a_key_in_the_base_url_stays_out_of_the_debug_log(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="agentkit")
+    options = {"base_url": f"https://gateway.test/{KEY}"}  # a gateway taking it in the path
+    await api.call(ok, "get", "v1_a", client_options=options)
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "agentkit"]
+    assert (
+        message
+        == "GET https://gateway.test/[REDACTED]/v1beta/interactions/v1_a?stream=false -> 200"
+    )
+
+
 # --- end to end through agentkit.testing.Emulator ------------------------------------------
 
 

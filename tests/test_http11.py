@@ -400,7 +400,7 @@ async def test_an_idle_connection_the_server_wrote_to_has_expired() -> None:
 
 
 BROKEN = [
-    (b"", "without sending a response"),
+    (b"", "closed a new connection without sending a response: it may have read"),
     (b"HTTP/1.1 200 OK\r\nContent-Len", "within the response head"),
     (b"ICY 200 OK\r\n\r\n", "status line"),
     (b"HTTP/1.1 2000 OK\r\n\r\n", "status code"),
@@ -420,6 +420,18 @@ BROKEN = [
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "3 bytes"),
     (b"HTTP/1.1 200 OK\r\n" + b"X: " + b"y" * 70_000, "too long"),
 ]
+
+
+async def test_only_a_kept_alive_connection_closed_unanswered_says_so_as_httpcore_does() -> None:
+    # Retries send a request again after httpcore's words, not after a new connection's.
+    made, _ = connection(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    await exchange(made)
+    with pytest.raises(httpcore.RemoteProtocolError) as info:
+        await exchange(made)
+    assert str(info.value) == "Server disconnected without sending a response."
+    fresh, _ = connection(b"HTTP/1.1 100 Continue\r\n\r\n")
+    with pytest.raises(httpcore.RemoteProtocolError, match="within the response head"):
+        await exchange(fresh)
 
 
 @pytest.mark.parametrize(("wire", "message"), BROKEN)

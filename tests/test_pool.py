@@ -24,6 +24,7 @@ from agentkit import AsyncClient
 from agentkit._client import default_max_connections
 from agentkit._http11 import _response  # pyright: ignore[reportPrivateUsage]
 from agentkit._pool import AsyncPool, _core_request, async_transport  # pyright: ignore[reportPrivateUsage]
+from agentkit.exceptions import ResponseLostError
 
 pytestmark = pytest.mark.anyio
 
@@ -37,6 +38,9 @@ class Server:
     url: str = ""
     gate: anyio.Event | None = None
     close_after_reply: bool = False
+    reply: bytes = RESPONSE
+    hang_up_on: frozenset[int] = frozenset()
+    """The requests (the first is 1) read, then left unanswered: the connection closes."""
     connections: int = 0
     open_now: int = 0
     most_open: int = 0
@@ -61,11 +65,13 @@ class Server:
                         buffer += await stream.receive()
                     buffer = buffer[length:]
                     self.requests.append(number)
+                    if len(self.requests) in self.hang_up_on:
+                        return
                     if self.gate is not None:
                         self.waiting += 1
                         await self.gate.wait()
                         self.waiting -= 1
-                    await stream.send(RESPONSE)
+                    await stream.send(self.reply)
                     if self.close_after_reply:
                         return
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -204,6 +210,28 @@ async def test_a_connection_the_server_closed_is_replaced() -> None:
             await until(lambda: server.open_now == 0)
         assert server.requests == [1, 2, 3]
         assert len(pool_of(http).connections) <= 1
+
+
+CREATED = b'{"id": "v1_made", "status": "completed"}'
+INTERACTION = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(CREATED), CREATED)
+
+
+async def test_a_create_a_new_connection_took_and_lost_unanswered_is_not_sent_again() -> None:
+    # The server read the request before it hung up: it may have made the interaction.
+    server = Server(reply=INTERACTION, hang_up_on=frozenset({1}))
+    async with serving(server), AsyncClient(api_key="test-key", base_url=server.url) as api:
+        with pytest.raises(ResponseLostError, match="closed a new connection"):
+            await api.interactions.create(model="m", input="Hi.")
+    assert server.requests == [1]
+
+
+async def test_a_create_a_kept_alive_connection_lost_unanswered_is_sent_again() -> None:
+    # What a server closing an idle connection as it is reused looks like: sent again.
+    server = Server(reply=INTERACTION, hang_up_on=frozenset({2}))
+    async with serving(server), AsyncClient(api_key="test-key", base_url=server.url) as api:
+        for _ in range(2):
+            assert (await api.interactions.create(model="m", input="Hi.")).id == "v1_made"
+    assert server.requests == [1, 1, 2]  # the connection each arrived on
 
 
 async def test_an_idle_connection_past_its_keep_alive_is_closed_and_replaced() -> None:
