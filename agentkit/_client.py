@@ -33,6 +33,7 @@ from agentkit._client_interactions import AsyncInteractions, Interactions
 from agentkit._deadline import DEADLINE, left
 from agentkit._exceptions import APIError, APIStatusError, UsageError
 from agentkit._http import (
+    BROKEN_BODY,
     DEFAULT_API_REVISION,
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
@@ -269,10 +270,6 @@ class _BaseClient(ABC, Generic[HttpT, TransportT, SleepT]):
         return delay
 
 
-_BROKEN_BODY = (httpx.TransportError, httpx.DecodingError)
-"""A body that could not be read to its end (cut, or not decodable)."""
-
-
 def _unread(response: httpx.Response) -> httpx.Response:
     """An error response whose body broke while being read, with an empty body instead."""
     return httpx.Response(response.status_code, headers=response.headers, request=response.request)
@@ -335,14 +332,14 @@ class _AsyncClientShell(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport,
                     await response.aread()
                 except BaseException as exc:
                     await response.aclose()
-                    if isinstance(exc, _BROKEN_BODY):
+                    if isinstance(exc, BROKEN_BODY):
                         raise self._connection_error(exc, request) from exc
                     raise
             return response
         answer = response
         try:
             await answer.aread()
-        except _BROKEN_BODY:
+        except BROKEN_BODY:
             answer = _unread(response)  # the status arrived: the answer is still an error
         finally:
             await response.aclose()
@@ -417,14 +414,14 @@ class _ClientShell(_BaseClient[httpx.Client, httpx.BaseTransport, _Sleep]):
                     response.read()
                 except BaseException as exc:
                     response.close()
-                    if isinstance(exc, _BROKEN_BODY):
+                    if isinstance(exc, BROKEN_BODY):
                         raise self._connection_error(exc, request) from exc
                     raise
             return response
         answer = response
         try:
             answer.read()
-        except _BROKEN_BODY:
+        except BROKEN_BODY:
             answer = _unread(response)  # the status arrived: the answer is still an error
         finally:
             response.close()

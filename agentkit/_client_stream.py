@@ -41,6 +41,7 @@ from agentkit._exceptions import (
     StreamNotResumable,
 )
 from agentkit._http import (
+    BROKEN_BODY,
     RequestBuilder,
     RequestSpec,
     connection_error,
@@ -587,7 +588,7 @@ class AsyncEventStream(_StreamShell["AsyncClient", "AsyncGenerator[bytes]"], Asy
             try:
                 if self._deliver(await anext(chunks, None)):
                     continue
-            except httpx.TransportError as exc:
+            except BROKEN_BODY as exc:
                 broken = exc
             await self._resume(self._core.broken(broken))
         return cast("Event", self._ready.popleft())  # JSON objects only when `_unparsed()`
@@ -667,7 +668,7 @@ class EventStream(_StreamShell["Client", "Generator[bytes]"], Iterator[Event]):
             try:
                 if self._deliver(next(chunks, None)):
                     continue
-            except httpx.TransportError as exc:
+            except BROKEN_BODY as exc:
                 broken = exc
             self._resume(self._core.broken(broken))
         return cast("Event", self._ready.popleft())  # JSON objects only when `_unparsed()`

@@ -549,6 +549,10 @@ def status_error(
     )
 
 
+BROKEN_BODY = (httpx.TransportError, httpx.DecodingError)
+"""A body that could not be read to its end (cut, or not decodable)."""
+
+
 def connection_error(
     exc: httpx.HTTPError, request: httpx.Request, *, secrets: tuple[str, ...]
 ) -> APIConnectionError:
