@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Final, Generic, NoReturn, TypeVar, cast
 
 import anyio
@@ -30,7 +32,7 @@ import httpx
 import pydantic
 from typing_extensions import Self
 
-from agentkit._deadline import DEADLINE, left
+from agentkit._deadline import DEADLINE, left, until
 from agentkit._exceptions import (
     APIConnectionError,
     APIError,
@@ -80,6 +82,9 @@ logger: Final = logging.getLogger("agentkit")
 
 _DRAIN_CHUNKS: Final = 64
 """Chunks read after the last event for the body to end, before giving up on it."""
+_DRAIN_WAIT = 0.5
+"""Seconds the reads after the last event may take in all, on agentkit's own connections: a
+server that keeps the body open (heartbeats) costs its connection, not the caller's time."""
 
 
 class StreamCore:
@@ -382,8 +387,9 @@ def _drain(chunks: Generator[bytes]) -> bool:
     Returns whether the body ended; a body going on after its last event is left alone.
     """
     try:
-        for _ in range(_DRAIN_CHUNKS):
-            next(chunks)
+        with _draining():
+            for _ in range(_DRAIN_CHUNKS):
+                next(chunks)
     except (StopIteration, httpx.HTTPError, httpx.StreamError):
         return True
     return False
@@ -397,11 +403,18 @@ async def _adrain(chunks: AsyncGenerator[bytes]) -> bool:
     every async generator finalised that way.
     """
     try:
-        for _ in range(_DRAIN_CHUNKS):
-            await chunks.__anext__()
+        with _draining():
+            for _ in range(_DRAIN_CHUNKS):
+                await chunks.__anext__()
     except (StopAsyncIteration, httpx.HTTPError, httpx.StreamError):
         return True
     return False
+
+
+def _draining() -> AbstractContextManager[None]:
+    """Reads end by `_DRAIN_WAIT` from now (a read that times out closes its connection)."""
+    deadline, cap = DEADLINE.get(), time.monotonic() + _DRAIN_WAIT
+    return until(cap if deadline is None else min(deadline, cap))
 
 
 def _close_body(chunks: Generator[bytes], response: httpx.Response, *, finished: bool) -> None:

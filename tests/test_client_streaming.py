@@ -8,11 +8,15 @@ As in test_client.py, `client._retry` is replaced to fix the jitter.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
+import socket
+import threading
 import traceback
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,7 @@ import httpx
 import pytest
 from _sse_helpers import Body, sse
 
+import agentkit._client_stream
 from agentkit import _exceptions as exc
 from agentkit._client import AsyncClient, Client
 from agentkit._retry import RetryPolicy
@@ -423,6 +428,71 @@ async def test_a_long_tail_after_completion_is_drained_then_closed(api: Api) -> 
     outcome = await api.stream(replies(httpx.Response(200, stream=body)))
     assert outcome.ids == IDS
     assert body.closed
+
+
+class LingeringServer:
+    """Streams `EVENTS` on 127.0.0.1, then keeps each body open (no last chunk) until closed."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the listener was closed
+            while True:
+                connection, _ = self.listener.accept()
+                self.connections.append(connection)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += connection.recv(65536)
+                head, _, body = request.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+                while len(body) < length:
+                    body += connection.recv(65536)
+                events = b"".join(sse(event) for event in EVENTS)
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n" % (len(events), events)
+                )
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def lingering(monkeypatch: pytest.MonkeyPatch) -> Iterator[LingeringServer]:
+    monkeypatch.setattr(agentkit._client_stream, "_DRAIN_WAIT", 0.01)
+    server = LingeringServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.anyio
+async def test_a_body_kept_open_after_the_last_event_costs_its_connection_not_a_wait(
+    lingering: LingeringServer,
+) -> None:
+    # Without a bound, the client would wait for the server as long as its read timeout.
+    options: dict[str, Any] = {"api_key": KEY, "base_url": lingering.url, "timeout": 60}
+
+    def read_twice_sync() -> None:
+        with Client(**options) as client:
+            for _ in range(2):
+                with client.interactions.create(model="m", input="hi", stream=True) as events:
+                    assert [event.event_id for event in events] == IDS
+
+    with anyio.fail_after(30):
+        async with AsyncClient(**options) as client:
+            for _ in range(2):
+                stream = await client.interactions.create(model="m", input="hi", stream=True)
+                async with stream as events:
+                    assert [event.event_id async for event in events] == IDS
+        await anyio.to_thread.run_sync(read_twice_sync, abandon_on_cancel=True)
+    assert len(lingering.connections) == 4  # none could be reused
 
 
 @pytest.mark.anyio
