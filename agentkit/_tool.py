@@ -312,16 +312,24 @@ class FunctionTool(Generic[P, R]):
         self, call: FunctionCallStep, ctx: RunContext[Any] | None
     ) -> tuple[list[Any], dict[str, Any]] | FunctionResultStep:
         """The function's arguments for `call`, or the error result of invalid ones."""
-        if self._is_method and self._bound_to is _UNBOUND:
-            raise UsageError(
-                f"Tool {self.name!r} is a method: use it through an instance "
-                f"(obj.{self.name}), not through its class."
-            )
+        self.check_callable()
         context = _context(call, ctx) if self._schema.takes_context else None
         try:
             return self._schema.bind(call.arguments, context)
         except pydantic.ValidationError as exc:
             return error_result(call, self._describe(call, exc))
+
+    def check_callable(self) -> None:
+        """Raise unless agentkit can call the function: a method needs its instance.
+
+        Raises:
+            UsageError: The tool is a method taken from its class (`Bank.pay`).
+        """
+        if self._is_method and self._bound_to is _UNBOUND:
+            raise UsageError(
+                f"Tool {self.name!r} is a method: use it through an instance "
+                f"(obj.{self.name}), not through its class."
+            )
 
     def check_arguments(self, call: FunctionCallStep) -> str | None:
         """What is wrong with `call`'s arguments, field by field; None when they fit."""

@@ -105,6 +105,7 @@ class ToolSet:
         for item in tools:
             if isinstance(item, FunctionTool):
                 function = cast("FunctionTool[..., Any]", item)
+                function.check_callable()  # before the model is told of it
             elif isinstance(item, ToolSource):
                 if item in sources:
                     raise UsageError(f"{item.label} is given twice in tools=.")

@@ -10,9 +10,11 @@ from typing import Any, Literal
 
 import pytest
 
+from agentkit import Agent
 from agentkit._context import RunContext
 from agentkit._exceptions import UsageError
 from agentkit._tool import FunctionTool, tool
+from agentkit.testing import Emulator, Script
 from agentkit.types import FunctionCallStep, TextContent
 
 
@@ -207,6 +209,14 @@ async def test_each_instance_gets_its_own_bound_tool() -> None:
 async def test_a_method_taken_from_its_class_refuses_to_run() -> None:
     with pytest.raises(UsageError, match=r"Tool 'add' is a method: use it through an instance"):
         await Counter.add.invoke(FunctionCallStep(id="c", name="add", arguments={"amount": 1}))
+
+
+def test_an_agent_refuses_a_method_taken_from_its_class_before_any_request() -> None:
+    emulator = Emulator(Script(["Unused."]))
+    with pytest.raises(UsageError, match=r"Tool 'add' is a method: use it through an instance"):
+        Agent("gemini-3.5-flash", tools=[Counter.add], client=emulator.client())
+    assert emulator.requests == []
+    Agent("gemini-3.5-flash", tools=[Counter(1).add, Counter.double, Counter.describe])
 
 
 def test_static_and_class_methods_have_no_self_or_cls() -> None:
