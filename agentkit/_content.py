@@ -11,8 +11,9 @@ import base64
 import io
 import mimetypes
 import os
+import re
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -53,6 +54,7 @@ _Kind = Literal["image", "audio", "video", "document"]
 _URL_SCHEMES = frozenset({"http", "https", "gs"})
 _BLOCKS = (TextContent, ImageContent, AudioContent, VideoContent, DocumentContent, UnknownContent)
 _BYTES = (bytes, bytearray, memoryview)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # The MIME types the Gemini API lists, by extension. `mimetypes` comes second:
 # it reads the platform's tables, which disagree (audio/x-wav, video/quicktime, ...).
@@ -369,7 +371,7 @@ def result_content(value: Any) -> list[Content]:  # whatever a tool returned
     if value is None:
         return []
     if isinstance(value, str):
-        return [TextContent(text=value)]
+        return [TextContent(text=_unicode(value))]
     if isinstance(value, (*_BLOCKS, *_BYTES)):
         return [_block(value)]
     if isinstance(value, (list, tuple)):
@@ -385,8 +387,20 @@ def _block(item: Any) -> Content:
     if isinstance(item, _BYTES):
         return media_from_bytes(typing.cast("bytes", item))
     if isinstance(item, str):
-        return TextContent(text=item)
+        return TextContent(text=_unicode(item))
     return TextContent(text=to_json_text(item))
+
+
+def _unicode(text: str) -> str:
+    """`text`, a lone surrogate in it replaced by U+FFFD: what is sent must be valid UTF-8.
+
+    A file name that is not UTF-8, as `os.listdir` gives it, holds some.
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def to_json_text(value: Any) -> str:  # any value pydantic can serialise
@@ -398,9 +412,31 @@ def to_json_text(value: Any) -> str:  # any value pydantic can serialise
     Raises:
         pydantic_core.PydanticSerializationError: A value of a type pydantic cannot serialise.
     """
-    return pydantic_core.to_json(
-        value, bytes_mode="base64", inf_nan_mode="null", serialize_as_any=_AS_ANY
-    ).decode()
+    options: dict[str, Any] = {
+        "bytes_mode": "base64",
+        "inf_nan_mode": "null",
+        "serialize_as_any": _AS_ANY,
+    }
+    try:
+        return pydantic_core.to_json(value, **options).decode()
+    except (pydantic_core.PydanticSerializationError, UnicodeEncodeError) as exc:
+        if "surrogates not allowed" not in str(exc):  # pydantic wraps the error, or not
+            raise
+    # A str holding a lone surrogate (see `_unicode`) cannot be written as UTF-8: cleaned,
+    # where a dict, list or tuple holds it.
+    return pydantic_core.to_json(_cleaned(value), **options).decode()
+
+
+def _cleaned(value: Any) -> Any:  # whatever a tool returned
+    """`value` with every str in its dicts, lists and tuples (keys too) through `_unicode`."""
+    if isinstance(value, str):
+        return _unicode(value)
+    if isinstance(value, dict):
+        mapping = typing.cast("Mapping[Any, Any]", value)
+        return {_cleaned(key): _cleaned(item) for key, item in mapping.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cleaned(item) for item in typing.cast("Sequence[Any]", value)]
+    return value
 
 
 # pydantic < 2.12 fails serialize_as_any on every model it meets by inference ("Circular

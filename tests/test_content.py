@@ -300,6 +300,17 @@ def test_result_content() -> None:
     assert result_content({}) == [TextContent(text="{}")]
 
 
+def test_result_text_holds_no_lone_surrogate() -> None:
+    name = b"caf\xe9.txt".decode(errors="surrogateescape")  # a file name that is not UTF-8
+    unknown = UnknownContent.model_validate({"type": "hologram"})
+    assert result_content(name) == [TextContent(text="caf\ufffd.txt")]
+    assert result_content((name, unknown)) == [TextContent(text="caf\ufffd.txt"), unknown]
+    listing = {name: [name, 1.5, float("nan")]}
+    assert result_content(listing) == [
+        TextContent(text='{"caf\ufffd.txt":["caf\ufffd.txt",1.5,null]}')
+    ]
+
+
 def test_a_bin_file_is_typed_by_its_magic_bytes(tmp_path: Path) -> None:
     path = tmp_path / "clip.bin"
     path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 32)

@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -344,6 +345,28 @@ async def test_a_sync_tool_that_fails_after_its_run_was_cancelled_records_the_fa
     (sent,) = emulator.function_results
     assert sent["is_error"] is True
     assert result_text(sent) == "PermissionError: card declined"
+
+
+def test_a_result_holding_a_file_name_that_is_not_utf8_is_sent_and_recorded(
+    tmp_path: Path,
+) -> None:
+    @tool
+    def list_files() -> list[str]:
+        """List the uploaded files."""
+        return os.listdir(tmp_path / "uploads")
+
+    (tmp_path / "uploads").mkdir()
+    (tmp_path / "uploads" / os.fsdecode(b"caf\xe9.txt")).touch()
+    journal = SQLiteJournal(tmp_path / "journal.db")
+    emulator = Emulator(Script([function_call("list_files"), "One file."]))
+    agent = Agent(MODEL, tools=[list_files], client=emulator.client(), journal=journal)
+
+    assert agent.run_sync("What was uploaded?").output_text == "One file."
+    (sent,) = emulator.function_results
+    assert result_text(sent) == '["caf\ufffd.txt"]'
+    record = journal.get("v1_emu_0001/fc_0001")
+    assert record is not None
+    assert record.result == sent
 
 
 async def test_the_coroutine_of_a_sync_tool_whose_run_was_cancelled_runs_in_its_thread() -> None:
