@@ -10,6 +10,7 @@ any other. On any other event loop (trio) every call goes to httpcore's anyio ba
 from __future__ import annotations
 
 import asyncio  # noqa: TID251 (asyncio's own fast path; other loops use anyio)
+import contextlib
 import contextvars
 import ipaddress
 import select
@@ -139,6 +140,16 @@ def _readable(raw: socket.socket) -> bool:
     return bool(select.select([raw], [], [], 0)[0])  # Windows: no poll, and few sockets
 
 
+def _close_now(transport: asyncio.BaseTransport) -> None:
+    """What the closed loop of `transport` would have run to close its socket, run now."""
+    ssl_protocol = getattr(transport, "_ssl_protocol", None)  # TLS: the TCP transport under it
+    inner = transport if ssl_protocol is None else getattr(ssl_protocol, "_transport", None)
+    lost = getattr(inner, "_call_connection_lost", None)  # asyncio's selector transports
+    if lost is not None:
+        with contextlib.suppress(RuntimeError):  # the protocol's own callbacks cannot run
+            lost(None)  # closes the socket whatever the protocol does
+
+
 class _Stream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Socket) -> None:
         self._transport = transport
@@ -180,6 +191,14 @@ class _Stream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         self._transport.close()
+
+    def abandon(self) -> None:
+        """Close the socket at once: the event loop that ran it may be closed."""
+        transport = self._transport
+        try:
+            transport.abort()
+        except RuntimeError:  # it is: abort could not schedule the socket's close
+            _close_now(transport)
 
     async def start_tls(
         self,

@@ -16,12 +16,15 @@ without checking again what httpx and the response parser checked.
 
 from __future__ import annotations
 
+import socket
 import ssl
+import sys
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Final, TypeVar, cast
 
 import anyio
+import anyio.lowlevel
 import httpcore
 import httpx
 from httpx._transports.default import (  # how httpx maps its pool's responses and errors
@@ -197,6 +200,8 @@ class AsyncPool(httpcore.AsyncConnectionPool):
         self._waiters: deque[_Waiter] = deque()
         self._reserved = 0
         """Room handed to woken waiters that have not opened their connection yet."""
+        self._loop: object = None
+        """The event loop the connections belong to (see `_running_loop`)."""
 
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
         """A new HTTP/1.1 connection to `origin`, opened by its first request."""
@@ -222,6 +227,7 @@ class AsyncPool(httpcore.AsyncConnectionPool):
                 else "Request URL is missing an 'http://' or 'https://' protocol."
             )
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        self._serve(_running_loop())
         while True:
             connection = await self._acquire(request.url.origin, timeouts.get("pool"))
             try:
@@ -235,6 +241,23 @@ class AsyncPool(httpcore.AsyncConnectionPool):
             # The same response, its body now giving the connection back when closed.
             response.stream = _PooledStream(response.stream, connection, self)
             return response
+
+    def _serve(self, loop: object) -> None:
+        """Serve requests on `loop`, letting go of the connections of the one served before.
+
+        A connection works only on the loop that opened it: another loop would wait for its
+        answer for ever (`asyncio.run()` twice with one client, `Agent.run_sync` of an agent
+        with an agent as a tool). Its requests are over, as that loop stopped or moved on.
+        """
+        if loop == self._loop:
+            return
+        for connection in self._origins:
+            _abandon(connection)
+        self._origins.clear()
+        self._idle.clear()
+        self._waiters.clear()
+        self._reserved = 0
+        self._loop = loop
 
     async def _acquire(
         self, origin: httpcore.Origin, wait_at_most: float | None
@@ -328,6 +351,7 @@ class AsyncPool(httpcore.AsyncConnectionPool):
 
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail."""
+        self._serve(_running_loop())  # the connections of another loop are closed at once
         connections = list(self._origins)
         self._origins.clear()
         self._idle.clear()
@@ -341,6 +365,27 @@ class AsyncPool(httpcore.AsyncConnectionPool):
             f"<{type(self).__name__} [Connections: {len(self._origins) - idle} active, "
             f"{idle} idle | {len(self._waiters)} waiting]>"
         )
+
+
+def _running_loop() -> object:
+    """The event loop running now: asyncio's loop, or another library's token (trio's)."""
+    asyncio = sys.modules.get("asyncio")  # not imported: no asyncio loop runs anywhere
+    loop = None if asyncio is None else asyncio.events._get_running_loop()
+    return loop if loop is not None else anyio.lowlevel.current_token()
+
+
+def _abandon(connection: httpcore.AsyncConnectionInterface) -> None:
+    """Close a connection without its event loop, which may be closed."""
+    stream = getattr(connection, "_stream", None)  # agentkit's own connections
+    if not isinstance(stream, httpcore.AsyncNetworkStream):
+        return
+    abandon = getattr(stream, "abandon", None)  # on asyncio's sockets
+    if callable(abandon):
+        abandon()
+        return
+    raw = stream.get_extra_info("socket")  # httpcore's anyio streams (trio) hand theirs
+    if isinstance(raw, socket.socket):
+        raw.close()
 
 
 class _PooledStream:

@@ -22,9 +22,19 @@ from _agent_bg_helpers import (
     text_result,
 )
 
-from agentkit import Agent, FunctionTool, RunContext, RunResult, RunState, UsageError, tool
+from agentkit import (
+    Agent,
+    AsyncClient,
+    Client,
+    FunctionTool,
+    RunContext,
+    RunResult,
+    RunState,
+    UsageError,
+    tool,
+)
 from agentkit.events import ToolCallEvent
-from agentkit.testing import Emulator, Script, function_call, thought
+from agentkit.testing import Emulator, ModelRequest, Script, function_call, thought
 
 pytestmark = pytest.mark.anyio
 
@@ -365,6 +375,26 @@ async def test_an_agent_is_a_tool_of_another_agent(driver: str) -> None:
     (sent,) = outer_emulator.function_results
     assert sent["name"] == "research"
     assert sent["result"] == text_result("Bees pollinate flowers.")
+
+
+def test_sync_runs_call_an_agent_tool_over_sockets_one_after_another() -> None:
+    # Each sync run awaits its async tools on an event loop of its own: the inner agent's
+    # client serves the loop of one run after the other's.
+    def model(request: ModelRequest) -> Any:
+        if not request.tools:  # the researcher
+            return f"Notes on {request.user_text}."
+        if not request.function_results:  # the writer
+            return function_call("research", {"request": request.user_text})
+        return "Summary: " + request.function_results[0]["result"][0]["text"]
+
+    with Emulator(model).serve() as url, Client(api_key="test-key", base_url=url) as client:
+        inner = AsyncClient(api_key="test-key", base_url=url, timeout=10, max_retries=0)
+        researcher = Agent(MODEL, client=inner)
+        research = researcher.as_tool(name="research", description="Research a topic.")
+        writer = Agent(MODEL, tools=[research], client=client)
+        answers = [writer.run_sync(topic).output_text for topic in ("bees", "ants")]
+        anyio.run(inner.aclose)  # on a loop of its own too
+    assert answers == ["Summary: Notes on bees.", "Summary: Notes on ants."]
 
 
 class Findings(pydantic.BaseModel):

@@ -8,6 +8,7 @@ request cancelled or timed out while waiting leaves nothing behind.
 from __future__ import annotations
 
 import collections
+import gc
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,9 +26,11 @@ from agentkit._client import default_max_connections
 from agentkit._http11 import _response  # pyright: ignore[reportPrivateUsage]
 from agentkit._pool import AsyncPool, _core_request, async_transport  # pyright: ignore[reportPrivateUsage]
 from agentkit.exceptions import ResponseLostError
+from agentkit.testing import Emulator, Script
 
 pytestmark = pytest.mark.anyio
 
+MODEL = "gemini-3.5-flash"
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}"
 
 
@@ -232,6 +235,22 @@ async def test_a_create_a_kept_alive_connection_lost_unanswered_is_sent_again() 
         for _ in range(2):
             assert (await api.interactions.create(model="m", input="Hi.")).id == "v1_made"
     assert server.requests == [1, 1, 2]  # the connection each arrived on
+
+
+def test_a_client_serves_one_event_loop_after_another() -> None:
+    # A connection works only on the loop that opened it: each loop opens its own.
+    emulator = Emulator(Script(["One.", "Two.", "Three.", "Four."]))
+    with emulator.serve() as url:
+        api = AsyncClient(api_key="test-key", base_url=url, timeout=10, max_retries=0)
+
+        async def create() -> str | None:
+            return (await api.interactions.create(model=MODEL, input="Hi.")).output_text
+
+        answers = [anyio.run(create), anyio.run(create)]  # as two asyncio.run() calls
+        answers += [anyio.run(create, backend="trio"), anyio.run(create)]
+        anyio.run(api.aclose, backend="trio")
+        gc.collect()  # no socket was left for the garbage collector to close (a warning)
+    assert answers == ["One.", "Two.", "Three.", "Four."]
 
 
 async def test_an_idle_connection_past_its_keep_alive_is_closed_and_replaced() -> None:
