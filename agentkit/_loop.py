@@ -785,18 +785,17 @@ class RunMachine:
     # -- requests -----------------------------------------------------------------------------
 
     def _send(self, input: Any, *, previous: str | None = None) -> Action:
-        try:
-            self._check_budget()
-        except RunError as error:
-            return Fail(error)
         body = self._base_body()
         body["input"] = input
         if previous:
             body["previous_interaction_id"] = previous
+        try:
+            self._check_budget(body)
+        except RunError as error:
+            return Fail(error)
         return self._emit(body)
 
     def _continue(self, token: str) -> Action:
-        self._check_budget()
         body = self._base_body()
         body["continuation_token"] = token
         if self.config.store:
@@ -804,6 +803,7 @@ class RunMachine:
         else:
             # Resend the request that issued the token, not the run's first one.
             body["input"] = self._sent_history
+        self._check_budget(body)
         return self._emit(body)
 
     def _emit(self, body: dict[str, Any]) -> Send:
@@ -862,19 +862,26 @@ class RunMachine:
             body["background"] = True
         return body
 
-    def _check_budget(self) -> None:
-        if self.state.turns >= self.config.max_turns:
-            raise MaxTurnsExceeded(
-                f"The run reached max_turns={self.config.max_turns} model requests and the "
-                "model still wants to continue. Raise max_turns or simplify the task.",
-                partial=self._result("requires_action"),
-            )
+    def _check_budget(self, body: dict[str, Any]) -> None:
+        """Raise if sending `body` takes the run past its limits.
+
+        The error's `partial` holds `body` as the request to send: resuming it sends it (its
+        caller chose to go on), with the results of the tools that ran.
+        """
         limits = self.config.limits
-        if limits.request_limit is not None and self.state.turns >= limits.request_limit:
-            raise UsageLimitExceeded(
-                f"The run reached its request_limit of {limits.request_limit}.",
-                partial=self._result("requires_action"),
+        if self.state.turns >= self.config.max_turns:
+            error: type[RunError] = MaxTurnsExceeded
+            message = (
+                f"The run reached max_turns={self.config.max_turns} model requests and the "
+                "model still wants to continue. Raise max_turns or simplify the task."
             )
+        elif limits.request_limit is not None and self.state.turns >= limits.request_limit:
+            error = UsageLimitExceeded
+            message = f"The run reached its request_limit of {limits.request_limit}."
+        else:
+            return
+        self.state.outbox, self.state.awaiting = body, None
+        raise error(message, partial=self._result("requires_action"))
 
     def _check_tokens(self, status: str) -> None:
         limit = self.config.limits.total_tokens_limit

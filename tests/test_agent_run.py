@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -761,6 +762,15 @@ async def test_unknown_status_raises_unexpected_status_error(run: Driver) -> Non
 # --- limits ------------------------------------------------------------------------------------
 
 
+def partial_of(resume_sync: Callable[[RunResult[Any]], RunResult[Any]]) -> Any:
+    """`resume_sync` as an async function, run in a worker thread."""
+
+    async def resume(partial: RunResult[Any]) -> RunResult[Any]:
+        return await anyio.to_thread.run_sync(resume_sync, partial)
+
+    return resume
+
+
 def city_calls(*cities: str) -> list[Any]:
     return [[function_call("get_weather", {"city": city})] for city in cities]
 
@@ -779,6 +789,12 @@ async def test_max_turns_raises_with_the_partial_run(run: Driver) -> None:
     assert partial is not None
     assert [call.arguments["city"] for call in partial.function_calls] == ["Paris", "Rome"]
     assert partial.interaction_id == "v1_emu_0002"
+    # Resumed, past the limit (its caller chose to go on), the run sends Rome's result.
+    resume = agent.resume if run.mode == "async" else partial_of(agent.resume_sync)
+    with pytest.raises(MaxTurnsExceeded):  # that request, Oslo's call, then the limit again
+        await resume(partial)
+    assert weather.cities == ["Paris", "Rome", "Oslo"]
+    assert results_json(emulator)[1] == {"city": "Rome", "temperature_c": 21}
 
 
 async def test_request_limit_stops_before_the_next_request(run: Driver) -> None:

@@ -747,6 +747,10 @@ def test_request_limits_stop_before_the_next_request_with_the_partial_run(
     assert partial is not None
     assert [s.type for s in partial.steps][-2:] == ["function_call", "function_result"]
     assert partial.interaction_id == "i2"
+    # Resumed (past the limit: its caller chose to go on), it sends the result that was kept.
+    send = expect(RunMachine(config(**limit), partial.state).resume({}), Send)
+    assert send.body["input"] == [ok(tools.calls[0].id or "").to_wire()]
+    assert send.body["previous_interaction_id"] == "i2"
 
 
 def test_tool_call_limit_stops_before_running_the_calls() -> None:
