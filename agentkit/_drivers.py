@@ -40,7 +40,7 @@ from agentkit._events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agentkit._exceptions import APIError, RunError, ToolOutcomeUnknown
+from agentkit._exceptions import APIError, APITimeoutError, RunError, ToolOutcomeUnknown
 from agentkit._hooks import NULL, Entered, Hooks, RequestScope, RunScope, entered
 from agentkit._journal import InMemoryJournal, Journal, SQLiteJournal
 from agentkit._loop import PENDING_STATUSES, Action, Done, Fail, Poll, RunMachine, RunTools, Send
@@ -584,11 +584,29 @@ def _with_environment_sync(run: _Run, client: Client, streamed: Interaction) -> 
     return streamed.model_copy(update={"environment_id": fetched.environment_id})
 
 
+_CANCEL_WAIT = 5.0
+"""Seconds a stopping run gives the server to cancel its background interaction, retries
+included: the run's caller, its timeout past or its task cancelled, waits for no more."""
+
+
 async def _cancel_quietly(client: AsyncClient, interaction_id: str) -> None:
-    try:
-        await client.interactions.cancel(interaction_id)
-    except Exception:  # the run is being cancelled anyway; the caller's exception matters
-        logger.warning("could not cancel background interaction %s", interaction_id, exc_info=True)
+    with anyio.move_on_after(_CANCEL_WAIT) as waited:
+        try:
+            await client.interactions.cancel(interaction_id)
+        except Exception:  # the run is being cancelled anyway; the caller's exception matters
+            logger.warning(
+                "could not cancel background interaction %s", interaction_id, exc_info=True
+            )
+    if waited.cancelled_caught:
+        _gave_up_cancelling(interaction_id)
+
+
+def _gave_up_cancelling(interaction_id: str) -> None:
+    logger.warning(
+        "gave up cancelling background interaction %s: no answer within %g s",
+        interaction_id,
+        _CANCEL_WAIT,
+    )
 
 
 # -- sync -----------------------------------------------------------------------------------------
@@ -807,8 +825,12 @@ def send_first_sync(
 
 
 def _cancel_quietly_sync(client: Client, interaction_id: str) -> None:
+    """Synchronous `_cancel_quietly`: the request's timeouts end by `_CANCEL_WAIT`."""
     try:
-        client.interactions.cancel(interaction_id)
+        with until(time.monotonic() + _CANCEL_WAIT):
+            client.interactions.cancel(interaction_id)
+    except APITimeoutError:
+        _gave_up_cancelling(interaction_id)
     except Exception:  # the run is being interrupted anyway; the caller's exception matters
         logger.warning("could not cancel background interaction %s", interaction_id, exc_info=True)
 

@@ -7,10 +7,21 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import httpx
 import pytest
 from _agent_bg_helpers import DRIVERS, MODEL, calls_summary, creates, run, text_result
 
-from agentkit import Agent, FunctionTool, Hooks, PollPolicy, RunError, RunHandle, tool
+import agentkit._drivers
+from agentkit import (
+    Agent,
+    AsyncClient,
+    FunctionTool,
+    Hooks,
+    PollPolicy,
+    RunError,
+    RunHandle,
+    tool,
+)
 from agentkit.exceptions import InteractionFailed
 from agentkit.testing import Emulator, Reply, Script, function_call, text
 from agentkit.types import Interaction
@@ -374,6 +385,46 @@ async def test_cancelling_the_caller_while_polling_cancels_the_server_interactio
 
     assert calls_summary(emulator) == [("POST", "create"), ("POST", "cancel v1_emu_0001")]
     assert emulator.interactions["v1_emu_0001"]["status"] == "cancelled"
+
+
+class UnansweredCancels(httpx.AsyncBaseTransport):
+    """The emulator, but a request to cancel an interaction gets no answer for 30 s."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/cancel"):
+            await anyio.sleep(30)  # a caller waiting that long fails the test, not hangs it
+            return httpx.Response(504)
+        return await self.emulator.handle_async_request(request)
+
+
+async def test_a_cancelled_caller_waits_for_the_servers_cancel_a_bounded_time(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(agentkit._drivers, "_CANCEL_WAIT", 0.01)
+    emulator = Emulator(Script(["Never delivered."]), background_polls=3)
+    polling = anyio.Event()
+
+    async def endless_sleep(seconds: float) -> None:
+        polling.set()
+        await anyio.sleep_forever()
+
+    transport = UnansweredCancels(emulator)
+    client = AsyncClient(
+        api_key="test-key", transport=transport, sleep=endless_sleep, max_retries=0
+    )
+    agent = Agent(MODEL, background=True, client=client)
+
+    with caplog.at_level(logging.WARNING, logger="agentkit"), anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(agent.run, "Write a long essay.")
+            await polling.wait()
+            group.cancel_scope.cancel()
+
+    assert "gave up cancelling background interaction v1_emu_0001" in caplog.text
+    assert emulator.interactions["v1_emu_0001"]["status"] == "in_progress"
 
 
 async def test_cancelling_during_tools_sends_no_pointless_cancel(
