@@ -211,10 +211,19 @@ class FunctionTool(Generic[P, R]):
         return self._is_async
 
     def requires_approval(self, arguments: dict[str, Any]) -> bool:
-        """Whether a call with these arguments waits for a person's approval."""
-        if callable(self.needs_approval):
+        """Whether a call with these arguments waits for a person's approval.
+
+        A `needs_approval` function sees them as sent, with the defaults of those left out:
+        what the call would run with.
+        """
+        if not callable(self.needs_approval):
+            return self.needs_approval
+        try:
+            filled = self._schema.model.model_validate(arguments)
+        except pydantic.ValidationError:  # answered with its error: such a call never runs
             return bool(self.needs_approval(arguments))
-        return self.needs_approval
+        defaults = filled.model_dump(mode="json", by_alias=True)
+        return bool(self.needs_approval({**defaults, **arguments}))
 
     async def invoke(
         self,

@@ -109,6 +109,25 @@ def test_needs_approval_may_depend_on_the_arguments() -> None:
     assert pay.requires_approval({"amount": 5}) is False
 
 
+def test_a_needs_approval_function_sees_the_defaults_of_the_arguments_left_out() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def large(arguments: dict[str, Any]) -> bool:
+        seen.append(arguments)
+        return bool(arguments["amount"] > 100)
+
+    @tool(needs_approval=large)
+    def pay(to: str, amount: int = 500, memo: dict[str, str] | None = None) -> str:
+        return "paid"
+
+    assert pay.requires_approval({"to": "ada"}) is True  # it would pay 500
+    assert pay.requires_approval({"to": "ada", "amount": 5, "memo": {"k": "v"}}) is False
+    assert seen == [
+        {"to": "ada", "amount": 500, "memo": None},
+        {"to": "ada", "amount": 5, "memo": {"k": "v"}},
+    ]
+
+
 def test_tool_of_a_tool() -> None:
     assert tool(get_current_temperature) is get_current_temperature
     renamed = tool(name="temperature")(get_current_temperature)
