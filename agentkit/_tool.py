@@ -17,6 +17,7 @@ import functools
 import inspect
 import logging
 import re
+import sys
 import threading
 import time
 import types
@@ -840,6 +841,24 @@ async def _settled(awaitable: typing.Awaitable[Any]) -> _Outcome:
         return (await awaitable,)
     except Exception as exc:  # the tool's failure, for the model; agentkit's own code is outside
         return exc
+    except anyio.get_cancelled_exc_class() as exc:
+        if _cancelled_by_another(exc):
+            return exc
+        raise
+
+
+def _cancelled_by_another(exc: BaseException) -> bool:
+    """Whether `exc`, asyncio's `CancelledError`, is a tool's own failure, not a cancellation.
+
+    A future the tool awaited was cancelled by someone else (a library shutting its pool
+    down) while nothing asked to cancel the task running the tool. Python 3.10 cannot tell.
+    """
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return callable(cancelling) and cancelling() == 0
 
 
 def _awaited(outcome: _Outcome) -> _Outcome:

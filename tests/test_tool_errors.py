@@ -10,16 +10,22 @@ raise, which no public API can do.
 
 from __future__ import annotations
 
+import asyncio  # noqa: TID251 (a future cancelled by another part of the program)
+import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal, NoReturn, cast
 
 import anyio.to_thread
 import pytest
+from _agent_helpers import MODEL, result_text
 
 import agentkit._tool
+from agentkit import Agent
 from agentkit._exceptions import UsageError
 from agentkit._schema import FunctionSchema
 from agentkit._tool import FunctionTool, SyncCall, tool
+from agentkit.testing import Emulator, Script, function_call
 from agentkit.types import FunctionCallStep, FunctionResultStep, TextContent
 
 pytestmark = pytest.mark.anyio
@@ -127,6 +133,27 @@ async def test_a_failure_of_agentkits_own_code_propagates(
     for way in ways:
         with pytest.raises(InternalBug, match="agentkit is broken"):
             await answer(way, tools[way], n=1)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 tells no cancellation apart")
+def test_a_cancelled_error_of_a_tool_nothing_cancelled_is_its_failure() -> None:
+    async def fetch(url: str) -> str:
+        page = asyncio.ensure_future(asyncio.sleep(10, url))
+        page.cancel()  # by another part of the program: a library shutting its pool down
+        return await page
+
+    def lookup(key: str) -> str:
+        return f"found {key}"
+
+    calls = [function_call("fetch", {"url": "u"}), function_call("lookup", {"key": "k"})]
+    emulator = Emulator(Script([calls, "Done.", calls, "Done."]))
+    agent = Agent(MODEL, tools=[tool(fetch), tool(lookup)], client=emulator.client())
+
+    assert agent.run_sync("Go.").output_text == "Done."  # async tools on a loop of its own
+    assert anyio.run(partial(agent.run, "Go.")).output_text == "Done."  # on the caller's
+    sent = emulator.function_results
+    assert [step.get("is_error", False) for step in sent] == [True, False, True, False]
+    assert all(result_text(step).startswith("CancelledError") for step in sent[::2])
 
 
 def test_a_refused_call_whose_caller_left_is_reported_as_never_run() -> None:
