@@ -357,14 +357,13 @@ def test_a_result_holding_a_file_name_that_is_not_utf8_is_sent_and_recorded(
 
     (tmp_path / "uploads").mkdir()
     (tmp_path / "uploads" / os.fsdecode(b"caf\xe9.txt")).touch()
-    journal = SQLiteJournal(tmp_path / "journal.db")
     emulator = Emulator(Script([function_call("list_files"), "One file."]))
-    agent = Agent(MODEL, tools=[list_files], client=emulator.client(), journal=journal)
-
-    assert agent.run_sync("What was uploaded?").output_text == "One file."
+    with SQLiteJournal(tmp_path / "journal.db") as journal:
+        agent = Agent(MODEL, tools=[list_files], client=emulator.client(), journal=journal)
+        assert agent.run_sync("What was uploaded?").output_text == "One file."
+        record = journal.get("v1_emu_0001/fc_0001")
     (sent,) = emulator.function_results
     assert result_text(sent) == '["caf\ufffd.txt"]'
-    record = journal.get("v1_emu_0001/fc_0001")
     assert record is not None
     assert record.result == sent
 
