@@ -21,7 +21,14 @@ from agentkit import Agent, AsyncClient, Client, tool
 from agentkit._streaming import StreamAccumulator
 from agentkit.events import RunCompleteEvent, TextDeltaEvent
 from benchmarks._plan import API_KEY, MODEL, Plan, stock
-from benchmarks._side import AsyncSide, BenchmarkFailure, Side, check_answer, mock_transport
+from benchmarks._side import (
+    MOCK_URL,
+    AsyncSide,
+    BenchmarkFailure,
+    Side,
+    check_answer,
+    mock_transport,
+)
 
 __all__ = ["AgentAsync", "AgentSync"]
 
@@ -69,7 +76,7 @@ class AgentAsync(AsyncSide):
         if base_url:
             client = AsyncClient(api_key=API_KEY, base_url=base_url)
         else:
-            client = AsyncClient(api_key=API_KEY, transport=mock_transport())
+            client = AsyncClient(api_key=API_KEY, base_url=MOCK_URL, transport=mock_transport())
         tools = _tools(self.plan.tool_count, tool_delay, asynchronous=True)
         return client, Agent(MODEL, tools=tools, client=client)
 
@@ -141,7 +148,7 @@ class AgentSync(Side):
         if base_url:
             self.client = Client(api_key=API_KEY, base_url=base_url)
         else:
-            self.client = Client(api_key=API_KEY, transport=mock_transport())
+            self.client = Client(api_key=API_KEY, base_url=MOCK_URL, transport=mock_transport())
         tools = _tools(plan.tool_count, tool_delay, asynchronous=False)
         self.agent: Agent = Agent(MODEL, tools=tools, client=self.client)
         self.validate()

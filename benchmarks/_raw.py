@@ -21,17 +21,16 @@ from typing import Any
 import httpx
 
 from benchmarks._plan import API_KEY, ENDPOINT, MODEL, Plan, function_declarations, stock
-from benchmarks._side import AsyncSide, Side, check_answer, mock_transport
+from benchmarks._side import MOCK_URL, AsyncSide, Side, check_answer, mock_transport
 
 __all__ = ["RawAsync", "RawSync", "Rebuilt", "answer_text", "first_body", "next_body"]
 
 _HEADERS = {"x-goog-api-key": API_KEY, "Content-Type": "application/json"}
 _STREAM_HEADERS = {**_HEADERS, "Accept": "text/event-stream"}
-_MOCK_URL = "https://generativelanguage.googleapis.com"
 
 
 def _client_options(base_url: str | None, many: bool) -> dict[str, Any]:
-    options: dict[str, Any] = {"base_url": base_url or _MOCK_URL}
+    options: dict[str, Any] = {"base_url": base_url or MOCK_URL}
     if many:
         options["limits"] = httpx.Limits(max_connections=None, max_keepalive_connections=None)
         options["timeout"] = httpx.Timeout(60.0)

@@ -11,7 +11,7 @@ import httpx
 
 from benchmarks._plan import Plan, Responder
 
-__all__ = ["AsyncSide", "BenchmarkFailure", "Side", "check_answer", "mock_transport"]
+__all__ = ["MOCK_URL", "AsyncSide", "BenchmarkFailure", "Side", "check_answer", "mock_transport"]
 
 _T = TypeVar("_T")
 
@@ -27,6 +27,11 @@ def check_answer(text: str | None, plan: Plan) -> None:
         raise BenchmarkFailure(
             f"plan {plan.key}: expected the answer {plan.answer[:80]!r}, got {shown!r}"
         )
+
+
+MOCK_URL = "http://interactions.invalid"
+"""The base URL of every client over `mock_transport()`: a host no resolver knows (`.invalid`
+is reserved), so a request that missed the mock could never reach a real API."""
 
 
 def mock_transport() -> httpx.MockTransport:
